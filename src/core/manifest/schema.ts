@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * The manifest format of SPEC §1, as one Zod schema. The server validates with it, and
+ * `schema/manifest.schema.json` (for editors) is generated from it.
+ */
+
+export const MANIFEST_NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]*$/;
+export const STEP_KEY_PATTERN = /^[A-Za-z0-9_-]+$/;
+export const MODEL_PATTERN = /^[a-z][a-z0-9_-]*:.+$/;
+
+const stepKey = z
+  .string()
+  .regex(STEP_KEY_PATTERN, 'expected a step key of letters, digits, "_" or "-"')
+  .describe('Unique within the manifest.');
+
+const ioName = z.union([
+  z.string().min(1),
+  z.looseObject({ name: z.string().min(1) }).describe('An object with at least a "name".'),
+]);
+
+export const computeContractSchema = z
+  .strictObject({
+    executor: z
+      .union([z.string().min(1), z.record(z.string(), z.unknown())])
+      .describe('Where the work runs: a non-empty string or an object describing it.'),
+    inputs: z.array(ioName).describe('What the operator needs: names, or objects with a "name".'),
+    outputs: z
+      .array(ioName)
+      .describe('What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact.'),
+    verification: z.literal('operator_attest').describe('The only verification stepgate accepts.'),
+    description: z.string().optional(),
+    instructions: z.string().optional().describe('What the operator should do, shown in the inbox.'),
+  })
+  .describe('The contract of a compute step: work done outside stepgate and attested by an operator.');
+
+export const outputSpecSchema = z.strictObject({
+  format: z.enum(['text', 'json']).default('text'),
+  schema: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe('JSON Schema the parsed output must satisfy (format json only).'),
+});
+
+export const stepSchema = z
+  .strictObject({
+    key: stepKey,
+    step_type: z
+      .enum(['task', 'compute'])
+      .nullish()
+      .describe('task (the default when missing or null) or compute.'),
+    description: z.string().optional(),
+    depends_on: z.array(z.string()).optional(),
+    prompt: z.string().min(1).optional().describe('Handlebars template; sees inputs.* and steps.<upstream>.*'),
+    model: z
+      .string()
+      .regex(MODEL_PATTERN, 'expected "provider:model", e.g. "offline:echo" or "openai:gpt-4o-mini"')
+      .optional(),
+    params: z.record(z.string(), z.unknown()).optional().describe('Passed to the provider as is.'),
+    output: outputSpecSchema.optional(),
+    compute_contract: computeContractSchema.optional(),
+  })
+  .describe('A task step (prompt → LLM) or a compute step (compute_contract → operator attestation).');
+
+export const manifestSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(MANIFEST_NAME_PATTERN, 'expected lowercase letters, digits, "_", "." or "-", starting with a letter or digit'),
+    version: z.number().int().min(1).default(1),
+    description: z.string().optional(),
+    steps: z.array(stepSchema).min(1, 'expected at least one step'),
+  })
+  .describe('A stepgate manifest: a DAG of task and compute steps.');
+
+export type Manifest = z.output<typeof manifestSchema>;
+export type ManifestStep = z.output<typeof stepSchema>;
+export type ComputeContract = z.output<typeof computeContractSchema>;
+export type OutputSpec = z.output<typeof outputSpecSchema>;
+
+/** Names declared by a contract's inputs or outputs, whichever form they use. */
+export function ioNames(list: ComputeContract['inputs']): string[] {
+  return list.map((item) => (typeof item === 'string' ? item : item.name));
+}

@@ -1,0 +1,245 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'string' });
+
+export const manifests = pgTable(
+  'manifests',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    version: integer('version').notNull().default(1),
+    description: text('description'),
+    document: jsonb('document').notNull(),
+    contentHash: text('content_hash').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('manifests_name_version_key').on(t.name, t.version),
+    check('manifests_version_check', sql`${t.version} >= 1`),
+  ],
+);
+
+export const manifestSteps = pgTable(
+  'manifest_steps',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    manifestId: uuid('manifest_id')
+      .notNull()
+      .references(() => manifests.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    position: integer('position').notNull(),
+    dependsOn: text('depends_on').array().notNull().default(sql`'{}'::text[]`),
+    prompt: text('prompt'),
+    model: text('model'),
+    params: jsonb('params'),
+    output: jsonb('output'),
+    // Compute substrate (migration 0001). NULL step_type means "task", as SPEC §1 says.
+    stepType: text('step_type'),
+    computeContract: jsonb('compute_contract'),
+  },
+  (t) => [
+    unique('manifest_steps_manifest_id_key_key').on(t.manifestId, t.key),
+    unique('manifest_steps_manifest_id_position_key').on(t.manifestId, t.position),
+    check('manifest_steps_step_type_check', sql`${t.stepType} IS NULL OR ${t.stepType} IN ('task', 'compute')`),
+    check(
+      'manifest_steps_contract_iff_compute',
+      sql`(${t.computeContract} IS NOT NULL) = (${t.stepType} IS NOT DISTINCT FROM 'compute')`,
+    ),
+    check(
+      'manifest_steps_prompt_on_task',
+      sql`${t.prompt} IS NOT NULL OR ${t.stepType} IS NOT DISTINCT FROM 'compute'`,
+    ),
+  ],
+);
+
+export const dagRuns = pgTable(
+  'dag_runs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    manifestId: uuid('manifest_id')
+      .notNull()
+      .references(() => manifests.id),
+    status: text('status').notNull(),
+    inputs: jsonb('inputs').notNull().default(sql`'{}'::jsonb`),
+    error: jsonb('error'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    startedAt: ts('started_at'),
+    endedAt: ts('ended_at'),
+    // Who is executing the run and until when (SPEC §6): set while `running`, so a run left
+    // behind by a process that died can be recognised and recovered.
+    executorId: text('executor_id'),
+    leaseExpiresAt: ts('lease_expires_at'),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    check('dag_runs_status_check', sql`${t.status} IN ('pending', 'running', 'waiting', 'success', 'error')`),
+    check(
+      'dag_runs_ended_at_iff_terminal',
+      sql`(${t.endedAt} IS NOT NULL) = (${t.status} IN ('success', 'error'))`,
+    ),
+    check(
+      'dag_runs_lease_iff_running',
+      sql`(${t.status} = 'running') = (${t.executorId} IS NOT NULL AND ${t.leaseExpiresAt} IS NOT NULL)`,
+    ),
+    check('dag_runs_error_only_on_error', sql`${t.error} IS NULL OR ${t.status} = 'error'`),
+    index('dag_runs_status_created_at_idx').on(t.status, t.createdAt),
+    index('dag_runs_manifest_id_idx').on(t.manifestId),
+  ],
+);
+
+export const dagStepRuns = pgTable(
+  'dag_step_runs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => dagRuns.id, { onDelete: 'cascade' }),
+    manifestStepId: uuid('manifest_step_id')
+      .notNull()
+      .references(() => manifestSteps.id),
+    stepKey: text('step_key').notNull(),
+    status: text('status').notNull(),
+    attempt: integer('attempt').notNull().default(1),
+    startedAt: ts('started_at').notNull().defaultNow(),
+    endedAt: ts('ended_at'),
+    output: jsonb('output'),
+    error: jsonb('error'),
+  },
+  (t) => [
+    unique('dag_step_runs_run_id_step_key_key').on(t.runId, t.stepKey),
+    check(
+      'dag_step_runs_status_check',
+      sql`${t.status} IN ('RUNNING', 'SUCCESS', 'FAIL', 'WAITING_FOR_ATTESTATION', 'CANCELLED')`,
+    ),
+    check(
+      'dag_step_runs_ended_at_iff_terminal',
+      sql`(${t.endedAt} IS NOT NULL) = (${t.status} IN ('SUCCESS', 'FAIL', 'CANCELLED'))`,
+    ),
+    check('dag_step_runs_output_only_on_success', sql`${t.output} IS NULL OR ${t.status} = 'SUCCESS'`),
+    check(
+      'dag_step_runs_error_only_on_fail',
+      sql`${t.error} IS NULL OR ${t.status} IN ('FAIL', 'CANCELLED')`,
+    ),
+    check('dag_step_runs_attempt_check', sql`${t.attempt} >= 1`),
+    index('dag_step_runs_waiting_idx')
+      .on(t.startedAt)
+      .where(sql`${t.status} = 'WAITING_FOR_ATTESTATION'`),
+  ],
+);
+
+/** PromptArtifact: the rendered prompt of one attempt of a task step. */
+export const promptArtifacts = pgTable(
+  'prompt_artifacts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    stepRunId: uuid('step_run_id')
+      .notNull()
+      .references(() => dagStepRuns.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    template: text('template').notNull(),
+    values: jsonb('values').notNull(),
+    messages: jsonb('messages'),
+    error: jsonb('error'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('prompt_artifacts_step_run_id_attempt_key').on(t.stepRunId, t.attempt),
+    check('prompt_artifacts_messages_xor_error', sql`(${t.messages} IS NULL) <> (${t.error} IS NULL)`),
+  ],
+);
+
+/** LLMCallArtifact: the provider request, response, usage and latency of one attempt. */
+export const llmCallArtifacts = pgTable(
+  'llm_call_artifacts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    stepRunId: uuid('step_run_id')
+      .notNull()
+      .references(() => dagStepRuns.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    provider: text('provider').notNull(),
+    model: text('model').notNull(),
+    request: jsonb('request').notNull(),
+    response: jsonb('response'),
+    usage: jsonb('usage'),
+    latencyMs: integer('latency_ms').notNull(),
+    tries: integer('tries').notNull().default(1),
+    error: jsonb('error'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [unique('llm_call_artifacts_step_run_id_attempt_key').on(t.stepRunId, t.attempt)],
+);
+
+/** ParsedOutputArtifact: the value parsed from the reply, or why it could not be parsed. */
+export const parsedOutputArtifacts = pgTable(
+  'parsed_output_artifacts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    stepRunId: uuid('step_run_id')
+      .notNull()
+      .references(() => dagStepRuns.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    format: text('format').notNull(),
+    value: jsonb('value'),
+    error: jsonb('error'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('parsed_output_artifacts_step_run_id_attempt_key').on(t.stepRunId, t.attempt),
+    check('parsed_output_artifacts_format_check', sql`${t.format} IN ('text', 'json')`),
+    check('parsed_output_artifacts_value_xor_error', sql`(${t.value} IS NULL) <> (${t.error} IS NULL)`),
+  ],
+);
+
+/** One operator's attestation of one compute step run (at most one per step run). */
+export const computeAttestations = pgTable(
+  'compute_attestations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    stepRunId: uuid('step_run_id')
+      .notNull()
+      .references(() => dagStepRuns.id, { onDelete: 'cascade' }),
+    attestedBy: text('attested_by').notNull(),
+    attestedAt: ts('attested_at').notNull().defaultNow(),
+    outcome: text('outcome').notNull(),
+    notes: text('notes'),
+    contractSnapshot: jsonb('contract_snapshot').notNull(),
+  },
+  (t) => [
+    unique('compute_attestations_step_run_id_key').on(t.stepRunId),
+    check('compute_attestations_outcome_check', sql`${t.outcome} IN ('SUCCESS', 'FAIL')`),
+  ],
+);
+
+/** A file or object an attested compute step produced, pinned by digest and size. */
+export const computeArtifacts = pgTable(
+  'compute_artifacts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    attestationId: uuid('attestation_id')
+      .notNull()
+      .references(() => computeAttestations.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    uri: text('uri').notNull(),
+    sha256: text('sha256').notNull(),
+    bytes: bigint('bytes', { mode: 'number' }).notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('compute_artifacts_attestation_id_name_key').on(t.attestationId, t.name),
+    check('compute_artifacts_sha256_check', sql`${t.sha256} ~ '^[0-9a-f]{64}$'`),
+    check('compute_artifacts_bytes_check', sql`${t.bytes} >= 0`),
+  ],
+);
