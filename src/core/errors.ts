@@ -141,6 +141,13 @@ export class DataDirLockedError extends StepgateErrorBase {
   }
 }
 
+export class DatabaseUnavailableError extends StepgateErrorBase {
+  readonly code = 'DATABASE_UNAVAILABLE';
+  constructor(options?: ErrorOptions) {
+    super('The database does not answer; check DATABASE_URL or the server log, then retry.', options);
+  }
+}
+
 export class ConfigInvalidError extends StepgateErrorBase {
   readonly code = 'CONFIG_INVALID';
 }
@@ -159,6 +166,7 @@ export type StepgateError =
   | AlreadyAttestedError
   | RunLeaseLostError
   | DataDirLockedError
+  | DatabaseUnavailableError
   | ConfigInvalidError;
 
 export type ErrorCode = StepgateError['code'];

@@ -12,7 +12,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 
-const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'string' });
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
 export const manifests = pgTable(
   'manifests',

@@ -14,15 +14,17 @@ const stepKey = z
   .regex(STEP_KEY_PATTERN, 'expected a step key of letters, digits, "_" or "-"')
   .describe('Unique within the manifest.');
 
-const ioName = z.union([
-  z.string().min(1),
-  z.looseObject({ name: z.string().min(1) }).describe('An object with at least a "name".'),
-]);
+const ioName = z.union(
+  [z.string().min(1), z.looseObject({ name: z.string().min(1) }).describe('An object with at least a "name".')],
+  { error: 'expected a non-empty name, or an object with a non-empty "name"' },
+);
 
 export const computeContractSchema = z
   .strictObject({
     executor: z
-      .union([z.string().min(1), z.record(z.string(), z.unknown())])
+      .union([z.string().min(1), z.record(z.string(), z.unknown())], {
+        error: 'expected a non-empty string or an object describing where the work runs',
+      })
       .describe('Where the work runs: a non-empty string or an object describing it.'),
     inputs: z.array(ioName).describe('What the operator needs: names, or objects with a "name".'),
     outputs: z

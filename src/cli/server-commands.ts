@@ -1,0 +1,51 @@
+import type { Config } from '../config.js';
+import { buildApp } from '../http/app.js';
+import { PROVIDER_NAMES } from '../providers/llm/names.js';
+import type { Database } from '../storage/database.js';
+import { openDatabase } from '../storage/open.js';
+
+/** `stepgate serve` and `stepgate migrate`: the two commands that open the database themselves. */
+
+export function describeDatabase(config: Config): string {
+  if (!config.databaseUrl) return `embedded PostgreSQL (PGlite) in ${config.dataDir}`;
+  const url = new URL(config.databaseUrl);
+  return `PostgreSQL at ${url.host}${url.pathname}`;
+}
+
+export async function migrateCommand(config: Config, log: (line: string) => void): Promise<void> {
+  const database = await openDatabase(config);
+  try {
+    await database.migrate();
+    log(`Migrations applied to ${describeDatabase(config)}; the schema is current.`);
+  } finally {
+    await database.close();
+  }
+}
+
+export async function serveCommand(config: Config, log: (line: string) => void): Promise<void> {
+  const database: Database = await openDatabase(config);
+  let closing: Promise<void> | undefined;
+  const shutdown = (signal: string) => {
+    closing ??= (async () => {
+      log(`${signal} received: closing stepgate.`);
+      await app.close().catch(() => {});
+      await database.close();
+      process.exit(0);
+    })();
+  };
+  process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
+  try {
+    await database.migrate();
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const app = await buildApp(
+    { db: database.db, providerNames: PROVIDER_NAMES },
+    { bodyLimit: config.bodyLimit, logger: { level: config.logLevel } },
+  );
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  log(`stepgate is serving http://${config.host}:${port} on ${describeDatabase(config)}. Press Ctrl+C to stop.`);
+}

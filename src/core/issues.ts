@@ -1,0 +1,54 @@
+import type { z } from 'zod';
+import type { Issue } from './errors.js';
+import { formatPath } from './manifest/parse.js';
+
+/** Zod issues → `{ path, message }` that say what was expected and what was found. */
+
+type ZodIssue = z.core.$ZodIssue & { input?: unknown };
+
+export function formatZodError(error: z.ZodError, prefix: ReadonlyArray<PropertyKey> = []): Issue[] {
+  return error.issues.flatMap((issue) => formatZodIssue(issue, prefix));
+}
+
+export function formatZodIssue(issue: ZodIssue, prefix: ReadonlyArray<PropertyKey> = []): Issue[] {
+  const path = formatPath([...prefix, ...issue.path]);
+  const found = describe(issue.input);
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return [{ path, message: `required: expected ${article(issue.expected)}, found nothing` }];
+      return [{ path, message: `expected ${article(issue.expected)}, found ${found}` }];
+    case 'invalid_value': {
+      const values = issue.values.map((v) => JSON.stringify(v));
+      const expected = values.length === 1 ? values[0] : `one of ${values.join(', ')}`;
+      return [{ path, message: `expected ${expected}, found ${found}` }];
+    }
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => ({
+        path: formatPath([...prefix, ...issue.path, key]),
+        message: `unknown key "${key}": remove it${path === '' ? '' : ` from ${path}`} (keys are snake_case)`,
+      }));
+    case 'too_small':
+      if (issue.origin === 'array') return [{ path, message: `expected at least ${issue.minimum} item(s), found ${found}` }];
+      if (issue.origin === 'string') return [{ path, message: `expected a non-empty string, found ${found}` }];
+      return [{ path, message: `expected a number ≥ ${String(issue.minimum)}, found ${found}` }];
+    default:
+      return [{ path, message: `${issue.message}, found ${found}` }];
+  }
+}
+
+function article(type: string): string {
+  if (type === 'int') return 'an integer';
+  if (type === 'record') return 'an object';
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** A short, readable rendering of the value a user wrote. */
+export function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : `an array of ${value.length}`;
+  if (typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value);
+  return `${typeof value} ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
+}
+

@@ -1,0 +1,215 @@
+import { Ajv } from 'ajv';
+import { ManifestInvalidError, type Issue } from '../errors.js';
+import { describe, formatZodError } from '../issues.js';
+import { ancestorsOf, topologicalOrder } from '../dag.js';
+import { analyzeTemplate } from '../template.js';
+import { formatPath } from './parse.js';
+import { ioNames, manifestSchema, type Manifest } from './schema.js';
+
+/**
+ * Validates a parsed manifest against everything SPEC §1 asks, reporting every problem at
+ * once. The Zod schema checks shapes; the rules below check what a schema cannot say (a task
+ * step needs a prompt, keys are unique, the DAG has no cycle, templates only look upstream).
+ * They read the raw value tolerantly, so that one malformed step does not hide the others.
+ */
+
+export interface ValidateOptions {
+  /** Providers a `model: "provider:model"` may name. */
+  readonly providers: readonly string[];
+}
+
+export type ValidationResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
+
+export function validateManifest(value: unknown, options: ValidateOptions): ValidationResult {
+  const parsed = manifestSchema.safeParse(value, { reportInput: true });
+  const issues = parsed.success ? [] : formatZodError(parsed.error);
+  issues.push(...semanticIssues(value, options));
+  const unique = dedupe(issues);
+  if (unique.length > 0 || !parsed.success) return { ok: false, issues: unique };
+  return { ok: true, manifest: parsed.data };
+}
+
+/** Like validateManifest, for callers that want the error thrown. */
+export function assertValidManifest(value: unknown, options: ValidateOptions): Manifest {
+  const result = validateManifest(value, options);
+  if (!result.ok) throw new ManifestInvalidError(result.issues);
+  return result.manifest;
+}
+
+function dedupe(issues: Issue[]): Issue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const id = `${issue.path}\u0000${issue.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Rules beyond the shape
+
+type Raw = Record<string, unknown>;
+
+interface RawStep {
+  readonly index: number;
+  readonly raw: Raw;
+  readonly key: string | undefined;
+  readonly type: 'task' | 'compute' | undefined;
+  readonly dependsOn: string[];
+}
+
+const ajv = new Ajv({ strict: false, allErrors: true });
+
+function semanticIssues(value: unknown, options: ValidateOptions): Issue[] {
+  if (!isObject(value) || !Array.isArray(value.steps)) return [];
+  const steps: RawStep[] = value.steps.flatMap((raw, index) => (isObject(raw) ? [readStep(raw, index)] : []));
+  const issues: Issue[] = [];
+  const at = (step: RawStep, ...rest: Array<string | number>) => formatPath(['steps', step.index, ...rest]);
+
+  const firstIndexOfKey = new Map<string, number>();
+  for (const step of steps) {
+    if (step.key === undefined) continue;
+    const first = firstIndexOfKey.get(step.key);
+    if (first === undefined) firstIndexOfKey.set(step.key, step.index);
+    else issues.push({ path: at(step, 'key'), message: `duplicate key "${step.key}": steps[${first}] already uses it` });
+  }
+  const known = [...firstIndexOfKey.keys()];
+
+  for (const step of steps) {
+    issues.push(...stepKindIssues(step, at), ...modelIssues(step, at, options), ...outputSchemaIssues(step, at));
+    const seen = new Set<string>();
+    step.dependsOn.forEach((dep, j) => {
+      if (dep === step.key) issues.push({ path: at(step, 'depends_on', j), message: `a step cannot depend on itself ("${dep}")` });
+      else if (!firstIndexOfKey.has(dep)) issues.push({ path: at(step, 'depends_on', j), message: `unknown step "${dep}": expected one of ${list(known)}` });
+      else if (seen.has(dep)) issues.push({ path: at(step, 'depends_on', j), message: `"${dep}" is listed twice` });
+      seen.add(dep);
+    });
+  }
+
+  const nodes = uniqueNodes(steps);
+  const order = topologicalOrder(nodes);
+  if (!Array.isArray(order) && order.cycle.length > 0) {
+    const start = steps.find((step) => step.key === order.cycle[0])!;
+    issues.push({ path: at(start, 'depends_on'), message: `the steps form a cycle: ${order.cycle.join(' → ')}; a manifest must be a DAG` });
+  }
+
+  const byKey = new Map(steps.filter((s) => s.key !== undefined && firstIndexOfKey.get(s.key) === s.index).map((s) => [s.key!, s]));
+  for (const step of steps) {
+    if (typeof step.raw.prompt !== 'string' || step.key === undefined) continue;
+    const analysis = analyzeTemplate(step.raw.prompt);
+    if (!analysis.ok) {
+      issues.push({ path: at(step, 'prompt'), message: analysis.message });
+      continue;
+    }
+    const upstream = ancestorsOf(nodes, step.key);
+    for (const ref of analysis.references) {
+      const message = referenceProblem(ref.parts, step.key, upstream, byKey);
+      if (message) issues.push({ path: at(step, 'prompt'), message: `{{${ref.original}}}: ${message}` });
+    }
+  }
+  return issues;
+}
+
+function readStep(raw: Raw, index: number): RawStep {
+  const type = raw.step_type === 'compute' ? 'compute' : raw.step_type == null || raw.step_type === 'task' ? 'task' : undefined;
+  const dependsOn = Array.isArray(raw.depends_on) ? raw.depends_on.filter((d): d is string => typeof d === 'string') : [];
+  return { index, raw, key: typeof raw.key === 'string' ? raw.key : undefined, type, dependsOn };
+}
+
+function stepKindIssues(step: RawStep, at: (step: RawStep, ...rest: Array<string | number>) => string): Issue[] {
+  const { raw } = step;
+  const issues: Issue[] = [];
+  if (step.type === 'task') {
+    if (raw.prompt === undefined || raw.prompt === null) {
+      issues.push({ path: at(step, 'prompt'), message: 'a task step needs a prompt, found none (for work done outside stepgate, set step_type: compute)' });
+    }
+    if (raw.compute_contract !== undefined) {
+      issues.push({ path: at(step, 'compute_contract'), message: 'a task step carries no compute_contract: set step_type: compute, or remove compute_contract' });
+    }
+  } else if (step.type === 'compute') {
+    if (raw.compute_contract === undefined || raw.compute_contract === null) {
+      issues.push({
+        path: at(step, 'compute_contract'),
+        message: 'a compute step needs a compute_contract with executor, inputs, outputs and verification: "operator_attest", found none',
+      });
+    }
+    for (const key of ['prompt', 'model', 'params', 'output'] as const) {
+      if (raw[key] !== undefined) {
+        issues.push({ path: at(step, key), message: `a compute step calls no LLM, so it takes no ${key}: remove it, or make this a task step` });
+      }
+    }
+  }
+  return issues;
+}
+
+function modelIssues(step: RawStep, at: (step: RawStep, ...rest: Array<string | number>) => string, options: ValidateOptions): Issue[] {
+  const model = step.raw.model;
+  if (typeof model !== 'string' || !model.includes(':')) return [];
+  const provider = model.slice(0, model.indexOf(':'));
+  if (options.providers.includes(provider)) return [];
+  return [{ path: at(step, 'model'), message: `unknown provider "${provider}": expected one of ${list(options.providers)}` }];
+}
+
+function outputSchemaIssues(step: RawStep, at: (step: RawStep, ...rest: Array<string | number>) => string): Issue[] {
+  const output = step.raw.output;
+  if (!isObject(output) || !isObject(output.schema)) return [];
+  if (output.format !== 'json') {
+    return [{ path: at(step, 'output', 'schema'), message: `a schema applies to JSON output only: set output.format to "json", found ${describe(output.format)}` }];
+  }
+  try {
+    ajv.compile(output.schema);
+    return [];
+  } catch (err) {
+    return [{ path: at(step, 'output', 'schema'), message: `not a valid JSON Schema: ${err instanceof Error ? err.message : String(err)}` }];
+  }
+}
+
+const COMPUTE_FIELDS = ['outcome', 'notes', 'artifacts'];
+const ARTIFACT_FIELDS = ['uri', 'sha256', 'bytes'];
+
+/** What is wrong with one `{{...}}` reference in the prompt of step `key`, if anything. */
+function referenceProblem(parts: readonly string[], key: string, upstream: Set<string>, byKey: Map<string, RawStep>): string | undefined {
+  const [head, target, field, name, leaf] = parts;
+  if (head === 'inputs') return undefined;
+  if (head !== 'steps') return `templates see inputs.<name> and steps.<upstream step>.…, found "${head}"`;
+  if (target === undefined) return 'name a step: steps.<key>.…';
+  const source = byKey.get(target);
+  if (!source) return `unknown step "${target}"`;
+  if (target === key) return 'a step cannot use its own output';
+  if (!upstream.has(target)) return `step "${target}" is not upstream of "${key}": add it to depends_on (directly or through a step it feeds)`;
+  if (field === undefined) return undefined;
+  if (source.type === 'task') {
+    return field === 'output' ? undefined : `a task step's canonical output is steps.${target}.output, found "${field}"`;
+  }
+  if (source.type !== 'compute') return undefined;
+  if (!COMPUTE_FIELDS.includes(field)) return `a compute step offers ${COMPUTE_FIELDS.map((f) => `steps.${target}.${f}`).join(', ')}, found "${field}"`;
+  if (field !== 'artifacts' || name === undefined) return undefined;
+  const contract = source.raw.compute_contract;
+  const outputs = isObject(contract) && Array.isArray(contract.outputs) ? safeIoNames(contract.outputs) : [];
+  if (!outputs.includes(name)) return `"${name}" is not an output of step "${target}": expected one of ${list(outputs)}`;
+  if (leaf !== undefined && !ARTIFACT_FIELDS.includes(leaf)) return `an artifact offers ${ARTIFACT_FIELDS.join(', ')}, found "${leaf}"`;
+  return undefined;
+}
+
+function safeIoNames(items: unknown[]): string[] {
+  const valid = items.filter((item): item is string | { name: string } => typeof item === 'string' || (isObject(item) && typeof item.name === 'string'));
+  return ioNames(valid);
+}
+
+function uniqueNodes(steps: RawStep[]) {
+  const seen = new Set<string>();
+  return steps.flatMap((step) => {
+    if (step.key === undefined || seen.has(step.key)) return [];
+    seen.add(step.key);
+    return [{ key: step.key, dependsOn: step.dependsOn }];
+  });
+}
+
+function isObject(value: unknown): value is Raw {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function list(items: readonly string[]): string {
+  return items.length === 0 ? '(none)' : items.map((item) => `"${item}"`).join(', ');
+}

@@ -1,0 +1,87 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { isStepgateError } from '../core/errors.js';
+import type { EngineDeps } from '../engine/deps.js';
+import { PROBLEM_CONTENT_TYPE, problem, problemOf, type Problem } from './problem.js';
+import { healthRoutes } from './routes/health.js';
+import { manifestRoutes } from './routes/manifests.js';
+import { validatorCompiler } from './validator.js';
+
+export interface AppOptions {
+  /** Largest request body in bytes; larger bodies get a 413. */
+  readonly bodyLimit?: number;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+export type App = FastifyInstance;
+
+/** Builds the HTTP API around the use cases. Never listens: main.ts or a test decides that. */
+export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Promise<App> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1_048_576,
+    // A run advances within its request; give it time, but not forever.
+    requestTimeout: 0,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'stepgate',
+        version: '0.1.0',
+        description:
+          'Runs LLM pipelines that stop at work no LLM can do, wait for an operator to attest it, and resume where they stopped.',
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const body = toProblem(err);
+    if (body.status >= 500) request.log.error({ err }, 'request failed');
+    body.instance = request.url;
+    return reply.status(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body = problem(404, 'ROUTE_NOT_FOUND', `There is no route ${request.method} ${request.url.split('?')[0]}. GET /api/openapi.json lists them.`, {
+      instance: request.url,
+    });
+    return reply.status(404).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+  });
+
+  await app.register(healthRoutes, { deps });
+  await app.register(manifestRoutes, { deps });
+  app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  return app;
+}
+
+/** Every error becomes problem details; nothing a client sent ever becomes a 500. */
+function toProblem(err: FastifyError): Problem {
+  if (isStepgateError(err)) return problemOf(err);
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return problem(413, 'BODY_TOO_LARGE', `The request body is larger than the limit (${err.message.replace(/^.*?(\d+).*$/, '$1')} bytes would be too much); send a smaller body or raise STEPGATE_BODY_LIMIT.`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return problem(415, 'UNSUPPORTED_MEDIA_TYPE', `${err.message}. Send application/json (or, for manifests, application/yaml).`);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return problem(400, 'MALFORMED_BODY', 'The body is empty but the content type says JSON: send a JSON object.');
+  }
+  if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return problem(400, 'MALFORMED_BODY', `The body is not valid JSON: ${err.message}`);
+  }
+  const status = err.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return problem(status, err.code ?? 'BAD_REQUEST', err.message);
+  }
+  return problem(500, 'INTERNAL', 'stepgate failed to handle this request; the server log has the details.');
+}

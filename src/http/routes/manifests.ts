@@ -1,0 +1,108 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { MalformedBodyError } from '../../core/errors.js';
+import { parseManifestSource } from '../../core/manifest/parse.js';
+import { manifestSchema } from '../../core/manifest/schema.js';
+import type { EngineDeps } from '../../engine/deps.js';
+import { checkManifest, listManifests, showManifest, storeManifest } from '../../engine/manifests.js';
+import { idParamsSchema, manifestSchemaOut, manifestSummarySchema, pageQuerySchema, problemResponses } from '../schemas.js';
+import { manifestJson, manifestSummaryJson } from '../serialize.js';
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
+
+/**
+ * Manifest bodies are parsed here, not by Fastify: JSON and YAML alike go through the YAML
+ * parser (JSON is YAML 1.2), which rejects duplicate keys and keeps positions.
+ */
+export const manifestRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app, { deps }) => {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', ...YAML_TYPES], { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
+    const isJson = (request.headers['content-type'] ?? '').includes('json');
+    if (isJson) {
+      try {
+        JSON.parse(text);
+      } catch (err) {
+        done(new MalformedBodyError(`The body is not valid JSON: ${(err as Error).message}`));
+        return;
+      }
+    }
+    try {
+      done(null, parseManifestSource(text).value);
+    } catch (err) {
+      done(err as Error);
+    }
+  });
+  // The body is validated by checkManifest (every problem at once), not by the route schema,
+  // which is there to document it.
+  const passBody = () => (data: unknown) => ({ value: data });
+  const bodyDoc = { body: manifestSchema, consumes: ['application/json', ...YAML_TYPES] };
+
+  app.post(
+    '/api/manifests',
+    {
+      validatorCompiler: passBody,
+      schema: {
+        summary: 'Validate and store a manifest (JSON or YAML)',
+        description: '201 when stored, 200 when an identical manifest was already stored, 409 when (name, version) holds a different one.',
+        ...bodyDoc,
+        response: { 200: manifestSchemaOut, 201: manifestSchemaOut, ...problemResponses(400, 409, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { created, manifest } = await storeManifest(deps, request.body);
+      if (created) reply.header('location', `/api/manifests/${manifest.id}`);
+      return reply.status(created ? 201 : 200).send(manifestJson(manifest));
+    },
+  );
+
+  app.post(
+    '/api/manifests/validate',
+    {
+      validatorCompiler: passBody,
+      schema: {
+        summary: 'Validate a manifest without storing it',
+        ...bodyDoc,
+        response: {
+          200: z.object({ valid: z.literal(true), content_hash: z.string(), manifest: z.unknown().describe('The normalized manifest') }),
+          ...problemResponses(400, 413, 415, 422),
+        },
+      },
+    },
+    async (request) => {
+      const checked = checkManifest(deps, request.body);
+      return { valid: true as const, content_hash: checked.contentHash, manifest: checked.manifest };
+    },
+  );
+
+  app.get(
+    '/api/manifests',
+    {
+      schema: {
+        summary: 'List manifests, newest first',
+        querystring: pageQuerySchema.extend({ name: z.string().optional().describe('Only manifests with this name') }),
+        response: {
+          200: z.object({ items: z.array(manifestSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }),
+          ...problemResponses(422),
+        },
+      },
+    },
+    async (request) => {
+      const { limit, offset, name } = request.query;
+      const page = await listManifests(deps, { limit, offset, name });
+      return { items: page.items.map(manifestSummaryJson), total: page.total, limit, offset };
+    },
+  );
+
+  app.get(
+    '/api/manifests/:id',
+    {
+      schema: {
+        summary: 'Show a manifest with its steps',
+        params: idParamsSchema,
+        response: { 200: manifestSchemaOut, ...problemResponses(404) },
+      },
+    },
+    async (request) => manifestJson(await showManifest(deps, request.params.id)),
+  );
+};

@@ -1,0 +1,23 @@
+import { fileURLToPath } from 'node:url';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type * as schema from './schema.js';
+
+/** The one database port: both drivers hand out a Drizzle database over the same schema. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** A transaction handle; it offers everything a Db offers. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+export type DriverKind = 'pglite' | 'postgres';
+
+export interface Database {
+  readonly kind: DriverKind;
+  readonly db: Db;
+  /** Applies pending migrations; a no-op when the schema is current. Safe to run concurrently. */
+  migrate(): Promise<void>;
+  /** Closes connections and releases what the driver holds (PGlite: the data directory lock). */
+  close(): Promise<void>;
+}
+
+/** Resolved from this file, not from the working directory, so any cwd works. */
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url));

@@ -1,0 +1,105 @@
+import { and, asc, count, desc, eq } from 'drizzle-orm';
+import type { Manifest } from '../core/manifest/schema.js';
+import type { Db } from './database.js';
+import { manifests, manifestSteps } from './schema.js';
+import { isUniqueViolation } from './sqlstate.js';
+
+export type ManifestRow = typeof manifests.$inferSelect;
+export type ManifestStepRow = typeof manifestSteps.$inferSelect;
+export interface StoredManifest extends ManifestRow {
+  readonly steps: ManifestStepRow[];
+}
+
+export type InsertOutcome =
+  | { kind: 'created'; manifest: StoredManifest }
+  | { kind: 'identical'; manifest: StoredManifest }
+  | { kind: 'conflict'; existingId: string };
+
+/**
+ * Stores a validated manifest and its steps in one transaction. Manifests are immutable:
+ * the same (name, version) with the same content answers the stored one; different content
+ * is a conflict. Two identical concurrent posts both succeed, one of them creating.
+ */
+export async function insertManifest(db: Db, manifest: Manifest, contentHash: string): Promise<InsertOutcome> {
+  const existing = await findByNameVersion(db, manifest.name, manifest.version);
+  if (existing) return compare(db, existing, contentHash);
+  try {
+    const id = await db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(manifests)
+        .values({
+          name: manifest.name,
+          version: manifest.version,
+          description: manifest.description ?? null,
+          document: manifest,
+          contentHash,
+        })
+        .returning({ id: manifests.id });
+      await tx.insert(manifestSteps).values(
+        manifest.steps.map((step, position) => ({
+          manifestId: row!.id,
+          key: step.key,
+          position,
+          dependsOn: step.depends_on ?? [],
+          prompt: step.prompt ?? null,
+          model: step.model ?? null,
+          params: step.params ?? null,
+          output: step.output ?? null,
+          stepType: step.step_type ?? null,
+          computeContract: step.compute_contract ?? null,
+        })),
+      );
+      return row!.id;
+    });
+    return { kind: 'created', manifest: (await getManifest(db, id))! };
+  } catch (err) {
+    if (!isUniqueViolation(err, 'manifests_name_version_key')) throw err;
+    const winner = await findByNameVersion(db, manifest.name, manifest.version);
+    if (!winner) throw err;
+    return compare(db, winner, contentHash);
+  }
+}
+
+async function compare(db: Db, existing: ManifestRow, contentHash: string): Promise<InsertOutcome> {
+  if (existing.contentHash !== contentHash) return { kind: 'conflict', existingId: existing.id };
+  return { kind: 'identical', manifest: (await getManifest(db, existing.id))! };
+}
+
+async function findByNameVersion(db: Db, name: string, version: number): Promise<ManifestRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(manifests)
+    .where(and(eq(manifests.name, name), eq(manifests.version, version)));
+  return row;
+}
+
+export async function getManifest(db: Db, id: string): Promise<StoredManifest | undefined> {
+  const [row] = await db.select().from(manifests).where(eq(manifests.id, id));
+  if (!row) return undefined;
+  const steps = await db
+    .select()
+    .from(manifestSteps)
+    .where(eq(manifestSteps.manifestId, id))
+    .orderBy(asc(manifestSteps.position));
+  return { ...row, steps };
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly total: number;
+}
+
+export async function listManifests(db: Db, page: { limit: number; offset: number; name?: string | undefined }): Promise<Page<ManifestRow>> {
+  const where = page.name === undefined ? undefined : eq(manifests.name, page.name);
+  const [items, totals] = await Promise.all([
+    db
+      .select()
+      .from(manifests)
+      .where(where)
+      .orderBy(desc(manifests.createdAt), desc(manifests.id))
+      .limit(page.limit)
+      .offset(page.offset),
+    db.select({ n: count() }).from(manifests).where(where),
+  ]);
+  return { items, total: totals[0]?.n ?? 0 };
+}

@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle } from 'drizzle-orm/pglite';
+import { migrate } from 'drizzle-orm/pglite/migrator';
+import { MIGRATIONS_FOLDER, type Database, type Db } from '../database.js';
+import * as schema from '../schema.js';
+import { lockDataDir, type DataDirLock } from './lock.js';
+
+export type PgliteTarget =
+  /** A data directory: the lock file lives in it, the database in `<dataDir>/pgdata`. */
+  | { dataDir: string }
+  /** In memory, optionally starting from a dump (tests clone a migrated template this way). */
+  | { memory: true; loadDataDir?: Blob };
+
+/**
+ * Embedded PostgreSQL. One connection: transactions serialize, and PGlite's `transaction()`
+ * rolls a failed transaction back before the next statement runs, so one failed statement
+ * never poisons the connection.
+ */
+export async function openPglite(target: PgliteTarget, migrationsFolder = MIGRATIONS_FOLDER): Promise<Database & { client: PGlite }> {
+  let lock: DataDirLock | undefined;
+  let client: PGlite;
+  if ('dataDir' in target) {
+    lock = lockDataDir(target.dataDir);
+    try {
+      client = await PGlite.create({ dataDir: join(target.dataDir, 'pgdata') });
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  } else {
+    client = await PGlite.create(target.loadDataDir ? { loadDataDir: target.loadDataDir } : {});
+  }
+  const db = drizzle({ client, schema }) as unknown as Db;
+  let closed = false;
+  return {
+    kind: 'pglite',
+    db,
+    client,
+    async migrate() {
+      // One connection and one process per directory: nothing can migrate concurrently.
+      await migrate(drizzle({ client }), { migrationsFolder });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await client.close();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataDirLockedError } from '../../core/errors.js';
+
+/**
+ * PGlite has no lock of its own: two processes opening one data directory both succeed and
+ * silently lose writes. This lock file (holding the owner's pid) makes the second refuse.
+ * A lock whose process is gone is stale and taken over.
+ */
+export interface DataDirLock {
+  readonly path: string;
+  release(): void;
+}
+
+export function lockDataDir(dataDir: string): DataDirLock {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, 'stepgate.lock');
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return {
+        path,
+        release() {
+          if (readHolder(path) === process.pid) rmSync(path, { force: true });
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = readHolder(path);
+      if (holder !== undefined && isAlive(holder)) throw new DataDirLockedError(dataDir, holder);
+      rmSync(path, { force: true }); // stale: its process is gone (or it never wrote a pid)
+    }
+  }
+  throw new DataDirLockedError(dataDir, readHolder(path) ?? -1);
+}
+
+function readHolder(path: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,51 @@
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import { MIGRATIONS_FOLDER, type Database, type Db } from '../database.js';
+import * as schema from '../schema.js';
+
+/** Any constant works as long as every stepgate process uses the same one. */
+const MIGRATION_LOCK_KEY = 0x73746770; // "stgp"
+
+export interface PostgresOptions {
+  readonly url: string;
+  readonly poolSize?: number;
+}
+
+/** A PostgreSQL server, pooled. Several stepgate processes may share one server. */
+export async function openPostgres(options: PostgresOptions, migrationsFolder = MIGRATIONS_FOLDER): Promise<Database & { pool: pg.Pool }> {
+  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+  // An idle client that loses its server must not crash the process.
+  pool.on('error', () => {});
+  const probe = await pool.connect().catch(async (err: unknown) => {
+    await pool.end();
+    throw err;
+  });
+  probe.release();
+  const db = drizzle({ client: pool, schema }) as unknown as Db;
+  let closed = false;
+  return {
+    kind: 'postgres',
+    db,
+    pool,
+    async migrate() {
+      // Two processes migrating at once would collide on the catalog: serialize them.
+      const client = await pool.connect();
+      try {
+        await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+        try {
+          await migrate(drizzle({ client }), { migrationsFolder });
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
