@@ -13,9 +13,13 @@ export function formatZodError(error: z.ZodError, prefix: ReadonlyArray<Property
 export function formatZodIssue(issue: ZodIssue, prefix: ReadonlyArray<PropertyKey> = []): Issue[] {
   const path = formatPath([...prefix, ...issue.path]);
   const found = describe(issue.input);
+  const required = issue.input === undefined && issue.code !== 'unrecognized_keys' ? 'required: ' : '';
+  return formatIssue(issue, path, found, prefix).map((i) => ({ ...i, message: required + i.message }));
+}
+
+function formatIssue(issue: ZodIssue, path: string, found: string, prefix: ReadonlyArray<PropertyKey>): Issue[] {
   switch (issue.code) {
     case 'invalid_type':
-      if (issue.input === undefined) return [{ path, message: `required: expected ${article(issue.expected)}, found nothing` }];
       return [{ path, message: `expected ${article(issue.expected)}, found ${found}` }];
     case 'invalid_value': {
       const values = issue.values.map((v) => JSON.stringify(v));

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type * as schema from './schema.js';
 
@@ -13,11 +14,20 @@ export type DriverKind = 'pglite' | 'postgres';
 export interface Database {
   readonly kind: DriverKind;
   readonly db: Db;
-  /** Applies pending migrations; a no-op when the schema is current. Safe to run concurrently. */
-  migrate(): Promise<void>;
+  /**
+   * Applies pending migrations; a no-op when the schema is current. Safe to run concurrently.
+   * `migrationsFolder` exists for tests that stop at an older migration.
+   */
+  migrate(migrationsFolder?: string): Promise<void>;
   /** Closes connections and releases what the driver holds (PGlite: the data directory lock). */
   close(): Promise<void>;
 }
 
 /** Resolved from this file, not from the working directory, so any cwd works. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/** Runs raw SQL and returns its rows; both drivers answer `{ rows }`. */
+export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}

@@ -17,7 +17,7 @@ export type PgliteTarget =
  * rolls a failed transaction back before the next statement runs, so one failed statement
  * never poisons the connection.
  */
-export async function openPglite(target: PgliteTarget, migrationsFolder = MIGRATIONS_FOLDER): Promise<Database & { client: PGlite }> {
+export async function openPglite(target: PgliteTarget): Promise<Database & { client: PGlite }> {
   let lock: DataDirLock | undefined;
   let client: PGlite;
   if ('dataDir' in target) {
@@ -37,7 +37,7 @@ export async function openPglite(target: PgliteTarget, migrationsFolder = MIGRAT
     kind: 'pglite',
     db,
     client,
-    async migrate() {
+    async migrate(migrationsFolder = MIGRATIONS_FOLDER) {
       // One connection and one process per directory: nothing can migrate concurrently.
       await migrate(drizzle({ client }), { migrationsFolder });
     },

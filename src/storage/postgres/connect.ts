@@ -13,7 +13,7 @@ export interface PostgresOptions {
 }
 
 /** A PostgreSQL server, pooled. Several stepgate processes may share one server. */
-export async function openPostgres(options: PostgresOptions, migrationsFolder = MIGRATIONS_FOLDER): Promise<Database & { pool: pg.Pool }> {
+export async function openPostgres(options: PostgresOptions): Promise<Database & { pool: pg.Pool }> {
   const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
   // An idle client that loses its server must not crash the process.
   pool.on('error', () => {});
@@ -28,7 +28,7 @@ export async function openPostgres(options: PostgresOptions, migrationsFolder = 
     kind: 'postgres',
     db,
     pool,
-    async migrate() {
+    async migrate(migrationsFolder = MIGRATIONS_FOLDER) {
       // Two processes migrating at once would collide on the catalog: serialize them.
       const client = await pool.connect();
       try {

@@ -1,0 +1,53 @@
+/**
+ * Writes the generated files that are committed: the manifest JSON Schema (for editors) and
+ * the OpenAPI document, both from the Zod schemas the server validates with.
+ * `--check` writes nothing and fails when a committed file is stale (CI runs it).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { manifestSchema } from '../src/core/manifest/schema.js';
+import { buildApp } from '../src/http/app.js';
+import { PROVIDER_NAMES } from '../src/providers/llm/names.js';
+import type { Db } from '../src/storage/database.js';
+
+const check = process.argv.includes('--check');
+const root = new URL('../', import.meta.url);
+
+const manifestJsonSchema = {
+  title: 'stepgate manifest',
+  ...z.toJSONSchema(manifestSchema, { io: 'input', target: 'draft-2020-12' }),
+};
+
+// The routes only touch the database inside handlers; none runs here.
+const app = await buildApp({ db: undefined as unknown as Db, providerNames: PROVIDER_NAMES });
+await app.ready();
+const openapi = app.swagger();
+await app.close();
+
+const files: Array<[string, unknown]> = [
+  ['schema/manifest.schema.json', manifestJsonSchema],
+  ['schema/openapi.json', openapi],
+];
+
+let stale = 0;
+for (const [path, value] of files) {
+  const text = `${JSON.stringify(value, null, 2)}\n`;
+  const url = new URL(path, root);
+  if (!check) {
+    writeFileSync(url, text);
+    console.log(`wrote ${path}`);
+    continue;
+  }
+  let committed = '';
+  try {
+    committed = readFileSync(url, 'utf8');
+  } catch {
+    // missing counts as stale
+  }
+  if (committed !== text) {
+    stale++;
+    console.error(`${path} is stale: run \`npm run generate\` and commit the result.`);
+  }
+}
+if (stale > 0) process.exit(1);
+if (check) console.log('generated files are current');

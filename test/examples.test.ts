@@ -1,0 +1,40 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { expect, it } from 'vitest';
+import { parseManifestSource } from '../src/core/manifest/parse.js';
+import { validateManifest } from '../src/core/manifest/validate.js';
+import { PROVIDER_NAMES } from '../src/providers/llm/names.js';
+import { testApp } from './support/app.js';
+import { describeEachDriver } from './support/databases.js';
+import { postManifest } from './support/http.js';
+
+const dir = new URL('../examples/', import.meta.url);
+const examples = readdirSync(dir).filter((file) => /\.(ya?ml|json)$/.test(file));
+
+it('has the A→B→C manifest and a larger one among the examples', () => {
+  expect(examples).toEqual(expect.arrayContaining(['quarterly-forecast.yaml', 'drug-stability-study.yaml']));
+  for (const file of examples) {
+    const result = validateManifest(parseManifestSource(readFileSync(new URL(file, dir), 'utf8')).value, { providers: PROVIDER_NAMES });
+    expect(result, file).toMatchObject({ ok: true });
+  }
+});
+
+it('has a committed manifest JSON Schema that editors can validate the examples with', () => {
+  const schema = JSON.parse(readFileSync(new URL('../schema/manifest.schema.json', import.meta.url), 'utf8'));
+  const validate = new Ajv2020({ strict: false }).compile(schema);
+  for (const file of examples) {
+    const value = parseManifestSource(readFileSync(new URL(file, dir), 'utf8')).value;
+    expect(validate(value), `${file}: ${JSON.stringify(validate.errors)}`).toBe(true);
+  }
+  expect(validate({ name: 'x', steps: [{ key: 'B', step_type: 'compute', compute_contract: { executor: 'excel', inputs: [], outputs: [], verification: 'auto' } }] })).toBe(false);
+});
+
+describeEachDriver('the example manifests', (ctx) => {
+  it('are accepted by the API', async () => {
+    const app = await testApp(ctx.database);
+    for (const file of examples) {
+      const response = await postManifest(app, readFileSync(new URL(file, dir), 'utf8'), 'application/yaml');
+      expect(response.statusCode, `${file}: ${response.body}`).toBe(201);
+    }
+  });
+});

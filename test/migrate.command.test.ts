@@ -1,0 +1,45 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { expect, it } from 'vitest';
+import { queryRows } from '../src/storage/database.js';
+import { openPostgres } from '../src/storage/postgres/connect.js';
+import { runCli } from './support/cli.js';
+import { withDatabase } from './support/global-setup.js';
+import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
+
+it('[pglite] npm run migrate applies the migrations and exits; a second run changes nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stepgate-migrate-'));
+  try {
+    for (let i = 0; i < 2; i++) {
+      const result = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir });
+      expect(result.code, result.stderr).toBe(0);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const url = process.env.TEST_DATABASE_URL;
+it.runIf(url)('[postgres] two processes migrating one server at once both succeed, and a rerun is a no-op', async () => {
+  const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
+  await adminQuery(url!, `CREATE DATABASE ${name}`);
+  const databaseUrl = withDatabase(url!, name);
+  try {
+    const together = await Promise.all([runCli(['migrate'], { DATABASE_URL: databaseUrl }), runCli(['migrate'], { DATABASE_URL: databaseUrl })]);
+    expect(together.map((r) => r.code), together.map((r) => r.stderr).join('\n')).toEqual([0, 0]);
+    const again = await runCli(['migrate'], { DATABASE_URL: databaseUrl });
+    expect(again.code, again.stderr).toBe(0);
+    const database = await openPostgres({ url: databaseUrl });
+    try {
+      const applied = await queryRows<{ n: number }>(database.db, sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);
+      expect(applied).toEqual([{ n: 2 }]);
+    } finally {
+      await database.close();
+    }
+  } finally {
+    await adminQuery(url!, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+});

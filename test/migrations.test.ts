@@ -1,0 +1,174 @@
+import { sql } from 'drizzle-orm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { queryRows, type Database } from '../src/storage/database.js';
+import { sqlState, violatedConstraint } from '../src/storage/sqlstate.js';
+import { testDrivers } from './support/databases.js';
+import { migrationsUpTo } from './support/migrations.js';
+
+const columnsOf = (db: Database, table: string) =>
+  queryRows<{ column_name: string; data_type: string; is_nullable: string }>(
+    db.db,
+    sql`SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ${table} ORDER BY ordinal_position`,
+  );
+
+const tablesOf = async (db: Database) =>
+  (await queryRows<{ table_name: string }>(db.db, sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`)).map(
+    (row) => row.table_name,
+  );
+
+/** The error a statement fails with (Drizzle wraps it; the SQLSTATE is on its cause). */
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the statement to fail');
+}
+
+for (const driver of testDrivers()) {
+  describe(`[${driver.name}] migrations`, () => {
+    let database: Database;
+    afterEach(async () => {
+      await database.close();
+    });
+
+    it('builds the schema of SPEC §2 on an empty database, and a rerun changes nothing', async () => {
+      database = await driver.empty();
+      await database.migrate();
+      expect(await tablesOf(database)).toEqual([
+        'compute_artifacts',
+        'compute_attestations',
+        'dag_runs',
+        'dag_step_runs',
+        'llm_call_artifacts',
+        'manifest_steps',
+        'manifests',
+        'parsed_output_artifacts',
+        'prompt_artifacts',
+      ]);
+      expect((await columnsOf(database, 'compute_attestations')).map((c) => c.column_name)).toEqual([
+        'id',
+        'step_run_id',
+        'attested_by',
+        'attested_at',
+        'outcome',
+        'notes',
+        'contract_snapshot',
+      ]);
+      expect((await columnsOf(database, 'compute_artifacts')).map((c) => c.column_name)).toEqual(['id', 'attestation_id', 'name', 'uri', 'sha256', 'bytes', 'created_at']);
+      const steps = await columnsOf(database, 'manifest_steps');
+      expect(steps.find((c) => c.column_name === 'step_type')).toMatchObject({ data_type: 'text', is_nullable: 'YES' });
+      expect(steps.find((c) => c.column_name === 'compute_contract')).toMatchObject({ data_type: 'jsonb', is_nullable: 'YES' });
+
+      const applied = async () => (await queryRows<{ n: number }>(database.db, sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`))[0]!.n;
+      expect(await applied()).toBe(2);
+      await database.migrate();
+      expect(await applied()).toBe(2);
+    });
+
+    it('upgrades a database that holds manifests and runs from before the compute migration', async () => {
+      database = await driver.empty();
+      await database.migrate(migrationsUpTo('0000_core'));
+      expect(await tablesOf(database)).not.toContain('compute_attestations');
+      await database.db.execute(sql`
+        WITH m AS (
+          INSERT INTO manifests (name, version, document, content_hash) VALUES ('old', 1, '{}', 'h') RETURNING id
+        ), s AS (
+          INSERT INTO manifest_steps (manifest_id, key, position, prompt) SELECT id, 'A', 0, 'hello' FROM m RETURNING id
+        ), r AS (
+          INSERT INTO dag_runs (manifest_id, status, started_at, ended_at) SELECT id, 'success', now(), now() FROM m RETURNING id
+        )
+        INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, ended_at, output)
+        SELECT r.id, s.id, 'A', 'SUCCESS', now(), '"hi"' FROM r, s`);
+
+      await database.migrate();
+      expect(await tablesOf(database)).toContain('compute_attestations');
+      const old = await queryRows<{ key: string; step_type: string | null; compute_contract: unknown; prompt: string }>(
+        database.db,
+        sql`SELECT key, step_type, compute_contract, prompt FROM manifest_steps`,
+      );
+      expect(old).toEqual([{ key: 'A', step_type: null, compute_contract: null, prompt: 'hello' }]);
+      const runs = await queryRows<{ status: string }>(database.db, sql`SELECT status FROM dag_step_runs`);
+      expect(runs).toEqual([{ status: 'SUCCESS' }]);
+    });
+
+    describe('constraints', () => {
+      /** A waiting compute step run in a waiting run; returns its id. */
+      async function waitingStepRun(db: Database): Promise<string> {
+        const [row] = await queryRows<{ id: string }>(
+          db.db,
+          sql`
+          WITH m AS (
+            INSERT INTO manifests (name, version, document, content_hash) VALUES ('c', 1, '{}', 'h') RETURNING id
+          ), s AS (
+            INSERT INTO manifest_steps (manifest_id, key, position, step_type, compute_contract)
+            SELECT id, 'B', 0, 'compute', '{"executor":"excel","inputs":[],"outputs":["x"],"verification":"operator_attest"}' FROM m RETURNING id
+          ), r AS (
+            INSERT INTO dag_runs (manifest_id, status, started_at) SELECT id, 'waiting', now() FROM m RETURNING id
+          )
+          INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status)
+          SELECT r.id, s.id, 'B', 'WAITING_FOR_ATTESTATION' FROM r, s RETURNING id`,
+        );
+        return row!.id;
+      }
+      const attest = (db: Database, stepRunId: string) =>
+        queryRows<{ id: string }>(
+          db.db,
+          sql`INSERT INTO compute_attestations (step_run_id, attested_by, outcome, contract_snapshot) VALUES (${stepRunId}, 'ana', 'SUCCESS', '{}') RETURNING id`,
+        );
+
+      it('refuses a second attestation of one step run', async () => {
+        database = await driver.fresh();
+        const stepRunId = await waitingStepRun(database);
+        await attest(database, stepRunId);
+        const err = await failure(attest(database, stepRunId));
+        expect(sqlState(err)).toBe('23505');
+        expect(violatedConstraint(err)).toBe('compute_attestations_step_run_id_key');
+        // The single PGlite connection is usable after the failed statement.
+        expect(await queryRows(database.db, sql`SELECT 1 AS ok`)).toEqual([{ ok: 1 }]);
+      });
+
+      it('cascades the deletion of a step run to its attestation and artifacts', async () => {
+        database = await driver.fresh();
+        const stepRunId = await waitingStepRun(database);
+        const [attestation] = await attest(database, stepRunId);
+        await database.db.execute(
+          sql`INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes) VALUES (${attestation!.id}, 'x', 'file:///x', ${'a'.repeat(64)}, 3)`,
+        );
+        await database.db.execute(sql`DELETE FROM dag_step_runs WHERE id = ${stepRunId}`);
+        const left = await queryRows<{ n: number }>(
+          database.db,
+          sql`SELECT (SELECT count(*) FROM compute_attestations)::int + (SELECT count(*) FROM compute_artifacts)::int AS n`,
+        );
+        expect(left).toEqual([{ n: 0 }]);
+      });
+
+      it('holds the status values and their invariants', async () => {
+        database = await driver.fresh();
+        const stepRunId = await waitingStepRun(database);
+        const refused = async (statement: ReturnType<typeof sql>, constraint: string) => {
+          const err = await failure(database.db.execute(statement));
+          expect(sqlState(err)).toBe('23514');
+          expect(violatedConstraint(err)).toBe(constraint);
+        };
+        await refused(sql`UPDATE dag_step_runs SET status = 'DONE' WHERE id = ${stepRunId}`, 'dag_step_runs_status_check');
+        await refused(sql`UPDATE dag_step_runs SET ended_at = now() WHERE id = ${stepRunId}`, 'dag_step_runs_ended_at_iff_terminal');
+        await refused(sql`UPDATE dag_step_runs SET status = 'SUCCESS' WHERE id = ${stepRunId}`, 'dag_step_runs_ended_at_iff_terminal');
+        await refused(sql`UPDATE dag_runs SET status = 'success'`, 'dag_runs_ended_at_iff_terminal');
+        await refused(sql`UPDATE dag_runs SET status = 'paused'`, 'dag_runs_status_check');
+        await refused(sql`UPDATE dag_runs SET status = 'running'`, 'dag_runs_lease_iff_running');
+        const [att] = await attest(database, stepRunId);
+        await refused(
+          sql`INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes) VALUES (${att!.id}, 'x', 'file:///x', 'ABC', 3)`,
+          'compute_artifacts_sha256_check',
+        );
+        // A step run is unique per (run, step).
+        const err = await failure(
+          database.db.execute(sql`INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status) SELECT run_id, manifest_step_id, step_key, 'RUNNING' FROM dag_step_runs`),
+        );
+        expect(violatedConstraint(err)).toBe('dag_step_runs_run_id_step_key_key');
+      });
+    });
+  });
+}

@@ -1,0 +1,52 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { openPglite } from '../../src/storage/pglite/connect.js';
+import { adminQuery, TEMPLATE_PREFIX } from './postgres-admin.js';
+import { openPostgres } from '../../src/storage/postgres/connect.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgliteTemplate: string;
+    postgresTemplate: string | null;
+  }
+}
+
+/**
+ * Migrates once into a template per driver; every test then gets a fresh clone (PGlite:
+ * loadDataDir of a dump, ~0.4 s; PostgreSQL: CREATE DATABASE … TEMPLATE).
+ */
+export default async function setup(project: TestProject) {
+  const dir = join(process.cwd(), '.tmp');
+  mkdirSync(dir, { recursive: true });
+  const dumpPath = join(dir, `pglite-template-${process.pid}.tar`);
+  const pglite = await openPglite({ memory: true });
+  await pglite.migrate();
+  const dump = await pglite.client.dumpDataDir('none');
+  writeFileSync(dumpPath, Buffer.from(await dump.arrayBuffer()));
+  await pglite.close();
+  project.provide('pgliteTemplate', dumpPath);
+
+  const url = process.env.TEST_DATABASE_URL;
+  let template: string | null = null;
+  if (url) {
+    template = `${TEMPLATE_PREFIX}${process.pid}`;
+    await adminQuery(url, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+    await adminQuery(url, `CREATE DATABASE ${template}`);
+    const pg = await openPostgres({ url: withDatabase(url, template), poolSize: 1 });
+    await pg.migrate();
+    await pg.close();
+  }
+  project.provide('postgresTemplate', template);
+
+  return async () => {
+    rmSync(dumpPath, { force: true });
+    if (url && template) await adminQuery(url, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+  };
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
