@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { manifestSchema } from '../src/core/manifest/schema.js';
 import { buildApp } from '../src/http/app.js';
-import { PROVIDER_NAMES } from '../src/providers/llm/names.js';
+import { createEngineDeps } from '../src/engine/create-deps.js';
 import type { Db } from '../src/storage/database.js';
 
 const check = process.argv.includes('--check');
@@ -19,7 +19,9 @@ const manifestJsonSchema = {
 };
 
 // The routes only touch the database inside handlers; none runs here.
-const app = await buildApp({ db: undefined as unknown as Db, providerNames: PROVIDER_NAMES });
+const app = await buildApp(
+  createEngineDeps({ db: undefined as unknown as Db, providers: new Map(), defaultModel: 'offline:echo', leaseMs: 1 }),
+);
 await app.ready();
 const openapi = app.swagger();
 await app.close();

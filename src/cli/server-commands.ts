@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { buildApp } from '../http/app.js';
-import { PROVIDER_NAMES } from '../providers/llm/names.js';
+import { createEngineDeps } from '../engine/create-deps.js';
+import { createProviders } from '../providers/llm/registry.js';
 import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open.js';
 
@@ -40,8 +41,16 @@ export async function serveCommand(config: Config, log: (line: string) => void):
     await database.close();
     throw err;
   }
+  const deps = createEngineDeps({
+    db: database.db,
+    providers: createProviders({
+      openai: { baseUrl: config.openaiBaseUrl, apiKey: config.openaiApiKey, timeoutMs: config.llmTimeoutMs, maxTries: config.llmMaxTries },
+    }),
+    defaultModel: config.defaultModel,
+    leaseMs: config.runLeaseMs,
+  });
   const app = await buildApp(
-    { db: database.db, providerNames: PROVIDER_NAMES },
+    deps,
     { bodyLimit: config.bodyLimit, logger: { level: config.logLevel } },
   );
   await app.listen({ host: config.host, port: config.port });

@@ -14,6 +14,8 @@ export interface TemplateReference {
   /** As written, e.g. `steps.B.artifacts.forecast_csv.uri`. */
   readonly original: string;
   readonly parts: readonly string[];
+  /** Inside or the condition of an `{{#if}}`/`{{#unless}}`: may legitimately be missing. */
+  readonly conditional?: boolean;
 }
 
 export type TemplateAnalysis =
@@ -29,43 +31,44 @@ export function analyzeTemplate(source: string): TemplateAnalysis {
     return { ok: false, message: `template syntax error: ${firstLine(err)}` };
   }
   const references: TemplateReference[] = [];
-  const addPath = (node: hbs.AST.Expression) => {
+  const addPath = (node: hbs.AST.Expression, conditional = false) => {
     if (node.type === 'PathExpression') {
       const path = node as hbs.AST.PathExpression;
       if (!path.data && path.depth === 0 && path.parts.length > 0) {
-        references.push({ original: path.original, parts: [...path.parts] });
+        references.push({ original: path.original, parts: [...path.parts], ...(conditional ? { conditional } : {}) });
       }
     } else if (node.type === 'SubExpression') {
       const sub = node as hbs.AST.SubExpression;
-      sub.params.forEach(addPath);
+      sub.params.forEach((param) => addPath(param));
       sub.hash?.pairs.forEach((pair) => addPath(pair.value));
     }
   };
-  const visit = (body: hbs.AST.Statement[]) => {
+  const visit = (body: hbs.AST.Statement[], conditional: boolean) => {
     for (const statement of body) {
       if (statement.type === 'MustacheStatement') {
         const mustache = statement as hbs.AST.MustacheStatement;
         const isHelperCall = mustache.params.length > 0 || (mustache.hash?.pairs.length ?? 0) > 0;
         if (isHelperCall) {
-          mustache.params.forEach(addPath);
-          mustache.hash?.pairs.forEach((pair) => addPath(pair.value));
+          mustache.params.forEach((param) => addPath(param, conditional));
+          mustache.hash?.pairs.forEach((pair) => addPath(pair.value, conditional));
         } else {
-          addPath(mustache.path);
+          addPath(mustache.path, conditional);
         }
       } else if (statement.type === 'BlockStatement') {
         const block = statement as hbs.AST.BlockStatement;
-        block.params.forEach(addPath);
         const helper = (block.path as hbs.AST.PathExpression).original;
+        const isCondition = helper === 'if' || helper === 'unless';
+        block.params.forEach((param) => addPath(param, conditional || isCondition));
         // `if` and `unless` keep the context; `each` and `with` change it, so paths inside
         // them are relative and checked only when the template renders.
-        if (helper === 'if' || helper === 'unless') {
-          visit(block.program.body);
-          if (block.inverse) visit(block.inverse.body);
+        if (isCondition) {
+          visit(block.program.body, true);
+          if (block.inverse) visit(block.inverse.body, true);
         }
       }
     }
   };
-  visit(program.body);
+  visit(program.body, false);
   return { ok: true, references };
 }
 
@@ -93,7 +96,7 @@ export function compileTemplate(source: string, references: readonly TemplateRef
     source,
     references,
     render(context) {
-      const missing = references.find((ref) => lookup(context, ref.parts) === undefined);
+      const missing = references.find((ref) => !ref.conditional && lookup(context, ref.parts) === undefined);
       if (missing) {
         throw new TemplateRenderError(`{{${missing.original}}} has no value: ${describeMissing(context, missing.parts)}`);
       }

@@ -11,6 +11,7 @@ import type { EngineDeps } from '../engine/deps.js';
 import { PROBLEM_CONTENT_TYPE, problem, problemOf, type Problem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { manifestRoutes } from './routes/manifests.js';
+import { runRoutes } from './routes/runs.js';
 import { validatorCompiler } from './validator.js';
 
 export interface AppOptions {
@@ -61,6 +62,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
 
   await app.register(healthRoutes, { deps });
   await app.register(manifestRoutes, { deps });
+  await app.register(runRoutes, { deps });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;
 }

@@ -65,3 +65,81 @@ export const pageQuerySchema = z.object({
 });
 
 export const idParamsSchema = z.object({ id: z.string().describe('UUID') });
+
+export const computeArtifactSchema = z
+  .object({ name: z.string(), uri: z.string(), sha256: z.string(), bytes: z.number().int(), created_at: z.string() })
+  .meta({ id: 'ComputeArtifact' });
+
+export const attestationSchema = z
+  .object({
+    id: z.uuid(),
+    outcome: z.enum(['SUCCESS', 'FAIL']),
+    notes: z.string().nullable(),
+    attested_by: z.string(),
+    attested_at: z.string(),
+    contract_snapshot: json.describe('The compute_contract as it was when attested'),
+    artifacts: z.array(computeArtifactSchema),
+  })
+  .meta({ id: 'Attestation' });
+
+export const stepRunSchema = z
+  .object({
+    id: z.uuid(),
+    step_key: z.string(),
+    step_type: z.enum(['task', 'compute']),
+    status: z.enum(['RUNNING', 'SUCCESS', 'FAIL', 'WAITING_FOR_ATTESTATION', 'CANCELLED']),
+    attempt: z.number().int().describe('1, or more when a process died mid-step and the step was retried'),
+    started_at: z.string(),
+    ended_at: z.string().nullable(),
+    output: json.describe('The canonical output (SUCCESS only)'),
+    error: json,
+    attestation: attestationSchema.nullable(),
+  })
+  .meta({ id: 'StepRun' });
+
+export const runSchema = z
+  .object({
+    id: z.uuid(),
+    manifest_id: z.uuid(),
+    status: z.enum(['pending', 'running', 'waiting', 'success', 'error']),
+    inputs: json,
+    error: json,
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    ended_at: z.string().nullable(),
+    waiting_on: z
+      .array(z.object({ step_run_id: z.uuid(), step_key: z.string() }))
+      .describe('The step runs waiting for attestation, in execution order'),
+    step_runs: z.array(stepRunSchema),
+  })
+  .meta({ id: 'Run' });
+
+export const runSummarySchema = runSchema.omit({ step_runs: true, waiting_on: true }).meta({ id: 'RunSummary' });
+
+const artifactBase = { attempt: z.number().int(), created_at: z.string() };
+export const stepRunDetailSchema = stepRunSchema
+  .extend({
+    run_id: z.uuid(),
+    compute_contract: json.describe('compute steps only'),
+    artifacts: z
+      .object({
+        prompts: z.array(z.object({ ...artifactBase, template: z.string(), values: json, messages: json, error: json })),
+        llm_calls: z.array(
+          z.object({
+            ...artifactBase,
+            provider: z.string(),
+            model: z.string(),
+            request: json,
+            response: json,
+            usage: json,
+            latency_ms: z.number().int(),
+            tries: z.number().int(),
+            error: json,
+          }),
+        ),
+        parsed_outputs: z.array(z.object({ ...artifactBase, format: z.enum(['text', 'json']), value: json, error: json })),
+      })
+      .nullable()
+      .describe('Task steps: the evidence of every attempt. Compute steps: null (see attestation).'),
+  })
+  .meta({ id: 'StepRunDetail' });

@@ -1,4 +1,7 @@
+import type { RunStatus, StepRunStatus } from '../core/status.js';
+import type { RunView, showStepRun } from '../engine/runs.js';
 import type { ManifestRow, StoredManifest } from '../storage/manifests.js';
+import type { AttestationWithArtifacts, RunRow, StepRunRow } from '../storage/runs.js';
 
 /** Rows → the snake_case JSON of SPEC §7. Timestamps as ISO 8601. */
 
@@ -35,5 +38,81 @@ export function manifestJson(manifest: StoredManifest) {
       output: step.output,
       compute_contract: step.computeContract,
     })),
+  };
+}
+
+export function runSummaryJson(run: RunRow) {
+  return {
+    id: run.id,
+    manifest_id: run.manifestId,
+    status: run.status as RunStatus,
+    inputs: run.inputs,
+    error: run.error ?? null,
+    created_at: iso(run.createdAt),
+    started_at: iso(run.startedAt),
+    ended_at: iso(run.endedAt),
+  };
+}
+
+export function runJson(view: RunView) {
+  const stepRuns = view.stepRuns.map((stepRun) => stepRunJson(stepRun, view.plan.byKey.get(stepRun.stepKey)?.type ?? 'task', view.attestations.get(stepRun.id)));
+  return {
+    ...runSummaryJson(view.run),
+    waiting_on: stepRuns.filter((s) => s.status === 'WAITING_FOR_ATTESTATION').map((s) => ({ step_run_id: s.id, step_key: s.step_key })),
+    step_runs: stepRuns,
+  };
+}
+
+export function stepRunJson(stepRun: StepRunRow, stepType: 'task' | 'compute', attestation: AttestationWithArtifacts | undefined) {
+  return {
+    id: stepRun.id,
+    step_key: stepRun.stepKey,
+    step_type: stepType,
+    status: stepRun.status as StepRunStatus,
+    attempt: stepRun.attempt,
+    started_at: iso(stepRun.startedAt),
+    ended_at: iso(stepRun.endedAt),
+    output: stepRun.output ?? null,
+    error: stepRun.error ?? null,
+    attestation: attestation ? attestationJson(attestation) : null,
+  };
+}
+
+export function attestationJson(attestation: AttestationWithArtifacts) {
+  return {
+    id: attestation.id,
+    outcome: attestation.outcome as 'SUCCESS' | 'FAIL',
+    notes: attestation.notes,
+    attested_by: attestation.attestedBy,
+    attested_at: iso(attestation.attestedAt),
+    contract_snapshot: attestation.contractSnapshot,
+    artifacts: attestation.artifacts.map((a) => ({ name: a.name, uri: a.uri, sha256: a.sha256, bytes: a.bytes, created_at: iso(a.createdAt) })),
+  };
+}
+
+export function stepRunDetailJson(detail: Awaited<ReturnType<typeof showStepRun>>) {
+  const { stepRun, step, artifacts, attestation } = detail;
+  return {
+    ...stepRunJson(stepRun, step.type, attestation),
+    run_id: stepRun.runId,
+    compute_contract: step.contract ?? null,
+    artifacts: artifacts
+      ? {
+          prompts: artifacts.prompts.map((p) => ({ attempt: p.attempt, created_at: iso(p.createdAt), template: p.template, values: p.values, messages: p.messages ?? null, error: p.error ?? null })),
+          llm_calls: artifacts.calls.map((c) => ({
+            attempt: c.attempt,
+            created_at: iso(c.createdAt),
+            provider: c.provider,
+            model: c.model,
+            request: c.request,
+            response: c.response ?? null,
+            usage: c.usage ?? null,
+            latency_ms: c.latencyMs,
+            tries: c.tries,
+            error: c.error ?? null,
+          })),
+          parsed_outputs: artifacts.parsed.map((p) => ({ attempt: p.attempt, created_at: iso(p.createdAt), format: p.format as 'text' | 'json', value: p.value ?? null, error: p.error ?? null })),
+        }
+      : null,
   };
 }

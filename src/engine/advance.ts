@@ -1,0 +1,150 @@
+import { RunLeaseLostError } from '../core/errors.js';
+import { LlmCallError, splitModel } from '../core/llm.js';
+import { parseReply } from '../core/output.js';
+import { TemplateRenderError, valuesUsed } from '../core/template.js';
+import * as runs from '../storage/runs.js';
+import type { EngineDeps } from './deps.js';
+import { planOf, type Plan, type PlannedStep } from './plan.js';
+
+/** What the runner knows of one step run while it advances a run. */
+interface StepState {
+  readonly id: string;
+  readonly status: string;
+  readonly attempt: number;
+  readonly output: unknown;
+}
+
+/**
+ * execute_manifest (SPEC §3): advances a run this executor holds (status `running`) until it
+ * waits or ends. State is rebuilt from the database, never from an earlier request: a step
+ * with a SUCCESS step run is never run again. Steps run in the plan's order (topological,
+ * ties by manifest order) once all their `depends_on` are SUCCESS; compute steps are parked;
+ * when nothing more can run, the run is released as `waiting`, `success` or `error`.
+ */
+export async function executeManifest(deps: EngineDeps, run: runs.RunRow): Promise<void> {
+  const plan = await planOf(deps.db, deps.plans, run.manifestId);
+  const state = new Map<string, StepState>((await runs.stepRunsOf(deps.db, run.id)).map((row) => [row.stepKey, row]));
+  const lost = () => new RunLeaseLostError(run.id);
+
+  for (;;) {
+    const next = plan.steps.find((step) => isRunnable(step, state));
+    if (!next) break;
+    if (next.type === 'compute') {
+      if (!(await runs.parkComputeStep(deps.db, { runId: run.id, manifestStepId: next.manifestStepId, stepKey: next.key, executorId: deps.executorId }))) throw lost();
+      state.set(next.key, { id: '', status: 'WAITING_FOR_ATTESTATION', attempt: 1, output: null });
+      continue;
+    }
+    const outcome = await runTaskStep(deps, run, plan, next, state);
+    state.set(next.key, outcome);
+    if (outcome.status === 'FAIL') return; // recordTaskStep ended the run in error
+  }
+
+  const statuses = plan.steps.map((step) => state.get(step.key)?.status);
+  const status = statuses.includes('WAITING_FOR_ATTESTATION') ? 'waiting' : statuses.every((s) => s === 'SUCCESS') ? 'success' : 'error';
+  const error = status === 'error' ? { message: 'steps could not run because an upstream step did not succeed' } : undefined;
+  if (!(await runs.releaseRun(deps.db, { runId: run.id, executorId: deps.executorId, status, error }))) throw lost();
+}
+
+/** Not started (or a task step left RUNNING by a process that died), and every dependency SUCCESS. */
+function isRunnable(step: PlannedStep, state: ReadonlyMap<string, StepState>): boolean {
+  const current = state.get(step.key);
+  if (current && !(current.status === 'RUNNING' && step.type === 'task')) return false;
+  return step.dependsOn.every((dep) => state.get(dep)?.status === 'SUCCESS');
+}
+
+/** The canonical outputs of finished upstream steps, as templates see them (`steps.X…`). */
+function templateContext(run: runs.RunRow, plan: Plan, state: ReadonlyMap<string, StepState>) {
+  const steps: Record<string, unknown> = {};
+  for (const [key, stepRun] of state) {
+    if (stepRun.status !== 'SUCCESS') continue;
+    steps[key] = plan.byKey.get(key)?.type === 'compute' ? stepRun.output : { output: stepRun.output };
+  }
+  return { inputs: run.inputs, steps };
+}
+
+/**
+ * One task step: PromptArtifact → llm_complete() → LLMCallArtifact → ParsedOutputArtifact →
+ * SUCCESS or FAIL. Two short statements around an LLM call made outside any transaction.
+ */
+async function runTaskStep(deps: EngineDeps, run: runs.RunRow, plan: Plan, step: PlannedStep, state: ReadonlyMap<string, StepState>): Promise<StepState> {
+  const leftover = state.get(step.key);
+  const context = templateContext(run, plan, state);
+  const template = step.template!;
+  const values = valuesUsed(context, template.references);
+  let prompt: string | undefined;
+  let renderError: { message: string } | undefined;
+  try {
+    prompt = template.render(context);
+  } catch (err) {
+    if (!(err instanceof TemplateRenderError)) throw err;
+    renderError = { message: `the prompt could not be rendered: ${err.message}` };
+  }
+  const messages = prompt === undefined ? undefined : [{ role: 'user' as const, content: prompt }];
+  const promptRecord = { template: template.source, values, messages, error: renderError };
+  const started = leftover
+    ? await runs.retryTaskStep(deps.db, { runId: run.id, stepRunId: leftover.id, attempt: leftover.attempt, executorId: deps.executorId, prompt: promptRecord })
+    : await runs.startTaskStep(deps.db, { runId: run.id, manifestStepId: step.manifestStepId, stepKey: step.key, executorId: deps.executorId, prompt: promptRecord });
+  if (!started) throw new RunLeaseLostError(run.id);
+  const record = { runId: run.id, stepRunId: started.id, stepKey: step.key, attempt: started.attempt, executorId: deps.executorId, leaseMs: deps.leaseMs };
+
+  const fail = async (error: unknown, call?: runs.CallRecord, parsed?: runs.ParsedRecord): Promise<StepState> => {
+    if (!(await runs.recordTaskStep(deps.db, { ...record, call, parsed, outcome: { status: 'FAIL', error } }))) throw new RunLeaseLostError(run.id);
+    return { id: started.id, status: 'FAIL', attempt: started.attempt, output: null };
+  };
+  if (messages === undefined) return fail(renderError);
+
+  const model = step.model ?? deps.defaultModel;
+  const { provider: providerName, model: modelName } = splitModel(model);
+  const provider = deps.providers.get(providerName);
+  if (!provider) return fail({ message: `no provider "${providerName}" (model "${model}"); known: ${[...deps.providers.keys()].join(', ')}` });
+
+  deps.faults?.hit('afterPromptBeforeLlm');
+  const request = { model: modelName, messages, params: step.params, output: { format: step.output.format, schema: step.output.schema } };
+  const began = performance.now();
+  let reply;
+  try {
+    reply = await provider.complete(request);
+  } catch (err) {
+    const latencyMs = performance.now() - began;
+    deps.faults?.hit('afterLlmBeforeCommit');
+    const failure = err instanceof LlmCallError ? err : undefined;
+    const error = { message: `the LLM call failed: ${failure?.message ?? (err instanceof Error ? err.message : String(err))}`, kind: failure?.kind ?? 'provider', status: failure?.status ?? null };
+    return fail(error, {
+      provider: providerName,
+      model: modelName,
+      request: failure?.requestBody ?? request,
+      response: failure?.responseBody ?? null,
+      usage: null,
+      latencyMs,
+      tries: failure?.tries ?? 1,
+      error,
+    });
+  }
+  const latencyMs = performance.now() - began;
+  deps.faults?.hit('afterLlmBeforeCommit');
+
+  const call: runs.CallRecord = {
+    provider: providerName,
+    model: modelName,
+    request: reply.requestBody,
+    response: reply.responseBody,
+    usage: reply.usage,
+    latencyMs,
+    tries: reply.tries,
+    error: undefined,
+  };
+  const check = step.validateOutput
+    ? (value: unknown) => (step.validateOutput!(value) ? [] : (step.validateOutput!.errors ?? []).map((e) => ({ path: e.instancePath, message: e.message ?? 'is invalid' })))
+    : undefined;
+  const parsed = parseReply(reply.text, step.output, check);
+  if (!parsed.ok) return fail({ message: `the output could not be parsed: ${parsed.error.message}` }, call, { format: step.output.format, value: undefined, error: parsed.error });
+
+  const ok = await runs.recordTaskStep(deps.db, {
+    ...record,
+    call,
+    parsed: { format: step.output.format, value: parsed.value, error: undefined },
+    outcome: { status: 'SUCCESS', output: parsed.value },
+  });
+  if (!ok) throw new RunLeaseLostError(run.id);
+  return { id: started.id, status: 'SUCCESS', attempt: started.attempt, output: parsed.value };
+}

@@ -1,0 +1,75 @@
+import { InputsInvalidError, ManifestNotFoundError, RunNotFoundError, StepRunNotFoundError, type Issue } from '../core/errors.js';
+import { lookup } from '../core/template.js';
+import { getManifest } from '../storage/manifests.js';
+import * as runs from '../storage/runs.js';
+import { executeManifest } from './advance.js';
+import type { EngineDeps } from './deps.js';
+import { isUuid } from './manifests.js';
+import { planOf, type Plan } from './plan.js';
+
+/** A run as the API shows it: the row, its step runs in plan order, and their attestations. */
+export interface RunView {
+  readonly run: runs.RunRow;
+  readonly plan: Plan;
+  readonly stepRuns: runs.StepRunRow[];
+  readonly attestations: ReadonlyMap<string, runs.AttestationWithArtifacts>;
+}
+
+/** POST /api/runs: create a run and execute it until it waits or ends. */
+export async function startRun(deps: EngineDeps, request: { manifestId: string; inputs: Record<string, unknown> }): Promise<RunView> {
+  const manifest = isUuid(request.manifestId) ? await getManifest(deps.db, request.manifestId) : undefined;
+  if (!manifest) throw new ManifestNotFoundError(request.manifestId);
+  const plan = await planOf(deps.db, deps.plans, manifest.id);
+  const missing = missingInputs(plan, request.inputs);
+  if (missing.length > 0) throw new InputsInvalidError(missing);
+  const run = await runs.insertRun(deps.db, { manifestId: manifest.id, inputs: request.inputs, executorId: deps.executorId, leaseMs: deps.leaseMs });
+  await executeManifest(deps, run);
+  return showRun(deps, run.id);
+}
+
+/** Every `{{inputs.…}}` a template needs unconditionally must be there before anything runs. */
+function missingInputs(plan: Plan, inputs: Record<string, unknown>): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Set<string>();
+  for (const step of plan.steps) {
+    for (const ref of step.template?.references ?? []) {
+      if (ref.conditional || ref.parts[0] !== 'inputs' || seen.has(ref.original)) continue;
+      if (lookup({ inputs }, ref.parts) === undefined) {
+        seen.add(ref.original);
+        issues.push({ path: ref.original, message: `required by step "${step.key}" ({{${ref.original}}}), found nothing` });
+      }
+    }
+  }
+  return issues;
+}
+
+export async function showRun(deps: EngineDeps, runId: string): Promise<RunView> {
+  const run = isUuid(runId) ? await runs.getRun(deps.db, runId) : undefined;
+  if (!run) throw new RunNotFoundError(runId);
+  const [plan, stepRuns] = await Promise.all([planOf(deps.db, deps.plans, run.manifestId), runs.stepRunsOf(deps.db, run.id)]);
+  const position = new Map(plan.steps.map((step, i) => [step.key, i]));
+  stepRuns.sort((a, b) => (position.get(a.stepKey) ?? 0) - (position.get(b.stepKey) ?? 0));
+  const attestations = await runs.attestationsOf(deps.db, stepRuns.filter((s) => plan.byKey.get(s.stepKey)?.type === 'compute').map((s) => s.id));
+  return { run, plan, stepRuns, attestations };
+}
+
+export function listRuns(deps: EngineDeps, page: { limit: number; offset: number; status?: string | undefined; manifestId?: string | undefined }) {
+  return runs.listRuns(deps.db, page);
+}
+
+/** One step run with its evidence: task artifacts per attempt, or the attestation. */
+export async function showStepRun(deps: EngineDeps, runId: string, stepRunId: string) {
+  const stepRun = isUuid(runId) && isUuid(stepRunId) ? await runs.getStepRun(deps.db, runId, stepRunId) : undefined;
+  if (!stepRun) {
+    if (!isUuid(runId) || !(await runs.getRun(deps.db, runId))) throw new RunNotFoundError(runId);
+    throw new StepRunNotFoundError(runId, stepRunId);
+  }
+  const run = (await runs.getRun(deps.db, runId))!;
+  const plan = await planOf(deps.db, deps.plans, run.manifestId);
+  const step = plan.byKey.get(stepRun.stepKey)!;
+  const [artifacts, attestations] = await Promise.all([
+    step.type === 'task' ? runs.taskArtifactsOf(deps.db, stepRun.id) : undefined,
+    step.type === 'compute' ? runs.attestationsOf(deps.db, [stepRun.id]) : undefined,
+  ]);
+  return { stepRun, step, artifacts, attestation: attestations?.get(stepRun.id) };
+}

@@ -1,0 +1,74 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { RUN_STATUSES } from '../../core/status.js';
+import type { EngineDeps } from '../../engine/deps.js';
+import { listRuns, showRun, showStepRun, startRun } from '../../engine/runs.js';
+import { pageQuerySchema, problemResponses, runSchema, runSummarySchema, stepRunDetailSchema } from '../schemas.js';
+import { runJson, runSummaryJson, stepRunDetailJson } from '../serialize.js';
+
+export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app, { deps }) => {
+  app.post(
+    '/api/runs',
+    {
+      schema: {
+        summary: 'Create a run and execute it until it waits for attestation or ends',
+        body: z.strictObject({
+          manifest_id: z.string().describe('UUID of a stored manifest'),
+          inputs: z.record(z.string(), z.unknown()).default({}).describe('Values templates see as inputs.<name>'),
+        }),
+        response: { 201: runSchema, ...problemResponses(400, 404, 409, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      const view = await startRun(deps, { manifestId: request.body.manifest_id, inputs: request.body.inputs });
+      reply.header('location', `/api/runs/${view.run.id}`);
+      return reply.status(201).send(runJson(view));
+    },
+  );
+
+  app.get(
+    '/api/runs',
+    {
+      schema: {
+        summary: 'List runs, newest first',
+        querystring: pageQuerySchema.extend({
+          status: z.enum(RUN_STATUSES).optional(),
+          manifest_id: z.uuid().optional(),
+        }),
+        response: {
+          200: z.object({ items: z.array(runSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }),
+          ...problemResponses(422),
+        },
+      },
+    },
+    async (request) => {
+      const { limit, offset, status, manifest_id: manifestId } = request.query;
+      const page = await listRuns(deps, { limit, offset, status, manifestId });
+      return { items: page.items.map(runSummaryJson), total: page.total, limit, offset };
+    },
+  );
+
+  app.get(
+    '/api/runs/:run_id',
+    {
+      schema: {
+        summary: 'Show a run with its step runs',
+        params: z.object({ run_id: z.string() }),
+        response: { 200: runSchema, ...problemResponses(404) },
+      },
+    },
+    async (request) => runJson(await showRun(deps, request.params.run_id)),
+  );
+
+  app.get(
+    '/api/runs/:run_id/steps/:step_run_id',
+    {
+      schema: {
+        summary: "Show a step run with its evidence: a task step's artifacts, a compute step's attestation",
+        params: z.object({ run_id: z.string(), step_run_id: z.string() }),
+        response: { 200: stepRunDetailSchema, ...problemResponses(404) },
+      },
+    },
+    async (request) => stepRunDetailJson(await showStepRun(deps, request.params.run_id, request.params.step_run_id)),
+  );
+};

@@ -1,0 +1,102 @@
+import OpenAI from 'openai';
+import { LlmCallError, type LlmProvider, type LlmReply, type LlmRequest } from '../../core/llm.js';
+
+export interface OpenAiOptions {
+  readonly baseUrl: string;
+  readonly apiKey: string | undefined;
+  /** Per-request timeout. */
+  readonly timeoutMs: number;
+  /** Tries per call for 429, 5xx, timeouts and network errors; other 4xx are never retried. */
+  readonly maxTries: number;
+  /** First backoff; doubled per retry (with jitter), unless the server sends Retry-After. */
+  readonly backoffMs?: number;
+  /** Longest Retry-After honoured, so that a server cannot park a request for an hour. */
+  readonly maxRetryAfterMs?: number;
+}
+
+/**
+ * `openai:<model>` — the OpenAI chat-completions protocol at OPENAI_BASE_URL: the public API,
+ * vLLM, Ollama, llama.cpp, LM Studio… The client's own retries are off: this loop retries
+ * so that every try is counted and Retry-After is honoured.
+ */
+export function openAiProvider(options: OpenAiOptions): LlmProvider {
+  const client = new OpenAI({
+    baseURL: options.baseUrl,
+    // Local servers need no key; the client insists on one.
+    apiKey: options.apiKey ?? 'not-set',
+    timeout: options.timeoutMs,
+    maxRetries: 0,
+  });
+  const backoffMs = options.backoffMs ?? 500;
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+
+  return {
+    name: 'openai',
+    async complete(request: LlmRequest): Promise<LlmReply> {
+      const requestBody = { ...request.params, model: request.model, messages: request.messages.map((m) => ({ ...m })) };
+      for (let tries = 1; ; tries++) {
+        try {
+          const completion = await client.chat.completions.create(requestBody as OpenAI.ChatCompletionCreateParamsNonStreaming);
+          const text = completion.choices[0]?.message?.content;
+          if (typeof text !== 'string') {
+            throw new LlmCallError('the reply has no message content', { kind: 'provider', requestBody, responseBody: completion, tries });
+          }
+          const usage = completion.usage;
+          return {
+            text,
+            requestBody,
+            responseBody: completion,
+            usage: usage
+              ? { prompt_tokens: usage.prompt_tokens ?? null, completion_tokens: usage.completion_tokens ?? null, total_tokens: usage.total_tokens ?? null }
+              : null,
+            tries,
+          };
+        } catch (err) {
+          if (err instanceof LlmCallError) throw err;
+          const failure = describeFailure(err, requestBody, tries);
+          if (!failure.retryable || tries >= options.maxTries) throw failure.error;
+          const wait = failure.retryAfterMs ?? backoffMs * 2 ** (tries - 1) * (0.75 + Math.random() / 2);
+          await new Promise((resolve) => setTimeout(resolve, Math.min(wait, maxRetryAfterMs)));
+        }
+      }
+    },
+  };
+}
+
+function describeFailure(err: unknown, requestBody: unknown, tries: number): { error: LlmCallError; retryable: boolean; retryAfterMs?: number | undefined } {
+  if (err instanceof OpenAI.APIConnectionTimeoutError) {
+    return { error: new LlmCallError(`the request timed out after ${tries} tr${tries === 1 ? 'y' : 'ies'}`, { kind: 'timeout', requestBody, tries }), retryable: true };
+  }
+  if (err instanceof OpenAI.APIConnectionError) {
+    return {
+      error: new LlmCallError(`cannot reach the provider: ${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ''}`, { kind: 'network', requestBody, tries }),
+      retryable: true,
+    };
+  }
+  if (err instanceof OpenAI.APIError && err.status !== undefined) {
+    const status = err.status;
+    const retryable = status === 429 || status === 408 || status >= 500;
+    const error = new LlmCallError(`the provider answered HTTP ${status}: ${err.message}`, {
+      kind: 'http',
+      requestBody,
+      responseBody: err.error ?? null,
+      status,
+      tries,
+    });
+    return { error, retryable, retryAfterMs: retryAfter(err.headers) };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { error: new LlmCallError(`the provider call failed: ${message}`, { kind: 'provider', requestBody, tries }), retryable: false };
+}
+
+/** Retry-After in seconds or as an HTTP date, in milliseconds. */
+function retryAfter(headers: Headers | undefined): number | undefined {
+  const ms = headers?.get('retry-after-ms');
+  if (ms && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
+  const value = headers?.get('retry-after');
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}

@@ -1,0 +1,58 @@
+import { sql } from 'drizzle-orm';
+import { expect } from 'vitest';
+import type { App } from '../../src/http/app.js';
+import { queryRows, type Database } from '../../src/storage/database.js';
+import { postManifest } from './http.js';
+
+export interface StepRunJson {
+  id: string;
+  step_key: string;
+  step_type: 'task' | 'compute';
+  status: string;
+  attempt: number;
+  started_at: string;
+  ended_at: string | null;
+  output: unknown;
+  error: unknown;
+  attestation: unknown;
+}
+
+export interface RunJson {
+  id: string;
+  manifest_id: string;
+  status: string;
+  inputs: Record<string, unknown>;
+  error: unknown;
+  started_at: string | null;
+  ended_at: string | null;
+  waiting_on: Array<{ step_run_id: string; step_key: string }>;
+  step_runs: StepRunJson[];
+}
+
+/** Stores a manifest (object or YAML text) and answers its id. */
+export async function storeManifest(app: App, manifest: unknown): Promise<string> {
+  const response = typeof manifest === 'string' ? await postManifest(app, manifest, 'application/yaml') : await postManifest(app, manifest);
+  expect([200, 201], response.body).toContain(response.statusCode);
+  return response.json().id as string;
+}
+
+export async function startRun(app: App, manifestId: string, inputs: Record<string, unknown> = {}): Promise<RunJson> {
+  const response = await app.inject({ method: 'POST', url: '/api/runs', payload: { manifest_id: manifestId, inputs } });
+  expect(response.statusCode, response.body).toBe(201);
+  return response.json() as RunJson;
+}
+
+export function stepOf(run: RunJson, key: string): StepRunJson | undefined {
+  return run.step_runs.find((s) => s.step_key === key);
+}
+
+/** Rows of each task artifact table for one step run. */
+export async function artifactCounts(database: Database, stepRunId: string) {
+  const [row] = await queryRows<{ prompts: number; calls: number; parsed: number }>(
+    database.db,
+    sql`SELECT (SELECT count(*) FROM prompt_artifacts WHERE step_run_id = ${stepRunId})::int AS prompts,
+               (SELECT count(*) FROM llm_call_artifacts WHERE step_run_id = ${stepRunId})::int AS calls,
+               (SELECT count(*) FROM parsed_output_artifacts WHERE step_run_id = ${stepRunId})::int AS parsed`,
+  );
+  return row!;
+}
