@@ -1,4 +1,6 @@
 import type { Config } from '../config.js';
+import { ConfigInvalidError } from '../core/errors.js';
+import { splitModel } from '../core/llm.js';
 import { buildApp } from '../http/app.js';
 import { createEngineDeps } from '../engine/create-deps.js';
 import { createProviders } from '../providers/llm/registry.js';
@@ -24,6 +26,15 @@ export async function migrateCommand(config: Config, log: (line: string) => void
 }
 
 export async function serveCommand(config: Config, log: (line: string) => void): Promise<void> {
+  const providers = createProviders({
+    openai: { baseUrl: config.openaiBaseUrl, apiKey: config.openaiApiKey, timeoutMs: config.llmTimeoutMs, maxTries: config.llmMaxTries },
+  });
+  const defaultProvider = splitModel(config.defaultModel).provider;
+  if (!providers.has(defaultProvider)) {
+    throw new ConfigInvalidError(
+      `STEPGATE_DEFAULT_MODEL names the unknown provider "${defaultProvider}"; use one of ${[...providers.keys()].join(', ')} (e.g. offline:echo or openai:gpt-4o-mini).`,
+    );
+  }
   const database: Database = await openDatabase(config);
   let closing: Promise<void> | undefined;
   const shutdown = (signal: string) => {
@@ -43,9 +54,7 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   }
   const deps = createEngineDeps({
     db: database.db,
-    providers: createProviders({
-      openai: { baseUrl: config.openaiBaseUrl, apiKey: config.openaiApiKey, timeoutMs: config.llmTimeoutMs, maxTries: config.llmMaxTries },
-    }),
+    providers,
     defaultModel: config.defaultModel,
     leaseMs: config.runLeaseMs,
   });
