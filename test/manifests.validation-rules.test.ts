@@ -36,7 +36,7 @@ const RULES: Array<[string, unknown, string, RegExp]> = [
   ['bad key pattern', manifest({ key: 'a b', prompt: 'x' }), 'steps[0].key', /step key of letters, digits/],
   ['bad name pattern', { name: 'Quarterly Forecast', steps: [taskA] }, 'name', /lowercase letters/],
   ['unknown key', { ...manifest(taskA), owner: 'me' }, 'owner', /unknown key "owner"/],
-  ['no steps', { name: 'empty', steps: [] }, 'steps', /at least 1/],
+  ['no steps', { name: 'empty', steps: [] }, 'steps', /expected at least one step, found an empty array/],
   ['unknown provider', manifest({ ...taskA, model: 'acme:big' }), 'steps[0].model', /unknown provider "acme"/],
 ];
 

@@ -17,7 +17,13 @@ export function formatZodIssue(issue: ZodIssue, prefix: ReadonlyArray<PropertyKe
   return formatIssue(issue, path, found, prefix).map((i) => ({ ...i, message: required + i.message }));
 }
 
+/** Zod's own messages ("Too small: …") are replaced; messages a schema wrote are kept. */
+const ZOD_DEFAULT_MESSAGE = /^(Invalid|Too small|Too big|Unrecognized)/;
+
 function formatIssue(issue: ZodIssue, path: string, found: string, prefix: ReadonlyArray<PropertyKey>): Issue[] {
+  if (issue.code !== 'unrecognized_keys' && !ZOD_DEFAULT_MESSAGE.test(issue.message)) {
+    return [{ path, message: `${issue.message}, found ${found}` }];
+  }
   switch (issue.code) {
     case 'invalid_type':
       return [{ path, message: `expected ${article(issue.expected)}, found ${found}` }];

@@ -2,8 +2,10 @@ import { RunLeaseLostError } from '../core/errors.js';
 import { LlmCallError, splitModel } from '../core/llm.js';
 import { parseReply } from '../core/output.js';
 import { TemplateRenderError, valuesUsed } from '../core/template.js';
+import { returnRunToWaiting } from '../storage/attestations.js';
 import * as runs from '../storage/runs.js';
 import type { EngineDeps } from './deps.js';
+import { SimulatedCrash } from './faults.js';
 import { planOf, type Plan, type PlannedStep } from './plan.js';
 
 /** What the runner knows of one step run while it advances a run. */
@@ -12,6 +14,22 @@ interface StepState {
   readonly status: string;
   readonly attempt: number;
   readonly output: unknown;
+}
+
+/**
+ * Advances a run this process holds. If advancing fails unexpectedly, the run is handed back
+ * as `waiting` so that a resume can continue it at once (a process that really dies leaves it
+ * `running` until its lease expires; a resume then recovers it).
+ */
+export async function advanceHeldRun(deps: EngineDeps, run: runs.RunRow): Promise<void> {
+  try {
+    await executeManifest(deps, run);
+  } catch (err) {
+    if (!(err instanceof SimulatedCrash)) {
+      await returnRunToWaiting(deps.db, { runId: run.id, executorId: deps.executorId }).catch(() => {});
+    }
+    throw err;
+  }
 }
 
 /**

@@ -2,10 +2,11 @@ import { InputsInvalidError, ManifestNotFoundError, RunNotFoundError, StepRunNot
 import { lookup } from '../core/template.js';
 import { getManifest } from '../storage/manifests.js';
 import * as runs from '../storage/runs.js';
-import { executeManifest } from './advance.js';
+import { advanceHeldRun } from './advance.js';
 import type { EngineDeps } from './deps.js';
 import { isUuid } from './manifests.js';
 import { planOf, type Plan } from './plan.js';
+
 
 /** A run as the API shows it: the row, its step runs in plan order, and their attestations. */
 export interface RunView {
@@ -23,7 +24,7 @@ export async function startRun(deps: EngineDeps, request: { manifestId: string; 
   const missing = missingInputs(plan, request.inputs);
   if (missing.length > 0) throw new InputsInvalidError(missing);
   const run = await runs.insertRun(deps.db, { manifestId: manifest.id, inputs: request.inputs, executorId: deps.executorId, leaseMs: deps.leaseMs });
-  await executeManifest(deps, run);
+  await advanceHeldRun(deps, run);
   return showRun(deps, run.id);
 }
 

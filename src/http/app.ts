@@ -12,6 +12,7 @@ import { PROBLEM_CONTENT_TYPE, problem, problemOf, type Problem } from './proble
 import { healthRoutes } from './routes/health.js';
 import { manifestRoutes } from './routes/manifests.js';
 import { runRoutes } from './routes/runs.js';
+import { attestationRoutes } from './routes/attestations.js';
 import { validatorCompiler } from './validator.js';
 
 export interface AppOptions {
@@ -63,6 +64,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   await app.register(healthRoutes, { deps });
   await app.register(manifestRoutes, { deps });
   await app.register(runRoutes, { deps });
+  await app.register(attestationRoutes, { deps });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;
 }

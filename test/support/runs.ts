@@ -56,3 +56,27 @@ export async function artifactCounts(database: Database, stepRunId: string) {
   );
   return row!;
 }
+
+export const DIGEST = 'a'.repeat(64);
+
+export function attest(app: App, runId: string, stepRunId: string, body: Record<string, unknown>) {
+  return app.inject({ method: 'POST', url: `/api/runs/${runId}/steps/${stepRunId}/attest`, payload: body });
+}
+
+export function resume(app: App, runId: string) {
+  return app.inject({ method: 'POST', url: `/api/runs/${runId}/resume` });
+}
+
+/** Row counts that a refused request must leave unchanged. */
+export async function snapshot(database: Database) {
+  const [row] = await queryRows<Record<string, number>>(
+    database.db,
+    sql`SELECT (SELECT count(*) FROM compute_attestations)::int AS attestations,
+               (SELECT count(*) FROM compute_artifacts)::int AS artifacts,
+               (SELECT count(*) FROM dag_step_runs)::int AS step_runs,
+               (SELECT string_agg(status, ',' ORDER BY id) FROM dag_step_runs) AS step_statuses,
+               (SELECT string_agg(status, ',' ORDER BY id) FROM dag_runs) AS run_statuses,
+               (SELECT count(*) FROM llm_call_artifacts)::int AS llm_calls`,
+  );
+  return row!;
+}

@@ -96,6 +96,23 @@ function semanticIssues(value: unknown, options: ValidateOptions): Issue[] {
 
   const byKey = new Map(steps.filter((s) => s.key !== undefined && firstIndexOfKey.get(s.key) === s.index).map((s) => [s.key!, s]));
   for (const step of steps) {
+    // A contract input may say where its value comes from (`from: steps.A.output`), for the inbox.
+    const contract = step.raw.compute_contract;
+    if (step.key !== undefined && isObject(contract) && Array.isArray(contract.inputs)) {
+      const upstream = ancestorsOf(nodes, step.key);
+      contract.inputs.forEach((input, j) => {
+        if (!isObject(input) || input.from === undefined) return;
+        const path = at(step, 'compute_contract', 'inputs', j, 'from');
+        if (typeof input.from !== 'string' || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(input.from)) {
+          issues.push({ path, message: `expected a reference like "steps.A.output" or "inputs.region", found ${describe(input.from)}` });
+          return;
+        }
+        const message = referenceProblem(input.from.split('.'), step.key!, upstream, byKey);
+        if (message) issues.push({ path, message });
+      });
+    }
+  }
+  for (const step of steps) {
     if (typeof step.raw.prompt !== 'string' || step.key === undefined) continue;
     const analysis = analyzeTemplate(step.raw.prompt);
     if (!analysis.ok) {
