@@ -1,0 +1,58 @@
+import { sql } from 'drizzle-orm';
+import { expect, it } from 'vitest';
+import { SimulatedCrash, armFault } from '../src/engine/faults.js';
+import { resumeRun } from '../src/engine/resume.js';
+import { queryRows } from '../src/storage/database.js';
+import { buildApp } from '../src/http/app.js';
+import { testDeps } from './support/app.js';
+import { startChatCompletionsServer } from './support/chat-completions-server.js';
+import { describeEachDriver } from './support/databases.js';
+import { expectProblem } from './support/http.js';
+import { attest, DIGEST, resume, startRun, stepOf, storeManifest } from './support/runs.js';
+
+const manifest = {
+  name: 'crash',
+  steps: [
+    { key: 'B', step_type: 'compute', compute_contract: { executor: 'lab', inputs: [], outputs: ['x'], verification: 'operator_attest' } },
+    { key: 'C', depends_on: ['B'], model: 'openai:m', prompt: 'use {{steps.B.artifacts.x.uri}}' },
+  ],
+};
+
+describeEachDriver('a process that dies in the middle of a step', (ctx) => {
+  it('leaves a run that another process recovers once its lease expires, repeating the LLM call at most once, as attempt 2', async () => {
+    const llm = await startChatCompletionsServer({ reply: 'done' });
+    try {
+      const crashing = testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl, leaseMs: 300, faults: armFault('afterLlmBeforeCommit') });
+      const app = await buildApp(crashing);
+      const run = await startRun(app, await storeManifest(app, manifest));
+      expect((await attest(app, run.id, stepOf(run, 'B')!.id, { outcome: 'SUCCESS', attested_by: 'ana', artifacts: [{ name: 'x', uri: 'file:///x', sha256: DIGEST, bytes: 1 }] })).statusCode).toBe(201);
+
+      await expect(resumeRun(crashing, run.id)).rejects.toBeInstanceOf(SimulatedCrash);
+      expect(llm.requests).toHaveLength(1);
+      const [left] = await queryRows<{ status: string; executor_id: string | null; c_status: string; c_attempt: number }>(
+        ctx.database.db,
+        sql`SELECT r.status, r.executor_id, s.status AS c_status, s.attempt AS c_attempt
+            FROM dag_runs r JOIN dag_step_runs s ON s.run_id = r.id AND s.step_key = 'C' WHERE r.id = ${run.id}`,
+      );
+      expect(left).toEqual({ status: 'running', executor_id: crashing.executorId, c_status: 'RUNNING', c_attempt: 1 });
+
+      // While the dead process's lease lasts, nobody else may take the run.
+      const other = await buildApp(testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl }));
+      expect(expectProblem(await resume(other, run.id), 409, 'RUN_NOT_WAITING').detail).toContain('is running');
+
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const recovered = await resume(other, run.id);
+      expect(recovered.statusCode, recovered.body).toBe(200);
+      expect(recovered.json()).toMatchObject({ status: 'success' });
+      expect(stepOf(recovered.json(), 'C')).toMatchObject({ status: 'SUCCESS', attempt: 2, output: 'done' });
+      expect(stepOf(recovered.json(), 'B')).toMatchObject({ status: 'SUCCESS', attempt: 1 });
+      expect(llm.requests).toHaveLength(2);
+
+      const detail = (await other.inject({ method: 'GET', url: `/api/runs/${run.id}/steps/${stepOf(recovered.json(), 'C')!.id}` })).json();
+      expect(detail.artifacts.prompts.map((p: { attempt: number }) => p.attempt)).toEqual([1, 2]);
+      expect(detail.artifacts.llm_calls.map((p: { attempt: number }) => p.attempt)).toEqual([2]);
+    } finally {
+      await llm.close();
+    }
+  });
+});

@@ -1,0 +1,36 @@
+import type { ChildProcess } from 'node:child_process';
+import { startCli, waitForLine } from './cli.js';
+
+export interface ServerProcess {
+  readonly baseUrl: string;
+  readonly child: ChildProcess;
+  stop(): Promise<number | null>;
+}
+
+/** `stepgate serve` as a real process on a free port. */
+export async function startServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
+  const child = startCli(['serve'], { PORT: '0', ...env });
+  const line = await waitForLine(child, /is serving http:\/\//);
+  const baseUrl = /(http:\/\/[^\s]+?)\s/.exec(line)![1]!;
+  return {
+    baseUrl,
+    child,
+    stop() {
+      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+      return new Promise((resolve) => {
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      });
+    },
+  };
+}
+
+export async function api(baseUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
