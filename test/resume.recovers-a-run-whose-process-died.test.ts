@@ -22,7 +22,7 @@ describeEachDriver('a process that dies in the middle of a step', (ctx) => {
   it('leaves a run that another process recovers once its lease expires, repeating the LLM call at most once, as attempt 2', async () => {
     const llm = await startChatCompletionsServer({ reply: 'done' });
     try {
-      const crashing = testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl, leaseMs: 300, faults: armFault('afterLlmBeforeCommit') });
+      const crashing = testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl, leaseMs: 3_000, faults: armFault('afterLlmBeforeCommit') });
       const app = await buildApp(crashing);
       const run = await startRun(app, await storeManifest(app, manifest));
       expect((await attest(app, run.id, stepOf(run, 'B')!.id, { outcome: 'SUCCESS', attested_by: 'ana', artifacts: [{ name: 'x', uri: 'file:///x', sha256: DIGEST, bytes: 1 }] })).statusCode).toBe(201);
@@ -40,7 +40,12 @@ describeEachDriver('a process that dies in the middle of a step', (ctx) => {
       const other = await buildApp(testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl }));
       expect(expectProblem(await resume(other, run.id), 409, 'RUN_NOT_WAITING').detail).toContain('is running');
 
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      // Wait, by the database's clock, until the dead process's lease has expired.
+      for (;;) {
+        const [state] = await queryRows<{ expired: boolean }>(ctx.database.db, sql`SELECT lease_expires_at < now() AS expired FROM dag_runs WHERE id = ${run.id}`);
+        if (state!.expired) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       const recovered = await resume(other, run.id);
       expect(recovered.statusCode, recovered.body).toBe(200);
       expect(recovered.json()).toMatchObject({ status: 'success' });

@@ -25,6 +25,7 @@ export async function startServer(env: Record<string, string | undefined>): Prom
   };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the JSON of any route
 export async function api(baseUrl: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const response = await fetch(`${baseUrl}${path}`, {
     method,

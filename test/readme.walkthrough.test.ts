@@ -1,0 +1,35 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { ROOT } from './support/cli.js';
+import { startServer } from './support/server-process.js';
+
+/** The README's curl walkthrough, run as written (only the port differs) against a real server. */
+it('runs the README walkthrough of A → B → C to a successful run', async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = /<!-- walkthrough:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme);
+  expect(section, 'README.md has a walkthrough block').not.toBeNull();
+  const work = mkdtempSync(join(tmpdir(), 'stepgate-readme-'));
+  cpSync(join(ROOT, 'examples'), join(work, 'examples'), { recursive: true });
+  const server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate') });
+  try {
+    const script = section![1]!.replaceAll('http://127.0.0.1:8080', server.baseUrl);
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: work, encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    const resumed = JSON.parse(lines.at(-1)!);
+    expect(resumed.status).toBe('success');
+    expect(resumed.step_runs.map((s: { step_key: string; status: string }) => `${s.step_key}:${s.status}`)).toEqual(['A:SUCCESS', 'B:SUCCESS', 'C:SUCCESS']);
+    const digest = spawnSync('sha256sum', ['forecast.csv'], { cwd: work, encoding: 'utf8' }).stdout.split(' ')[0];
+    const b = resumed.step_runs[1];
+    expect(b.attestation.artifacts[0]).toMatchObject({ name: 'forecast_csv', sha256: digest, bytes: 24, uri: `file://${work}/forecast.csv` });
+    expect(resumed.step_runs[2].output).toBe(`[offline:echo] Write a memo about file://${work}/forecast.csv.`);
+    expect(JSON.parse(lines[0]!).status).toBe('waiting');
+    expect(existsSync(join(work, 'forecast.csv'))).toBe(true);
+  } finally {
+    await server.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+});
