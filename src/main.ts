@@ -1,17 +1,45 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { ApiClient, CliError } from './cli/client.js';
+import { attestCommand } from './cli/commands/attest.js';
+import { inboxCommand, resumeCommand, runCommand, runsCommand, statusCommand } from './cli/commands/runs.js';
+import { validateCommand } from './cli/commands/validate.js';
 import { EXIT, exitCodeOf } from './cli/exit-codes.js';
+import { createOutput } from './cli/output.js';
 import { migrateCommand, serveCommand } from './cli/server-commands.js';
 import { readConfig } from './config.js';
+import { RUN_STATUSES } from './core/status.js';
 import { isStepgateError } from './core/errors.js';
 
-/** Composition root: reads the configuration, wires storage, providers and the API. */
+/**
+ * Composition root and the `stepgate` command. `serve` and `migrate` open the database; every
+ * other command is a client of the HTTP API at STEPGATE_URL (default http://127.0.0.1:8080).
+ */
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 const program = new Command('stepgate')
   .description('Runs LLM pipelines that stop at work no LLM can do, and resume once an operator attests it.')
+  .option('--json', 'machine-readable output (stable JSON on stdout)')
+  .option('--url <url>', 'the stepgate server (default: STEPGATE_URL or http://127.0.0.1:8080)')
   .exitOverride()
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Examples:
+  $ stepgate serve                                    # API on http://127.0.0.1:8080 (embedded PostgreSQL)
+  $ stepgate validate examples/*.yaml
+  $ stepgate run examples/quarterly-forecast.yaml --input region=EMEA
+  $ stepgate inbox
+  $ stepgate attest RUN_ID B --outcome SUCCESS --artifact forecast_csv=./forecast.csv
+  $ stepgate resume RUN_ID
+
+Exit codes: 0 ok, 1 unexpected failure, 2 invalid input, 3 conflict, 4 not found, 5 server or database unreachable.`,
+  );
+
+const out = () => createOutput({ json: Boolean(program.opts().json) });
+const api = () => new ApiClient(program.opts().url ?? process.env.STEPGATE_URL ?? 'http://127.0.0.1:8080');
+let exitCode: number = EXIT.ok;
 
 program
   .command('serve')
@@ -23,18 +51,104 @@ program
   .description('Apply pending migrations to the configured database and exit; a no-op when current.')
   .action(async () => migrateCommand(readConfig(), say));
 
+program
+  .command('validate')
+  .description('Check manifest files offline, with the server rules; problems as file:line:column.')
+  .argument('<files...>', 'manifest files (YAML or JSON)')
+  .addHelpText('after', '\nExample:\n  $ stepgate validate examples/quarterly-forecast.yaml')
+  .action((files: string[]) => {
+    exitCode = validateCommand(files, out());
+  });
+
+program
+  .command('run')
+  .description('Start a run of a manifest file (stored first if needed) or of a stored manifest id.')
+  .argument('<manifest>', 'a manifest file, or the id of a stored manifest')
+  .option('-i, --input <key=value...>', 'an input: key=value (a string) or key:=json (a JSON value)')
+  .option('--inputs <file.json>', 'inputs from a JSON object file (--input wins)')
+  .addHelpText('after', '\nExamples:\n  $ stepgate run examples/quarterly-forecast.yaml --input region=EMEA\n  $ stepgate run MANIFEST_ID --inputs inputs.json --input year:=2026')
+  .action(async (manifest: string, options: { input?: string[]; inputs?: string }) => {
+    exitCode = await runCommand(api(), out(), manifest, options);
+  });
+
+program
+  .command('runs')
+  .description('List runs, newest first.')
+  .addOption(new Option('--status <status>', 'only runs with this status').choices(RUN_STATUSES))
+  .option('--manifest <id>', 'only runs of this manifest')
+  .option('--limit <n>', 'how many', '50')
+  .action(async (options: { status?: string; manifest?: string; limit?: string }) => {
+    exitCode = await runsCommand(api(), out(), options);
+  });
+
+program
+  .command('status')
+  .description('Show a run: its steps with status, timings, attempts and artifacts.')
+  .argument('<run>', 'run id')
+  .action(async (run: string) => {
+    exitCode = await statusCommand(api(), out(), run);
+  });
+
+program
+  .command('inbox')
+  .description('Every step waiting for attestation, oldest first, with its executor and expected outputs.')
+  .option('--limit <n>', 'how many', '50')
+  .action(async (options: { limit?: string }) => {
+    exitCode = await inboxCommand(api(), out(), options);
+  });
+
+program
+  .command('attest')
+  .description('Attest a compute step; local files are hashed (sha256, bytes) for you.')
+  .argument('<run>', 'run id')
+  .argument('<step>', 'step key (e.g. B) or step-run id')
+  .requiredOption('--outcome <outcome>', 'SUCCESS or FAIL')
+  .option('--notes <text>', 'what was done, for the record')
+  .option('--by <name>', 'who attests (default: STEPGATE_OPERATOR or the current user name)')
+  .option('-a, --artifact <name=path-or-uri...>', 'an artifact: a local file, or a remote URI with --sha256 and --bytes')
+  .option('--sha256 <name=hex...>', 'digest of a remote artifact')
+  .option('--bytes <name=n...>', 'size of a remote artifact')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  $ stepgate attest RUN_ID B --outcome SUCCESS --artifact forecast_csv=./forecast.csv --notes "Q3 workbook"\n' +
+      '  $ stepgate attest RUN_ID B --outcome SUCCESS --artifact forecast_csv=s3://models/q3.csv --sha256 forecast_csv=HEX --bytes forecast_csv=1234\n' +
+      '  $ stepgate attest RUN_ID B --outcome FAIL --notes "the model did not converge"',
+  )
+  .action(async (run: string, step: string, options) => {
+    exitCode = await attestCommand(api(), out(), run, step, options);
+  });
+
+program
+  .command('resume')
+  .description('Continue a waiting run; prints what ran and what it still waits on.')
+  .argument('<run>', 'run id')
+  .action(async (run: string) => {
+    exitCode = await resumeCommand(api(), out(), run);
+  });
+
 try {
   await program.parseAsync(process.argv);
+  process.exitCode = exitCode;
 } catch (err) {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
-  } else if (isStepgateError(err)) {
-    say(`stepgate: ${err.message}`);
-    process.exitCode = exitCodeOf(err);
-  } else {
-    say(`stepgate: ${connectionHint(err) ?? (err instanceof Error ? err.message : String(err))}`);
-    process.exitCode = connectionHint(err) ? EXIT.unreachable : EXIT.failure;
+  process.exitCode = report(err);
+}
+
+function report(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
+  let code: number;
+  let message: string;
+  if (err instanceof CliError) [code, message] = [err.exitCode, err.message];
+  else if (isStepgateError(err)) [code, message] = [exitCodeOf(err), err.message];
+  else {
+    const hint = connectionHint(err);
+    [code, message] = [hint ? EXIT.unreachable : EXIT.failure, hint ?? (err instanceof Error ? err.message : String(err))];
   }
+  if (program.opts().json) {
+    const problem = err instanceof CliError ? err.problem : undefined;
+    process.stdout.write(`${JSON.stringify({ error: { message, exit_code: code, ...(problem ? { problem } : {}) } }, null, 2)}\n`);
+  }
+  say(`stepgate: ${message}`);
+  return code;
 }
 
 function connectionHint(err: unknown): string | undefined {

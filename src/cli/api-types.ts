@@ -1,0 +1,49 @@
+/** The JSON the HTTP API answers, as far as the CLI reads it (see schema/openapi.json). */
+
+export interface ArtifactJson {
+  name: string;
+  uri: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface StepRunJson {
+  id: string;
+  step_key: string;
+  step_type: 'task' | 'compute';
+  status: string;
+  attempt: number;
+  started_at: string;
+  ended_at: string | null;
+  output: unknown;
+  error: { message?: string } | null;
+  attestation: { outcome: string; attested_by: string; notes: string | null; artifacts: ArtifactJson[] } | null;
+}
+
+export interface RunJson {
+  id: string;
+  manifest_id: string;
+  status: string;
+  inputs: Record<string, unknown>;
+  error: { message?: string } | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  waiting_on: Array<{ step_run_id: string; step_key: string }>;
+  step_runs: StepRunJson[];
+}
+
+export interface PendingJson {
+  step_run_id: string;
+  run_id: string;
+  step_key: string;
+  waiting_since: string;
+  manifest: { id: string; name: string; version: number };
+  contract: { executor: unknown; inputs: unknown[]; outputs: Array<string | { name: string }>; instructions?: string };
+  inputs: Array<{ name: string; from: string | null; value: unknown }>;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+}

@@ -1,0 +1,76 @@
+import { EXIT } from './exit-codes.js';
+
+/**
+ * The CLI talks to the HTTP API at STEPGATE_URL: one source of truth, and the embedded
+ * database is never opened by two processes.
+ */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly problem?: unknown,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Exit code for an HTTP problem status (README "Exit codes"). */
+export function exitCodeOfStatus(status: number): number {
+  if (status === 404) return EXIT.notFound;
+  if (status === 409) return EXIT.conflict;
+  if (status === 503) return EXIT.unreachable;
+  if (status >= 400 && status < 500) return EXIT.invalidInput;
+  return EXIT.failure;
+}
+
+export interface Problem {
+  status: number;
+  code?: string;
+  detail?: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+export class ApiClient {
+  constructor(readonly baseUrl: string) {}
+
+  async request<T>(method: string, path: string, body?: { json: unknown } | { yaml: string }): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    let payload: string | undefined;
+    if (body && 'json' in body) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body.json);
+    } else if (body) {
+      headers['content-type'] = 'application/yaml';
+      payload = body.yaml;
+    }
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.baseUrl), { method, headers, body: payload });
+    } catch (err) {
+      const inner = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
+      const cause = inner?.code ?? inner?.errors?.[0]?.code ?? inner?.message ?? (err as Error).message;
+      throw new CliError(
+        `cannot reach the stepgate server at ${this.baseUrl} (${cause}). Start it with \`npm start\` (or \`stepgate serve\`) in the checkout, or set STEPGATE_URL to where it runs.`,
+        EXIT.unreachable,
+      );
+    }
+    const text = await response.text();
+    const parsed: unknown = text ? safeJson(text) : null;
+    if (!response.ok) {
+      const problem = (parsed ?? { status: response.status, detail: text }) as Problem;
+      const lines = [problem.detail ?? `HTTP ${response.status}`];
+      for (const issue of problem.errors ?? []) lines.push(`  ${issue.path || '(body)'}: ${issue.message}`);
+      throw new CliError(lines.join('\n'), exitCodeOfStatus(response.status), problem);
+    }
+    return parsed as T;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { detail: text };
+  }
+}

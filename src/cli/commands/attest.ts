@@ -1,0 +1,95 @@
+import { existsSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import type { ApiClient } from '../client.js';
+import { CliError } from '../client.js';
+import type { ArtifactJson, RunJson } from '../api-types.js';
+import { EXIT } from '../exit-codes.js';
+import { hashFile } from '../hash.js';
+import type { Output } from '../output.js';
+import { printRun } from './runs.js';
+
+export interface AttestOptions {
+  outcome: string;
+  notes?: string;
+  by?: string;
+  artifact?: string[];
+  sha256?: string[];
+  bytes?: string[];
+}
+
+/**
+ * `stepgate attest RUN STEP --outcome SUCCESS|FAIL --artifact NAME=PATH_OR_URI …`
+ * STEP is a step key or a step-run id. A local path (or file:// URI) is hashed here, streamed,
+ * and recorded as an absolute file:// URI; a remote URI needs --sha256 NAME=HEX and
+ * --bytes NAME=N.
+ */
+export async function attestCommand(api: ApiClient, out: Output, runId: string, step: string, options: AttestOptions): Promise<number> {
+  const outcome = options.outcome.toUpperCase();
+  if (outcome !== 'SUCCESS' && outcome !== 'FAIL') throw new CliError(`--outcome must be SUCCESS or FAIL, found "${options.outcome}"`, EXIT.invalidInput);
+  const run = await api.request<RunJson>('GET', `/api/runs/${encodeURIComponent(runId)}`);
+  const stepRun = run.step_runs.find((s) => s.id === step || s.step_key === step);
+  if (!stepRun) {
+    throw new CliError(`Run ${run.id} has no step run "${step}". Its steps: ${run.step_runs.map((s) => s.step_key).join(', ') || '(none yet)'}.`, EXIT.notFound);
+  }
+  const artifacts = await readArtifacts(options);
+  const attestedBy = options.by ?? process.env.STEPGATE_OPERATOR ?? safeUserName();
+  const body = { outcome, attested_by: attestedBy, ...(options.notes !== undefined ? { notes: options.notes } : {}), artifacts };
+  const attested = await api.request<RunJson>('POST', `/api/runs/${run.id}/steps/${stepRun.id}/attest`, { json: body });
+  if (out.json) out.data(attested);
+  else {
+    out.line(`Attested ${stepRun.step_key} ${outcome} as ${attestedBy}.`);
+    for (const a of artifacts) out.line(`  ${a.name}: ${a.uri} sha256:${a.sha256} ${a.bytes} bytes`);
+    if (attested.status === 'waiting') out.line(`Continue the run: stepgate resume ${attested.id}`);
+    else await printRun(api, out, attested, { verb: 'status' });
+  }
+  return EXIT.ok;
+}
+
+function pairs(list: string[] | undefined, flag: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const pair of list ?? []) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new CliError(`${flag} ${pair}: expected NAME=VALUE`, EXIT.invalidInput);
+    map.set(pair.slice(0, at), pair.slice(at + 1));
+  }
+  return map;
+}
+
+async function readArtifacts(options: AttestOptions): Promise<ArtifactJson[]> {
+  const digests = pairs(options.sha256, '--sha256');
+  const sizes = pairs(options.bytes, '--bytes');
+  const artifacts: ArtifactJson[] = [];
+  for (const [name, where] of pairs(options.artifact, '--artifact')) {
+    const isUri = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(where);
+    if (!isUri || where.startsWith('file://')) {
+      const path = isUri ? fileURLToPath(where) : resolve(where);
+      if (!existsSync(path) || !statSync(path).isFile()) {
+        throw new CliError(`--artifact ${name}=${where}: there is no file at ${path}. For a remote artifact give its URI with --sha256 ${name}=HEX --bytes ${name}=N.`, EXIT.invalidInput);
+      }
+      const { sha256, bytes } = await hashFile(path);
+      artifacts.push({ name, uri: pathToFileURL(path).href, sha256, bytes });
+      continue;
+    }
+    const sha256 = digests.get(name);
+    const bytes = sizes.get(name);
+    if (!sha256 || bytes === undefined) {
+      throw new CliError(`--artifact ${name}=${where} is remote: stepgate cannot hash it, so give --sha256 ${name}=HEX and --bytes ${name}=N.`, EXIT.invalidInput);
+    }
+    if (!/^\d+$/.test(bytes)) throw new CliError(`--bytes ${name}=${bytes}: expected a whole number of bytes`, EXIT.invalidInput);
+    artifacts.push({ name, uri: where, sha256, bytes: Number(bytes) });
+  }
+  for (const name of [...digests.keys(), ...sizes.keys()]) {
+    if (!artifacts.some((a) => a.name === name)) throw new CliError(`--sha256/--bytes name "${name}", which no --artifact has`, EXIT.invalidInput);
+  }
+  return artifacts;
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}

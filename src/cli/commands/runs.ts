@@ -1,0 +1,162 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { ApiClient } from '../client.js';
+import { CliError } from '../client.js';
+import type { Page, PendingJson, RunJson } from '../api-types.js';
+import { EXIT } from '../exit-codes.js';
+import { duration, status, table, type Output } from '../output.js';
+
+/** `stepgate run FILE|MANIFEST_ID`: registers the manifest if needed, starts a run, reports it. */
+export async function runCommand(
+  api: ApiClient,
+  out: Output,
+  target: string,
+  options: { input?: string[]; inputs?: string },
+): Promise<number> {
+  const inputs = readInputs(options);
+  let manifestId = target;
+  if (existsSync(target)) {
+    const stored = await api.request<{ id: string; name: string; version: number }>('POST', '/api/manifests', { yaml: readFileSync(target, 'utf8') });
+    manifestId = stored.id;
+    if (!out.json) out.line(out.style('gray', `manifest ${stored.name} v${stored.version} (${stored.id})`));
+  } else if (!/^[0-9a-f-]{36}$/i.test(target)) {
+    throw new CliError(`${target} is neither a file nor a manifest id. Pass a manifest file (YAML or JSON) or the id of a stored manifest.`, EXIT.invalidInput);
+  }
+  if (out.tty && !out.json) process.stdout.write(out.style('gray', 'running…\r'));
+  const run = await api.request<RunJson>('POST', '/api/runs', { json: { manifest_id: manifestId, inputs } });
+  if (out.json) out.data(run);
+  else await printRun(api, out, run, { verb: 'started' });
+  return EXIT.ok;
+}
+
+/** `--input key=value` (a string), `--input key:=json` (a JSON value), `--inputs file.json`. */
+function readInputs(options: { input?: string[]; inputs?: string }): Record<string, unknown> {
+  let inputs: Record<string, unknown> = {};
+  if (options.inputs) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(options.inputs, 'utf8'));
+    } catch (err) {
+      throw new CliError(`--inputs ${options.inputs}: ${(err as Error).message}`, EXIT.invalidInput);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CliError(`--inputs ${options.inputs} must hold a JSON object`, EXIT.invalidInput);
+    inputs = parsed as Record<string, unknown>;
+  }
+  for (const pair of options.input ?? []) {
+    const json = /^([^=:]+):=(.*)$/s.exec(pair);
+    const text = /^([^=]+)=(.*)$/s.exec(pair);
+    if (json) {
+      try {
+        inputs[json[1]!] = JSON.parse(json[2]!);
+      } catch {
+        throw new CliError(`--input ${pair}: the value after := must be JSON`, EXIT.invalidInput);
+      }
+    } else if (text) inputs[text[1]!] = text[2]!;
+    else throw new CliError(`--input ${pair}: expected key=value or key:=json`, EXIT.invalidInput);
+  }
+  return inputs;
+}
+
+export async function runsCommand(api: ApiClient, out: Output, options: { status?: string; manifest?: string; limit?: string }): Promise<number> {
+  const query = new URLSearchParams();
+  if (options.status) query.set('status', options.status);
+  if (options.manifest) query.set('manifest_id', options.manifest);
+  query.set('limit', options.limit ?? '50');
+  const page = await api.request<Page<Omit<RunJson, 'step_runs' | 'waiting_on'>>>('GET', `/api/runs?${query}`);
+  if (out.json) out.data(page);
+  else if (page.items.length === 0) out.line('No runs.');
+  else {
+    out.line(
+      table([
+        ['RUN', 'STATUS', 'MANIFEST', 'CREATED', 'ENDED'],
+        ...page.items.map((run) => [run.id, status(out, run.status), run.manifest_id, run.created_at, run.ended_at ?? '']),
+      ]),
+    );
+    if (page.total > page.items.length) out.line(out.style('gray', `${page.items.length} of ${page.total} runs (--limit to see more)`));
+  }
+  return EXIT.ok;
+}
+
+export async function statusCommand(api: ApiClient, out: Output, runId: string): Promise<number> {
+  const run = await api.request<RunJson>('GET', `/api/runs/${encodeURIComponent(runId)}`);
+  if (out.json) out.data(run);
+  else await printRun(api, out, run, { verb: 'status' });
+  return EXIT.ok;
+}
+
+export async function resumeCommand(api: ApiClient, out: Output, runId: string): Promise<number> {
+  const before = await api.request<RunJson>('GET', `/api/runs/${encodeURIComponent(runId)}`);
+  const run = await api.request<RunJson>('POST', `/api/runs/${encodeURIComponent(runId)}/resume`);
+  if (out.json) out.data(run);
+  else {
+    const known = new Map(before.step_runs.map((s) => [s.id, `${s.status}/${s.attempt}`]));
+    const ran = run.step_runs.filter((s) => known.get(s.id) !== `${s.status}/${s.attempt}`);
+    out.line(ran.length === 0 ? 'Nothing new could run.' : `Ran: ${ran.map((s) => `${s.step_key} (${status(out, s.status)})`).join(', ')}`);
+    await printRun(api, out, run, { verb: 'status' });
+  }
+  return EXIT.ok;
+}
+
+export async function inboxCommand(api: ApiClient, out: Output, options: { limit?: string }): Promise<number> {
+  const page = await api.request<Page<PendingJson>>('GET', `/api/attestations/pending?limit=${options.limit ?? '50'}`);
+  if (out.json) {
+    out.data(page);
+    return EXIT.ok;
+  }
+  if (page.items.length === 0) {
+    out.line('Nothing waits for attestation.');
+    return EXIT.ok;
+  }
+  for (const item of page.items) {
+    const outputs = item.contract.outputs.map((o) => (typeof o === 'string' ? o : o.name));
+    out.line(`${out.style('bold', item.step_key)} in run ${item.run_id} (${item.manifest.name} v${item.manifest.version}), waiting since ${item.waiting_since}`);
+    out.line(`  executor: ${typeof item.contract.executor === 'string' ? item.contract.executor : JSON.stringify(item.contract.executor)}`);
+    if (item.contract.instructions) out.line(`  instructions: ${item.contract.instructions}`);
+    for (const input of item.inputs) out.line(`  input ${input.name}: ${input.value === null ? out.style('gray', '(see upstream outputs)') : truncate(JSON.stringify(input.value))}`);
+    out.line(`  expected outputs: ${outputs.join(', ') || '(none)'}`);
+    out.line(`  attest: ${attestHint(item.run_id, item.step_key, outputs)}`);
+  }
+  return EXIT.ok;
+}
+
+export function attestHint(runId: string, stepKey: string, outputs: string[]): string {
+  return `stepgate attest ${runId} ${stepKey} --outcome SUCCESS${outputs.map((name) => ` --artifact ${name}=PATH`).join('')}`;
+}
+
+function truncate(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+export async function printRun(api: ApiClient, out: Output, run: RunJson, options: { verb: string }): Promise<void> {
+  out.line(`Run ${run.id} ${options.verb}: ${status(out, run.status)}`);
+  out.line(
+    table(
+      run.step_runs.map((step) => [
+        `  ${step.step_key}`,
+        step.step_type,
+        status(out, step.status),
+        step.attempt > 1 ? `attempt ${step.attempt}` : '',
+        duration(step.started_at, step.ended_at),
+        step.error?.message ? out.style('red', truncate(step.error.message)) : step.attestation ? `attested by ${step.attestation.attested_by}` : '',
+      ]),
+    ),
+  );
+  for (const step of run.step_runs) {
+    for (const artifact of step.attestation?.artifacts ?? []) {
+      out.line(`  ${step.step_key}.${artifact.name}: ${artifact.uri} sha256:${artifact.sha256} ${artifact.bytes} bytes`);
+    }
+  }
+  if (run.status === 'waiting' && run.waiting_on.length > 0) {
+    out.line();
+    out.line(`Waiting for attestation of: ${run.waiting_on.map((w) => w.step_key).join(', ')}. Once the work is done, attest it:`);
+    for (const waiting of run.waiting_on) {
+      const detail = await api.request<{ compute_contract: { outputs: Array<string | { name: string }> } | null }>(
+        'GET',
+        `/api/runs/${run.id}/steps/${waiting.step_run_id}`,
+      );
+      const outputs = (detail.compute_contract?.outputs ?? []).map((o) => (typeof o === 'string' ? o : o.name));
+      out.line(`  ${attestHint(run.id, waiting.step_key, outputs)}`);
+    }
+    out.line(`then continue the run: stepgate resume ${run.id}`);
+  }
+  if (run.status === 'error' && run.error?.message) out.line(out.style('red', `The run failed: ${run.error.message}`));
+}
