@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ROOT } from './support/cli.js';
+import { createHash } from 'node:crypto';
 import { startServer } from './support/server-process.js';
 
 /** The README's curl walkthrough, run as written (only the port differs) against a real server. */
@@ -28,6 +29,29 @@ it('runs the README walkthrough of A → B → C to a successful run', async () 
     expect(resumed.step_runs[2].output).toBe(`[offline:echo] Write a memo about file://${work}/forecast.csv.`);
     expect(JSON.parse(lines[0]!).status).toBe('waiting');
     expect(existsSync(join(work, 'forecast.csv'))).toBe(true);
+  } finally {
+    await server.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+it("runs the README's CLI quick start to a successful run whose stored digest is sha256sum's", async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = /<!-- cli-quickstart:start -->\s*```sh\n([\s\S]*?)```\s*<!-- cli-quickstart:end -->/.exec(readme);
+  expect(section, 'README.md has a CLI quick start block').not.toBeNull();
+  const work = mkdtempSync(join(tmpdir(), 'stepgate-quickstart-'));
+  cpSync(join(ROOT, 'examples'), join(work, 'examples'), { recursive: true });
+  const server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate') });
+  try {
+    // `npx stepgate` resolves to the checkout's bin; the temp directory has no package.json.
+    const script = section![1]!.replaceAll('npx stepgate', `node ${join(ROOT, 'bin/stepgate.js')}`);
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: work, encoding: 'utf8', env: { ...process.env, STEPGATE_URL: server.baseUrl } });
+    expect(result.status, result.stderr).toBe(0);
+    const digest = createHash('sha256').update(readFileSync(join(work, 'forecast.csv'))).digest('hex');
+    expect(result.stdout).toContain('examples/quarterly-forecast.yaml: valid');
+    expect(result.stdout).toMatch(/Run [0-9a-f-]{36} status: success/);
+    expect(result.stdout).toContain(`B.forecast_csv: file://${work}/forecast.csv sha256:${digest} 24 bytes`);
+    expect(result.stdout.trim().split('\n').at(-1)).toBe(`${digest}  forecast.csv`);
   } finally {
     await server.stop();
     rmSync(work, { recursive: true, force: true });
