@@ -109,7 +109,8 @@ describeEachDriver('attest and resume A → B → C', (ctx) => {
   });
 
   it('answers a resume before the attestation with the run, still waiting on B', async () => {
-    const response = await resume(app, run.id);
+    // As curl sends it with a JSON content type and no body.
+    const response = await app.inject({ method: 'POST', url: `/api/runs/${run.id}/resume`, headers: { 'content-type': 'application/json' }, payload: '' });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({ status: 'waiting', waiting_on: [{ step_run_id: b().id, step_key: 'B' }] });
     expect(llm.requests).toHaveLength(1);

@@ -21,9 +21,9 @@ interface StepState {
  * as `waiting` so that a resume can continue it at once (a process that really dies leaves it
  * `running` until its lease expires; a resume then recovers it).
  */
-export async function advanceHeldRun(deps: EngineDeps, run: runs.RunRow): Promise<void> {
+export async function advanceHeldRun(deps: EngineDeps, run: runs.RunRow, options: { fresh?: boolean } = {}): Promise<void> {
   try {
-    await executeManifest(deps, run);
+    await executeManifest(deps, run, options);
   } catch (err) {
     if (!(err instanceof SimulatedCrash)) {
       await returnRunToWaiting(deps.db, { runId: run.id, executorId: deps.executorId }).catch(() => {});
@@ -39,9 +39,12 @@ export async function advanceHeldRun(deps: EngineDeps, run: runs.RunRow): Promis
  * ties by manifest order) once all their `depends_on` are SUCCESS; compute steps are parked;
  * when nothing more can run, the run is released as `waiting`, `success` or `error`.
  */
-export async function executeManifest(deps: EngineDeps, run: runs.RunRow): Promise<void> {
+export async function executeManifest(deps: EngineDeps, run: runs.RunRow, options: { fresh?: boolean } = {}): Promise<void> {
   const plan = await planOf(deps.db, deps.plans, run.manifestId);
-  const state = new Map<string, StepState>((await runs.stepRunsOf(deps.db, run.id)).map((row) => [row.stepKey, row]));
+  // A run created by this very request has no step runs yet: nothing to read back.
+  const rows = options.fresh ? [] : await runs.stepRunsOf(deps.db, run.id);
+  const state = new Map<string, StepState>(rows.map((row) => [row.stepKey, row]));
+  const context = templateContext(run, plan, state);
   const lost = () => new RunLeaseLostError(run.id);
 
   for (;;) {
@@ -52,8 +55,9 @@ export async function executeManifest(deps: EngineDeps, run: runs.RunRow): Promi
       state.set(next.key, { id: '', status: 'WAITING_FOR_ATTESTATION', attempt: 1, output: null });
       continue;
     }
-    const outcome = await runTaskStep(deps, run, plan, next, state);
+    const outcome = await runTaskStep(deps, run, next, state, context);
     state.set(next.key, outcome);
+    if (outcome.status === 'SUCCESS') context.steps[next.key] = { output: outcome.output };
     if (outcome.status === 'FAIL') return; // recordTaskStep ended the run in error
   }
 
@@ -70,8 +74,10 @@ function isRunnable(step: PlannedStep, state: ReadonlyMap<string, StepState>): b
   return step.dependsOn.every((dep) => state.get(dep)?.status === 'SUCCESS');
 }
 
-/** The canonical outputs of finished upstream steps, as templates see them (`steps.X…`). */
-function templateContext(run: runs.RunRow, plan: Plan, state: ReadonlyMap<string, StepState>) {
+type TemplateContext = Record<string, unknown> & { readonly inputs: unknown; readonly steps: Record<string, unknown> };
+
+/** The canonical outputs of finished steps, as templates see them (`steps.X…`); kept up to date as steps succeed. */
+function templateContext(run: runs.RunRow, plan: Plan, state: ReadonlyMap<string, StepState>): TemplateContext {
   const steps: Record<string, unknown> = {};
   for (const [key, stepRun] of state) {
     if (stepRun.status !== 'SUCCESS') continue;
@@ -84,9 +90,14 @@ function templateContext(run: runs.RunRow, plan: Plan, state: ReadonlyMap<string
  * One task step: PromptArtifact → llm_complete() → LLMCallArtifact → ParsedOutputArtifact →
  * SUCCESS or FAIL. Two short statements around an LLM call made outside any transaction.
  */
-async function runTaskStep(deps: EngineDeps, run: runs.RunRow, plan: Plan, step: PlannedStep, state: ReadonlyMap<string, StepState>): Promise<StepState> {
+async function runTaskStep(
+  deps: EngineDeps,
+  run: runs.RunRow,
+  step: PlannedStep,
+  state: ReadonlyMap<string, StepState>,
+  context: TemplateContext,
+): Promise<StepState> {
   const leftover = state.get(step.key);
-  const context = templateContext(run, plan, state);
   const template = step.template!;
   const values = valuesUsed(context, template.references);
   let prompt: string | undefined;

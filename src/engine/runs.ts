@@ -1,6 +1,5 @@
 import { InputsInvalidError, ManifestNotFoundError, RunNotFoundError, StepRunNotFoundError, type Issue } from '../core/errors.js';
 import { lookup } from '../core/template.js';
-import { getManifest } from '../storage/manifests.js';
 import * as runs from '../storage/runs.js';
 import { advanceHeldRun } from './advance.js';
 import type { EngineDeps } from './deps.js';
@@ -18,13 +17,16 @@ export interface RunView {
 
 /** POST /api/runs: create a run and execute it until it waits or ends. */
 export async function startRun(deps: EngineDeps, request: { manifestId: string; inputs: Record<string, unknown> }): Promise<RunView> {
-  const manifest = isUuid(request.manifestId) ? await getManifest(deps.db, request.manifestId) : undefined;
-  if (!manifest) throw new ManifestNotFoundError(request.manifestId);
-  const plan = await planOf(deps.db, deps.plans, manifest.id);
+  // A stored manifest has at least one step: an empty plan means there is no such manifest.
+  const plan = isUuid(request.manifestId) ? await planOf(deps.db, deps.plans, request.manifestId) : undefined;
+  if (!plan || plan.steps.length === 0) {
+    deps.plans.delete(request.manifestId);
+    throw new ManifestNotFoundError(request.manifestId);
+  }
   const missing = missingInputs(plan, request.inputs);
   if (missing.length > 0) throw new InputsInvalidError(missing);
-  const run = await runs.insertRun(deps.db, { manifestId: manifest.id, inputs: request.inputs, executorId: deps.executorId, leaseMs: deps.leaseMs });
-  await advanceHeldRun(deps, run);
+  const run = await runs.insertRun(deps.db, { manifestId: plan.manifestId, inputs: request.inputs, executorId: deps.executorId, leaseMs: deps.leaseMs });
+  await advanceHeldRun(deps, run, { fresh: true });
   return showRun(deps, run.id);
 }
 
@@ -45,13 +47,12 @@ function missingInputs(plan: Plan, inputs: Record<string, unknown>): Issue[] {
 }
 
 export async function showRun(deps: EngineDeps, runId: string): Promise<RunView> {
-  const run = isUuid(runId) ? await runs.getRun(deps.db, runId) : undefined;
-  if (!run) throw new RunNotFoundError(runId);
-  const [plan, stepRuns] = await Promise.all([planOf(deps.db, deps.plans, run.manifestId), runs.stepRunsOf(deps.db, run.id)]);
+  const view = isUuid(runId) ? await runs.getRunView(deps.db, runId) : undefined;
+  if (!view) throw new RunNotFoundError(runId);
+  const plan = await planOf(deps.db, deps.plans, view.run.manifestId);
   const position = new Map(plan.steps.map((step, i) => [step.key, i]));
-  stepRuns.sort((a, b) => (position.get(a.stepKey) ?? 0) - (position.get(b.stepKey) ?? 0));
-  const attestations = await runs.attestationsOf(deps.db, stepRuns.filter((s) => plan.byKey.get(s.stepKey)?.type === 'compute').map((s) => s.id));
-  return { run, plan, stepRuns, attestations };
+  view.stepRuns.sort((a, b) => (position.get(a.stepKey) ?? 0) - (position.get(b.stepKey) ?? 0));
+  return { ...view, plan };
 }
 
 export function listRuns(deps: EngineDeps, page: { limit: number; offset: number; status?: string | undefined; manifestId?: string | undefined }) {

@@ -32,6 +32,14 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
     requestTimeout: 0,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
+  // An empty body under a JSON content type (curl -X POST -H 'content-type: application/json'
+  // …/resume) means "no body", not a syntax error; routes that need a body say so with a 422.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else void parseJson(request, body as string, done);
+  });
   app.setSerializerCompiler(serializerCompiler);
 
   await app.register(swagger, {

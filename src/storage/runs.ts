@@ -61,6 +61,114 @@ export async function listRuns(db: Db, page: { limit: number; offset: number; st
   return { items, total: totals[0]?.n ?? 0 };
 }
 
+interface RunViewRow {
+  id: string;
+  manifest_id: string;
+  status: string;
+  inputs: unknown;
+  error: unknown;
+  created_at: Date | string;
+  started_at: Date | string | null;
+  ended_at: Date | string | null;
+  executor_id: string | null;
+  lease_expires_at: Date | string | null;
+  updated_at: Date | string;
+  step_runs: Array<{
+    id: string;
+    manifest_step_id: string;
+    step_key: string;
+    status: string;
+    attempt: number;
+    started_at: string;
+    ended_at: string | null;
+    output: unknown;
+    error: unknown;
+    attestation: {
+      id: string;
+      outcome: string;
+      notes: string | null;
+      attested_by: string;
+      attested_at: string;
+      contract_snapshot: unknown;
+      artifacts: Array<{ id: string; name: string; uri: string; sha256: string; bytes: number; created_at: string }>;
+    } | null;
+  }>;
+}
+
+const date = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
+const maybeDate = (value: Date | string | null): Date | null => (value === null ? null : date(value));
+
+/**
+ * A run with its step runs, their attestations and artifacts, in one round trip (the API
+ * answers this after every request that changes a run, and on every GET).
+ */
+export async function getRunView(
+  db: Db,
+  runId: string,
+): Promise<{ run: RunRow; stepRuns: StepRunRow[]; attestations: Map<string, AttestationWithArtifacts> } | undefined> {
+  const [row] = await queryRows<RunViewRow>(
+    db,
+    sql`SELECT r.*, COALESCE((
+          SELECT json_agg(json_build_object(
+            'id', sr.id, 'manifest_step_id', sr.manifest_step_id, 'step_key', sr.step_key, 'status', sr.status,
+            'attempt', sr.attempt, 'started_at', sr.started_at, 'ended_at', sr.ended_at, 'output', sr.output, 'error', sr.error,
+            'attestation', (
+              SELECT json_build_object(
+                'id', a.id, 'outcome', a.outcome, 'notes', a.notes, 'attested_by', a.attested_by, 'attested_at', a.attested_at,
+                'contract_snapshot', a.contract_snapshot,
+                'artifacts', COALESCE((
+                  SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'uri', x.uri, 'sha256', x.sha256, 'bytes', x.bytes, 'created_at', x.created_at) ORDER BY x.name)
+                  FROM compute_artifacts x WHERE x.attestation_id = a.id), '[]'::json))
+              FROM compute_attestations a WHERE a.step_run_id = sr.id)
+          ) ORDER BY sr.started_at, sr.id)
+          FROM dag_step_runs sr WHERE sr.run_id = r.id), '[]'::json) AS step_runs
+        FROM dag_runs r WHERE r.id = ${runId}`,
+  );
+  if (!row) return undefined;
+  const run: RunRow = {
+    id: row.id,
+    manifestId: row.manifest_id,
+    status: row.status,
+    inputs: row.inputs,
+    error: row.error,
+    createdAt: date(row.created_at),
+    startedAt: maybeDate(row.started_at),
+    endedAt: maybeDate(row.ended_at),
+    executorId: row.executor_id,
+    leaseExpiresAt: maybeDate(row.lease_expires_at),
+    updatedAt: date(row.updated_at),
+  };
+  const attestations = new Map<string, AttestationWithArtifacts>();
+  const stepRuns = row.step_runs.map((s): StepRunRow => {
+    if (s.attestation) {
+      const a = s.attestation;
+      attestations.set(s.id, {
+        id: a.id,
+        stepRunId: s.id,
+        outcome: a.outcome,
+        notes: a.notes,
+        attestedBy: a.attested_by,
+        attestedAt: date(a.attested_at),
+        contractSnapshot: a.contract_snapshot,
+        artifacts: a.artifacts.map((x) => ({ id: x.id, attestationId: a.id, name: x.name, uri: x.uri, sha256: x.sha256, bytes: Number(x.bytes), createdAt: date(x.created_at) })),
+      });
+    }
+    return {
+      id: s.id,
+      runId: row.id,
+      manifestStepId: s.manifest_step_id,
+      stepKey: s.step_key,
+      status: s.status,
+      attempt: s.attempt,
+      startedAt: date(s.started_at),
+      endedAt: maybeDate(s.ended_at),
+      output: s.output,
+      error: s.error,
+    };
+  });
+  return { run, stepRuns, attestations };
+}
+
 export async function stepRunsOf(db: Db, runId: string): Promise<StepRunRow[]> {
   return db.select().from(dagStepRuns).where(eq(dagStepRuns.runId, runId));
 }
@@ -183,8 +291,8 @@ export interface ParsedRecord {
 
 /**
  * Records a task step's LLMCallArtifact (when a call was made), its ParsedOutputArtifact
- * (when a reply came back)
- * and its outcome, in one statement guarded by the run's lease, which it renews.
+ * (when a reply came back) and its outcome, in one statement guarded by the run's lease
+ * (renewed once half of it has passed).
  * SUCCESS stores the canonical output; FAIL stores the error. False when the lease was lost.
  */
 export async function recordTaskStep(
@@ -204,8 +312,12 @@ export async function recordTaskStep(
   const { call, parsed, outcome } = step;
   const runUpdate =
     outcome.status === 'SUCCESS'
-      ? sql`UPDATE dag_runs SET lease_expires_at = ${leaseUntil(step.leaseMs)}, updated_at = now()
-            WHERE id = ${step.runId} AND status = 'running' AND executor_id = ${step.executorId} RETURNING id`
+      ? // The lease is renewed only once half of it is gone: most steps write no dag_runs row.
+        sql`SELECT id FROM dag_runs WHERE id = ${step.runId} AND status = 'running' AND executor_id = ${step.executorId}
+            ), renewed AS (
+              UPDATE dag_runs SET lease_expires_at = ${leaseUntil(step.leaseMs)}, updated_at = now()
+              WHERE id = ${step.runId} AND status = 'running' AND executor_id = ${step.executorId}
+                AND lease_expires_at < now() + make_interval(secs => ${step.leaseMs / 2000})`
       : sql`UPDATE dag_runs SET status = 'error', ended_at = now(), error = ${json({ step_key: step.stepKey, step_run_id: step.stepRunId, message: `step ${step.stepKey} failed` })},
               executor_id = NULL, lease_expires_at = NULL, updated_at = now()
             WHERE id = ${step.runId} AND status = 'running' AND executor_id = ${step.executorId} RETURNING id`;

@@ -1,0 +1,145 @@
+import { sql } from 'drizzle-orm';
+import { attestStep } from '../src/engine/attest.js';
+import { createEngineDeps } from '../src/engine/create-deps.js';
+import type { EngineDeps } from '../src/engine/deps.js';
+import { storeManifest } from '../src/engine/manifests.js';
+import { resumeRun } from '../src/engine/resume.js';
+import { startRun } from '../src/engine/runs.js';
+import { offlineProvider } from '../src/providers/llm/offline.js';
+import type { BenchDatabase } from './databases.js';
+import { median, percentile, timed } from './stats.js';
+import type { Figure } from './report.js';
+
+const DIGEST = 'd'.repeat(64);
+const attestation = { outcome: 'SUCCESS' as const, attestedBy: 'bench', artifacts: [{ name: 'out', uri: 'file:///bench/out', sha256: DIGEST, bytes: 1 }] };
+
+/** A chain of n task steps with one compute step in the middle. */
+export function chainManifest(name: string, n: number) {
+  const middle = Math.floor(n / 2);
+  const steps = Array.from({ length: n + 1 }, (_, i) => {
+    const key = `s${i}`;
+    const dependsOn = i === 0 ? [] : [`s${i - 1}`];
+    if (i === middle) {
+      return { key, step_type: 'compute', depends_on: dependsOn, compute_contract: { executor: 'bench', inputs: [], outputs: ['out'], verification: 'operator_attest' } };
+    }
+    return { key, depends_on: dependsOn, prompt: `step ${i} for {{inputs.tag}}` };
+  });
+  return { name, steps };
+}
+
+const ABC = {
+  name: 'bench-abc',
+  steps: [
+    { key: 'A', prompt: 'assumptions for {{inputs.tag}}' },
+    { key: 'B', step_type: 'compute', depends_on: ['A'], compute_contract: { executor: 'bench', inputs: [], outputs: ['out'], verification: 'operator_attest' } },
+    { key: 'C', depends_on: ['B'], prompt: 'memo on {{steps.A.output}} and {{steps.B.artifacts.out.uri}}' },
+  ],
+};
+
+export function benchDeps(db: BenchDatabase): EngineDeps {
+  return createEngineDeps({ db: db.database.db, providers: new Map([['offline', offlineProvider()]]), defaultModel: 'offline:echo', leaseMs: 60_000 });
+}
+
+/** A→B→C once: start (to waiting), attest, resume (to success). */
+async function abc(deps: EngineDeps, manifestId: string, tag: string) {
+  const [started, pause] = await timed(() => startRun(deps, { manifestId, inputs: { tag } }));
+  const b = started.stepRuns.find((s) => s.stepKey === 'B')!;
+  await attestStep(deps, started.run.id, b.id, attestation);
+  const [resumed, resume] = await timed(() => resumeRun(deps, started.run.id));
+  if (resumed.run.status !== 'success') throw new Error(`run ${started.run.id} ended ${resumed.run.status}`);
+  return { pause, resume };
+}
+
+export async function engineBenchmarks(db: BenchDatabase, quick: boolean): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  const deps = benchDeps(db);
+  const database = db.name;
+
+  // 1. The floor: one single-row INSERT (autocommit: INSERT + COMMIT in one round trip).
+  await db.database.db.execute(sql`CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, v int NOT NULL)`);
+  const floorSamples: number[] = [];
+  for (let i = 0; i < (quick ? 200 : 2000); i++) {
+    const [, ms] = await timed(() => db.database.db.execute(sql`INSERT INTO bench_floor (v) VALUES (${i})`));
+    floorSamples.push(ms);
+  }
+  const floor = median(floorSamples);
+  figures.push({ name: 'floor: single-row INSERT + COMMIT', database, value: floor, unit: 'ms' });
+
+  // 2. + 5. Per-step overhead on chains, and statements per step and per resume.
+  const sizes = quick ? [10, 100] : [10, 100, 1000];
+  const perStep: number[] = [];
+  for (const n of sizes) {
+    const { manifest } = await storeManifest(deps, chainManifest(`bench-chain-${n}`, n));
+    await abc(deps, (await storeManifest(deps, ABC)).manifest.id, 'warm'); // warm the plan cache path
+    const repeats = n >= 1000 ? 2 : quick ? 3 : 5;
+    const samples: number[] = [];
+    let statementsPerResume: number | undefined;
+    let statementsPerStep: number | undefined;
+    for (let r = 0; r < repeats; r++) {
+      const before = db.statements();
+      const began = performance.now();
+      const started = await startRun(deps, { manifestId: manifest.id, inputs: { tag: `r${r}` } });
+      const waiting = started.stepRuns.find((s) => s.status === 'WAITING_FOR_ATTESTATION')!;
+      await attestStep(deps, started.run.id, waiting.id, attestation);
+      const resumed = await resumeRun(deps, started.run.id);
+      const total = performance.now() - began;
+      if (resumed.run.status !== 'success') throw new Error('chain did not succeed');
+      samples.push(total / n);
+      if (before !== undefined) {
+        const all = db.statements()! - before;
+        statementsPerStep = all / n;
+        // A resume with nothing to run: its cost must not depend on the steps already done.
+        const again = await startRun(deps, { manifestId: manifest.id, inputs: { tag: `w${r}` } });
+        const beforeIdle = db.statements()!;
+        await resumeRun(deps, again.run.id);
+        statementsPerResume = db.statements()! - beforeIdle;
+      }
+    }
+    const value = median(samples);
+    perStep.push(value);
+    figures.push({ name: `per task step overhead, N=${n}`, database, value, unit: 'ms', floorRatio: value / floor, goal: goalPerStep(value, floor, database) });
+    if (statementsPerStep !== undefined) {
+      figures.push({ name: `statements per step (start+attest+resume), N=${n}`, database, value: statementsPerStep, unit: 'statements' });
+      figures.push({ name: `statements per idle resume, after N=${n / 2} steps done`, database, value: statementsPerResume!, unit: 'statements' });
+    }
+  }
+  const flat = Math.max(...perStep) / Math.min(...perStep);
+  figures.push({ name: `per-step overhead spread, N=${sizes[0]}..${sizes.at(-1)} (max/min)`, database, value: flat, unit: '×', goal: { text: 'flat (≤ 1.5×)', met: flat <= 1.5 } });
+
+  // 3. Pause and resume latency of A→B→C.
+  const { manifest: abcManifest } = await storeManifest(deps, ABC);
+  const pauses: number[] = [];
+  const resumes: number[] = [];
+  for (let i = 0; i < (quick ? 40 : 200); i++) {
+    const { pause, resume } = await abc(deps, abcManifest.id, `p${i}`);
+    pauses.push(pause);
+    resumes.push(resume);
+  }
+  for (const [label, samples] of [['pause (start → waiting)', pauses], ['resume (→ success)', resumes]] as const) {
+    const med = median(samples);
+    figures.push({ name: `${label} median`, database, value: med, unit: 'ms', floorRatio: med / floor, goal: { text: '≤ 3 ms', met: med <= 3 } });
+    figures.push({ name: `${label} p95`, database, value: percentile(samples, 95), unit: 'ms' });
+  }
+
+  // 4. Throughput: 20 clients doing A→B→C back to back.
+  const seconds = quick ? 3 : 10;
+  let completed = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const began = performance.now();
+  await Promise.all(
+    Array.from({ length: 20 }, async (_, client) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        await abc(deps, abcManifest.id, `t${client}-${i}`);
+        completed++;
+      }
+    }),
+  );
+  const rate = completed / ((performance.now() - began) / 1000);
+  figures.push({ name: 'throughput, 20 clients doing A→B→C', database, value: rate, unit: 'runs/s', goal: { text: '≥ 300 runs/s', met: rate >= 300 } });
+  return figures;
+}
+
+function goalPerStep(value: number, floor: number, database: string) {
+  if (database !== 'postgres') return { text: '≤ 0.8 ms (goal set for PostgreSQL)', met: value <= 0.8 };
+  return { text: '≤ 0.8 ms and ≤ 2.5× floor', met: value <= 0.8 && value / floor <= 2.5 };
+}

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { startServer } from '../test/support/server-process.js';
+import type { BenchDatabase } from './databases.js';
+import type { Figure } from './report.js';
+
+const ABC = {
+  name: 'bench-http',
+  steps: [
+    { key: 'A', prompt: 'assumptions for {{inputs.tag}}' },
+    { key: 'B', step_type: 'compute', depends_on: ['A'], compute_contract: { executor: 'bench', inputs: [], outputs: ['out'], verification: 'operator_attest' } },
+    { key: 'C', depends_on: ['B'], prompt: 'memo on {{steps.B.artifacts.out.uri}}' },
+  ],
+};
+const ATTEST = JSON.stringify({ outcome: 'SUCCESS', attested_by: 'bench', artifacts: [{ name: 'out', uri: 'file:///bench/out', sha256: 'e'.repeat(64), bytes: 1 }] });
+
+async function post(base: string, path: string, body: string) {
+  const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** HTTP figures against a `stepgate serve` process this benchmark starts itself. */
+export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise<Figure[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'stepgate-bench-'));
+  const server = await startServer(db.url ? { DATABASE_URL: db.url, LOG_LEVEL: 'warn' } : { STEPGATE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+  const figures: Figure[] = [];
+  const database = db.name;
+  try {
+    const base = server.baseUrl;
+    const manifest = await post(base, '/api/manifests', JSON.stringify(ABC));
+    const startWaiting = async (tag: string) => {
+      const run = await post(base, '/api/runs', JSON.stringify({ manifest_id: manifest.id, inputs: { tag } }));
+      return { runId: run.id as string, stepRunId: run.waiting_on[0].step_run_id as string };
+    };
+    const sample = await startWaiting('get');
+    await post(base, `/api/runs/${sample.runId}/steps/${sample.stepRunId}/attest`, ATTEST);
+    await post(base, `/api/runs/${sample.runId}/resume`, '');
+
+    const levels = [1, 16, 64];
+    const duration = quick ? 2 : 8;
+    for (const connections of levels) {
+      const result = await autocannon({ url: `${base}/api/runs/${sample.runId}`, connections, duration });
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`GET /api/runs/{id}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+      const best = connections === 64;
+      figures.push({
+        name: `HTTP GET /api/runs/{id}, ${connections} connections`,
+        database,
+        value: result.requests.average,
+        unit: 'req/s',
+        ...(best ? { goal: { text: '≥ 3000 req/s', met: result.requests.average >= 3000 } } : {}),
+      });
+      figures.push({ name: `HTTP GET /api/runs/{id} p99 latency, ${connections} connections`, database, value: result.latency.p99, unit: 'ms' });
+    }
+
+    for (const concurrency of levels) {
+      const cycles = quick ? Math.max(20, concurrency * 2) : Math.max(200, concurrency * 8);
+      const waiting: Array<{ runId: string; stepRunId: string }> = [];
+      for (let i = 0; i < cycles; i++) waiting.push(await startWaiting(`c${concurrency}-${i}`));
+      const began = performance.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < waiting.length) {
+            const { runId, stepRunId } = waiting[next++]!;
+            await post(base, `/api/runs/${runId}/steps/${stepRunId}/attest`, ATTEST);
+            const done = await post(base, `/api/runs/${runId}/resume`, '');
+            if (done.status !== 'success') throw new Error(`run ${runId} ended ${done.status}`);
+          }
+        }),
+      );
+      const rate = cycles / ((performance.now() - began) / 1000);
+      figures.push({ name: `HTTP attest + resume cycles, ${concurrency} clients`, database, value: rate, unit: 'cycles/s' });
+    }
+
+    const peakKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
+    const peakMb = peakKb / 1024;
+    figures.push({
+      name: 'server RSS at peak',
+      database,
+      value: peakMb,
+      unit: 'MB',
+      ...(database === 'postgres' ? { goal: { text: '≤ 200 MB', met: peakMb <= 200 } } : {}),
+    });
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return figures;
+}
