@@ -3,6 +3,7 @@ import { LlmCallError, splitModel } from '../core/llm.js';
 import { parseReply } from '../core/output.js';
 import { TemplateRenderError, valuesUsed } from '../core/template.js';
 import { returnRunToWaiting } from '../storage/attestations.js';
+import { AdvanceBatch, type CallRecord, type ParsedRecord } from '../storage/advance-batch.js';
 import * as runs from '../storage/runs.js';
 import type { EngineDeps } from './deps.js';
 import { SimulatedCrash } from './faults.js';
@@ -21,7 +22,7 @@ interface StepState {
  * as `waiting` so that a resume can continue it at once (a process that really dies leaves it
  * `running` until its lease expires; a resume then recovers it).
  */
-export async function advanceHeldRun(deps: EngineDeps, run: runs.RunRow, options: { fresh?: boolean } = {}): Promise<void> {
+export async function advanceHeldRun(deps: EngineDeps, run: RunToAdvance, options: AdvanceOptions = {}): Promise<void> {
   try {
     await executeManifest(deps, run, options);
   } catch (err) {
@@ -32,39 +33,68 @@ export async function advanceHeldRun(deps: EngineDeps, run: runs.RunRow, options
   }
 }
 
+/** The run as the runner needs it; a new run is inserted by the runner's first statement. */
+export interface RunToAdvance {
+  readonly id: string;
+  readonly manifestId: string;
+  readonly inputs: unknown;
+}
+
+export interface AdvanceOptions {
+  /** The run does not exist yet: the first statement inserts it (`running`, held by this executor). */
+  readonly create?: boolean;
+  /** The run's step runs, when the caller read them already (a resume's claim does). */
+  readonly stepRuns?: ReadonlyArray<StepState & { readonly stepKey: string }>;
+}
+
+type TemplateContext = Record<string, unknown> & { readonly inputs: unknown; readonly steps: Record<string, unknown> };
+
 /**
  * execute_manifest (SPEC §3): advances a run this executor holds (status `running`) until it
  * waits or ends. State is rebuilt from the database, never from an earlier request: a step
  * with a SUCCESS step run is never run again. Steps run in the plan's order (topological,
  * ties by manifest order) once all their `depends_on` are SUCCESS; compute steps are parked;
  * when nothing more can run, the run is released as `waiting`, `success` or `error`.
+ *
+ * Writes are batched (storage/advance-batch.ts): each task step costs one statement, which
+ * also records the outcome of the step before it and parks what that step unblocked; the
+ * LLM is called between statements, outside any transaction.
  */
-export async function executeManifest(deps: EngineDeps, run: runs.RunRow, options: { fresh?: boolean } = {}): Promise<void> {
+export async function executeManifest(deps: EngineDeps, run: RunToAdvance, options: AdvanceOptions = {}): Promise<void> {
   const plan = await planOf(deps.db, deps.plans, run.manifestId);
   // A run created by this very request has no step runs yet: nothing to read back.
-  const rows = options.fresh ? [] : await runs.stepRunsOf(deps.db, run.id);
+  const rows = options.create ? [] : (options.stepRuns ?? (await runs.stepRunsOf(deps.db, run.id)));
   const state = new Map<string, StepState>(rows.map((row) => [row.stepKey, row]));
   const context = templateContext(run, plan, state);
-  const lost = () => new RunLeaseLostError(run.id);
+  const batch = new AdvanceBatch(
+    options.create
+      ? { kind: 'create', runId: run.id, executorId: deps.executorId, manifestId: run.manifestId, inputs: run.inputs, leaseMs: deps.leaseMs }
+      : { kind: 'held', runId: run.id, executorId: deps.executorId },
+  );
+  const flush = async () => {
+    const result = await batch.flush(deps.db);
+    if (!result.held) throw new RunLeaseLostError(run.id);
+    return result;
+  };
 
   for (;;) {
     const next = plan.steps.find((step) => isRunnable(step, state));
     if (!next) break;
     if (next.type === 'compute') {
-      if (!(await runs.parkComputeStep(deps.db, { runId: run.id, manifestStepId: next.manifestStepId, stepKey: next.key, executorId: deps.executorId }))) throw lost();
+      batch.park({ manifestStepId: next.manifestStepId, stepKey: next.key });
       state.set(next.key, { id: '', status: 'WAITING_FOR_ATTESTATION', attempt: 1, output: null });
       continue;
     }
-    const outcome = await runTaskStep(deps, run, next, state, context);
+    const outcome = await runTaskStep(deps, next, state, context, batch, flush);
     state.set(next.key, outcome);
-    if (outcome.status === 'SUCCESS') context.steps[next.key] = { output: outcome.output };
-    if (outcome.status === 'FAIL') return; // recordTaskStep ended the run in error
+    if (outcome.status === 'FAIL') return; // the failure was written with the run's end
+    context.steps[next.key] = { output: outcome.output };
   }
 
   const statuses = plan.steps.map((step) => state.get(step.key)?.status);
   const status = statuses.includes('WAITING_FOR_ATTESTATION') ? 'waiting' : statuses.every((s) => s === 'SUCCESS') ? 'success' : 'error';
-  const error = status === 'error' ? { message: 'steps could not run because an upstream step did not succeed' } : undefined;
-  if (!(await runs.releaseRun(deps.db, { runId: run.id, executorId: deps.executorId, status, error }))) throw lost();
+  batch.release(status, status === 'error' ? { message: 'steps could not run because an upstream step did not succeed' } : undefined);
+  await flush();
 }
 
 /** Not started (or a task step left RUNNING by a process that died), and every dependency SUCCESS. */
@@ -74,10 +104,8 @@ function isRunnable(step: PlannedStep, state: ReadonlyMap<string, StepState>): b
   return step.dependsOn.every((dep) => state.get(dep)?.status === 'SUCCESS');
 }
 
-type TemplateContext = Record<string, unknown> & { readonly inputs: unknown; readonly steps: Record<string, unknown> };
-
 /** The canonical outputs of finished steps, as templates see them (`steps.X…`); kept up to date as steps succeed. */
-function templateContext(run: runs.RunRow, plan: Plan, state: ReadonlyMap<string, StepState>): TemplateContext {
+function templateContext(run: RunToAdvance, plan: Plan, state: ReadonlyMap<string, StepState>): TemplateContext {
   const steps: Record<string, unknown> = {};
   for (const [key, stepRun] of state) {
     if (stepRun.status !== 'SUCCESS') continue;
@@ -88,14 +116,16 @@ function templateContext(run: runs.RunRow, plan: Plan, state: ReadonlyMap<string
 
 /**
  * One task step: PromptArtifact → llm_complete() → LLMCallArtifact → ParsedOutputArtifact →
- * SUCCESS or FAIL. Two short statements around an LLM call made outside any transaction.
+ * SUCCESS or FAIL. Its start is flushed before the LLM call; a SUCCESS is written with the
+ * next flush, a FAIL (which ends the run) at once.
  */
 async function runTaskStep(
   deps: EngineDeps,
-  run: runs.RunRow,
   step: PlannedStep,
   state: ReadonlyMap<string, StepState>,
   context: TemplateContext,
+  batch: AdvanceBatch,
+  flush: () => Promise<{ started: { id: string; attempt: number } | undefined }>,
 ): Promise<StepState> {
   const leftover = state.get(step.key);
   const template = step.template!;
@@ -110,14 +140,15 @@ async function runTaskStep(
   }
   const messages = prompt === undefined ? undefined : [{ role: 'user' as const, content: prompt }];
   const promptRecord = { template: template.source, values, messages, error: renderError };
-  const started = leftover
-    ? await runs.retryTaskStep(deps.db, { runId: run.id, stepRunId: leftover.id, attempt: leftover.attempt, executorId: deps.executorId, prompt: promptRecord })
-    : await runs.startTaskStep(deps.db, { runId: run.id, manifestStepId: step.manifestStepId, stepKey: step.key, executorId: deps.executorId, prompt: promptRecord });
-  if (!started) throw new RunLeaseLostError(run.id);
-  const record = { runId: run.id, stepRunId: started.id, stepKey: step.key, attempt: started.attempt, executorId: deps.executorId, leaseMs: deps.leaseMs };
+  if (leftover) batch.retry({ stepRunId: leftover.id, attempt: leftover.attempt, prompt: promptRecord });
+  else batch.start({ manifestStepId: step.manifestStepId, stepKey: step.key, prompt: promptRecord });
+  const { started } = await flush();
+  if (!started) throw new Error(`step ${step.key} could not be started`);
 
-  const fail = async (error: unknown, call?: runs.CallRecord, parsed?: runs.ParsedRecord): Promise<StepState> => {
-    if (!(await runs.recordTaskStep(deps.db, { ...record, call, parsed, outcome: { status: 'FAIL', error } }))) throw new RunLeaseLostError(run.id);
+  const fail = async (error: unknown, call?: CallRecord, parsed?: ParsedRecord): Promise<StepState> => {
+    batch.record({ stepRunId: started.id, attempt: started.attempt, call, parsed, outcome: { status: 'FAIL', error } });
+    batch.fail({ step_key: step.key, step_run_id: started.id, message: `step ${step.key} failed` });
+    await flush();
     return { id: started.id, status: 'FAIL', attempt: started.attempt, output: null };
   };
   if (messages === undefined) return fail(renderError);
@@ -152,7 +183,7 @@ async function runTaskStep(
   const latencyMs = performance.now() - began;
   deps.faults?.hit('afterLlmBeforeCommit');
 
-  const call: runs.CallRecord = {
+  const call: CallRecord = {
     provider: providerName,
     model: modelName,
     request: reply.requestBody,
@@ -168,12 +199,13 @@ async function runTaskStep(
   const parsed = parseReply(reply.text, step.output, check);
   if (!parsed.ok) return fail({ message: `the output could not be parsed: ${parsed.error.message}` }, call, { format: step.output.format, value: undefined, error: parsed.error });
 
-  const ok = await runs.recordTaskStep(deps.db, {
-    ...record,
+  batch.record({
+    stepRunId: started.id,
+    attempt: started.attempt,
     call,
     parsed: { format: step.output.format, value: parsed.value, error: undefined },
     outcome: { status: 'SUCCESS', output: parsed.value },
   });
-  if (!ok) throw new RunLeaseLostError(run.id);
+  batch.renewLease(deps.leaseMs);
   return { id: started.id, status: 'SUCCESS', attempt: started.attempt, output: parsed.value };
 }

@@ -18,6 +18,6 @@ export async function resumeRun(deps: EngineDeps, runId: string): Promise<RunVie
     if (!run) throw new RunNotFoundError(runId);
     throw new RunNotWaitingError(runId, run.status);
   }
-  await advanceHeldRun(deps, claimed);
+  await advanceHeldRun(deps, claimed, { stepRuns: claimed.stepRuns });
   return showRun(deps, runId);
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { InputsInvalidError, ManifestNotFoundError, RunNotFoundError, StepRunNotFoundError, type Issue } from '../core/errors.js';
 import { lookup } from '../core/template.js';
 import * as runs from '../storage/runs.js';
@@ -25,8 +26,8 @@ export async function startRun(deps: EngineDeps, request: { manifestId: string; 
   }
   const missing = missingInputs(plan, request.inputs);
   if (missing.length > 0) throw new InputsInvalidError(missing);
-  const run = await runs.insertRun(deps.db, { manifestId: plan.manifestId, inputs: request.inputs, executorId: deps.executorId, leaseMs: deps.leaseMs });
-  await advanceHeldRun(deps, run, { fresh: true });
+  const run = { id: randomUUID(), manifestId: plan.manifestId, inputs: request.inputs };
+  await advanceHeldRun(deps, run, { create: true });
   return showRun(deps, run.id);
 }
 

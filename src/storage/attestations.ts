@@ -85,25 +85,39 @@ export async function recordAttestation(db: Db, input: AttestationInput): Promis
   }
 }
 
-/** The single guarded claim of a resume: exactly one caller gets the run. */
-export async function claimRun(db: Db, claim: { runId: string; executorId: string; leaseMs: number }) {
-  const [row] = await db
-    .update(dagRuns)
-    .set({
-      status: 'running',
-      executorId: claim.executorId,
-      leaseExpiresAt: sql`now() + make_interval(secs => ${claim.leaseMs / 1000})`,
-      updatedAt: sql`now()`,
-    })
-    .where(
-      and(
-        eq(dagRuns.id, claim.runId),
-        // A waiting run, or one left running by a process whose hold has expired (it died).
-        sql`(${dagRuns.status} = 'waiting' OR (${dagRuns.status} = 'running' AND ${dagRuns.leaseExpiresAt} < now()))`,
-      ),
-    )
-    .returning();
-  return row;
+/** What the runner needs of a step run it finds when it resumes a run. */
+export interface ClaimedStepRun {
+  readonly id: string;
+  readonly stepKey: string;
+  readonly status: string;
+  readonly attempt: number;
+  readonly output: unknown;
+}
+
+/**
+ * The single guarded claim of a resume: exactly one caller gets the run. The same round trip
+ * reads back the run's step runs, from which the runner rebuilds its state.
+ */
+export async function claimRun(
+  db: Db,
+  claim: { runId: string; executorId: string; leaseMs: number },
+): Promise<{ id: string; manifestId: string; inputs: unknown; stepRuns: ClaimedStepRun[] } | undefined> {
+  const [row] = await queryRows<{ id: string; manifest_id: string; inputs: unknown; step_runs: ClaimedStepRun[] }>(
+    db,
+    sql`WITH claimed AS (
+          UPDATE dag_runs SET status = 'running', executor_id = ${claim.executorId},
+                 lease_expires_at = now() + make_interval(secs => ${claim.leaseMs / 1000}), updated_at = now()
+          WHERE id = ${claim.runId}
+            -- A waiting run, or one left running by a process whose hold has expired (it died).
+            AND (status = 'waiting' OR (status = 'running' AND lease_expires_at < now()))
+          RETURNING id, manifest_id, inputs
+        )
+        SELECT c.id, c.manifest_id, c.inputs, COALESCE((
+          SELECT json_agg(json_build_object('id', s.id, 'stepKey', s.step_key, 'status', s.status, 'attempt', s.attempt, 'output', s.output))
+          FROM dag_step_runs s WHERE s.run_id = c.id), '[]'::json) AS step_runs
+        FROM claimed c`,
+  );
+  return row ? { id: row.id, manifestId: row.manifest_id, inputs: row.inputs, stepRuns: row.step_runs } : undefined;
 }
 
 /** Gives a run back as `waiting` after an advance failed unexpectedly, so it can be resumed. */
@@ -141,7 +155,7 @@ export async function pendingAttestations(db: Db, page: { limit: number; offset:
           JOIN manifests m ON m.id = r.manifest_id
           JOIN manifest_steps ms ON ms.id = sr.manifest_step_id
           WHERE sr.status = 'WAITING_FOR_ATTESTATION'
-          ORDER BY sr.started_at, sr.id
+          ORDER BY sr.started_at, ms.position, sr.id
           LIMIT ${page.limit} OFFSET ${page.offset}`,
     ),
     queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM dag_step_runs WHERE status = 'WAITING_FOR_ATTESTATION'`),

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './database.js';
 import { queryRows } from './database.js';
 import {
@@ -13,36 +13,14 @@ import {
 } from './schema.js';
 
 /**
- * Run and step-run queries. Every transition is one guarded statement: it names the status
- * it expects and (while a run is `running`) the executor holding the run, and returns the
- * rows it changed; zero rows means someone else got there first.
+ * Reads of runs and step runs. (What the runner writes while advancing a run is in
+ * advance-batch.ts; attestation and resume claims in attestations.ts.)
  */
 
 export type RunRow = typeof dagRuns.$inferSelect;
 export type StepRunRow = typeof dagStepRuns.$inferSelect;
 export type AttestationRow = typeof computeAttestations.$inferSelect;
 export type ComputeArtifactRow = typeof computeArtifacts.$inferSelect;
-
-const json = (value: unknown): SQL => sql`${JSON.stringify(value ?? null)}::jsonb`;
-const leaseUntil = (leaseMs: number): SQL => sql`now() + make_interval(secs => ${leaseMs / 1000})`;
-/** True while `executorId` holds run `runId`. */
-const holds = (runId: string, executorId: string): SQL =>
-  sql`EXISTS (SELECT 1 FROM dag_runs WHERE id = ${runId} AND status = 'running' AND executor_id = ${executorId})`;
-
-export async function insertRun(db: Db, run: { manifestId: string; inputs: unknown; executorId: string; leaseMs: number }): Promise<RunRow> {
-  const [row] = await db
-    .insert(dagRuns)
-    .values({
-      manifestId: run.manifestId,
-      status: 'running',
-      inputs: run.inputs,
-      startedAt: sql`now()`,
-      executorId: run.executorId,
-      leaseExpiresAt: leaseUntil(run.leaseMs),
-    })
-    .returning();
-  return row!;
-}
 
 export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
   const [row] = await db.select().from(dagRuns).where(eq(dagRuns.id, runId));
@@ -206,180 +184,5 @@ export async function taskArtifactsOf(db: Db, stepRunId: string) {
 
 export async function manifestStepOf(db: Db, manifestStepId: string) {
   const [row] = await db.select().from(manifestSteps).where(eq(manifestSteps.id, manifestStepId));
-  return row;
-}
-
-// ---------------------------------------------------------------------------------------
-// Transitions made while advancing a run (the executor holds the run's lease)
-
-/** The rendered messages, or why the prompt could not be rendered. */
-export interface PromptRecord {
-  readonly template: string;
-  readonly values: unknown;
-  readonly messages: unknown;
-  readonly error: unknown;
-}
-
-const promptColumns = (prompt: PromptRecord): SQL =>
-  sql`${prompt.template}, ${json(prompt.values)}, ${prompt.messages === undefined ? sql`NULL` : json(prompt.messages)}, ${prompt.error === undefined ? sql`NULL` : json(prompt.error)}`;
-
-/**
- * Starts a task step: its step run (RUNNING, attempt 1) and its PromptArtifact, in one
- * statement. Undefined when the executor no longer holds the run or the step run exists.
- */
-export async function startTaskStep(
-  db: Db,
-  step: { runId: string; manifestStepId: string; stepKey: string; executorId: string; prompt: PromptRecord },
-): Promise<{ id: string; attempt: number } | undefined> {
-  const [row] = await queryRows<{ id: string; attempt: number }>(
-    db,
-    sql`WITH step AS (
-          INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt)
-          SELECT ${step.runId}, ${step.manifestStepId}, ${step.stepKey}, 'RUNNING', 1
-          WHERE ${holds(step.runId, step.executorId)}
-          ON CONFLICT (run_id, step_key) DO NOTHING
-          RETURNING id, attempt
-        ), prompt AS (
-          INSERT INTO prompt_artifacts (step_run_id, attempt, template, values, messages, error)
-          SELECT id, attempt, ${promptColumns(step.prompt)} FROM step
-        )
-        SELECT id, attempt FROM step`,
-  );
-  return row;
-}
-
-/**
- * Starts the next attempt of a task step left RUNNING by a process that died mid-step
- * (SPEC §6: the repeat is counted and visible).
- */
-export async function retryTaskStep(
-  db: Db,
-  step: { runId: string; stepRunId: string; attempt: number; executorId: string; prompt: PromptRecord },
-): Promise<{ id: string; attempt: number } | undefined> {
-  const [row] = await queryRows<{ id: string; attempt: number }>(
-    db,
-    sql`WITH step AS (
-          UPDATE dag_step_runs SET attempt = attempt + 1, started_at = now()
-          WHERE id = ${step.stepRunId} AND status = 'RUNNING' AND attempt = ${step.attempt}
-            AND ${holds(step.runId, step.executorId)}
-          RETURNING id, attempt
-        ), prompt AS (
-          INSERT INTO prompt_artifacts (step_run_id, attempt, template, values, messages, error)
-          SELECT id, attempt, ${promptColumns(step.prompt)} FROM step
-        )
-        SELECT id, attempt FROM step`,
-  );
-  return row;
-}
-
-export interface CallRecord {
-  readonly provider: string;
-  readonly model: string;
-  readonly request: unknown;
-  readonly response: unknown;
-  readonly usage: unknown;
-  readonly latencyMs: number;
-  readonly tries: number;
-  readonly error: unknown;
-}
-
-export interface ParsedRecord {
-  readonly format: 'text' | 'json';
-  readonly value: unknown;
-  readonly error: unknown;
-}
-
-/**
- * Records a task step's LLMCallArtifact (when a call was made), its ParsedOutputArtifact
- * (when a reply came back) and its outcome, in one statement guarded by the run's lease
- * (renewed once half of it has passed).
- * SUCCESS stores the canonical output; FAIL stores the error. False when the lease was lost.
- */
-export async function recordTaskStep(
-  db: Db,
-  step: {
-    runId: string;
-    stepRunId: string;
-    stepKey: string;
-    attempt: number;
-    executorId: string;
-    leaseMs: number;
-    call: CallRecord | undefined;
-    parsed: ParsedRecord | undefined;
-    outcome: { status: 'SUCCESS'; output: unknown } | { status: 'FAIL'; error: unknown };
-  },
-): Promise<boolean> {
-  const { call, parsed, outcome } = step;
-  const runUpdate =
-    outcome.status === 'SUCCESS'
-      ? // The lease is renewed only once half of it is gone: most steps write no dag_runs row.
-        sql`SELECT id FROM dag_runs WHERE id = ${step.runId} AND status = 'running' AND executor_id = ${step.executorId}
-            ), renewed AS (
-              UPDATE dag_runs SET lease_expires_at = ${leaseUntil(step.leaseMs)}, updated_at = now()
-              WHERE id = ${step.runId} AND status = 'running' AND executor_id = ${step.executorId}
-                AND lease_expires_at < now() + make_interval(secs => ${step.leaseMs / 2000})`
-      : sql`UPDATE dag_runs SET status = 'error', ended_at = now(), error = ${json({ step_key: step.stepKey, step_run_id: step.stepRunId, message: `step ${step.stepKey} failed` })},
-              executor_id = NULL, lease_expires_at = NULL, updated_at = now()
-            WHERE id = ${step.runId} AND status = 'running' AND executor_id = ${step.executorId} RETURNING id`;
-  const stepUpdate =
-    outcome.status === 'SUCCESS'
-      ? sql`status = 'SUCCESS', output = ${json(outcome.output)}`
-      : sql`status = 'FAIL', error = ${json(outcome.error)}`;
-  const rows = await queryRows<{ id: string }>(
-    db,
-    sql`WITH run AS (${runUpdate}),
-        step AS (
-          UPDATE dag_step_runs SET ${stepUpdate}, ended_at = now()
-          WHERE id = ${step.stepRunId} AND status = 'RUNNING' AND attempt = ${step.attempt} AND EXISTS (SELECT 1 FROM run)
-          RETURNING id, attempt
-        ), cancelled AS (
-          UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(), error = ${json({ message: 'the run ended in error before this step was attested' })}
-          WHERE run_id = ${step.runId} AND status = 'WAITING_FOR_ATTESTATION' AND ${outcome.status === 'FAIL'} AND EXISTS (SELECT 1 FROM step)
-        ), call AS (
-          INSERT INTO llm_call_artifacts (step_run_id, attempt, provider, model, request, response, usage, latency_ms, tries, error)
-          SELECT id, attempt, ${call?.provider ?? ''}, ${call?.model ?? ''}, ${json(call?.request)}, ${json(call?.response)}, ${json(call?.usage)},
-                 ${Math.round(call?.latencyMs ?? 0)}, ${call?.tries ?? 0}, ${call?.error === undefined ? sql`NULL` : json(call.error)}
-          FROM step WHERE ${call !== undefined}
-        ), parsed AS (
-          INSERT INTO parsed_output_artifacts (step_run_id, attempt, format, value, error)
-          SELECT id, attempt, ${parsed?.format ?? 'text'}, ${parsed && parsed.error === undefined ? json(parsed.value) : sql`NULL`},
-                 ${parsed && parsed.error !== undefined ? json(parsed.error) : sql`NULL`}
-          FROM step WHERE ${parsed !== undefined}
-        )
-        SELECT id FROM step`,
-  );
-  return rows.length > 0;
-}
-
-/** Parks a compute step: its step run WAITING_FOR_ATTESTATION, started, not ended. */
-export async function parkComputeStep(db: Db, step: { runId: string; manifestStepId: string; stepKey: string; executorId: string }): Promise<boolean> {
-  const rows = await queryRows<{ id: string }>(
-    db,
-    sql`INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt)
-        SELECT ${step.runId}, ${step.manifestStepId}, ${step.stepKey}, 'WAITING_FOR_ATTESTATION', 1
-        WHERE ${holds(step.runId, step.executorId)}
-        ON CONFLICT (run_id, step_key) DO NOTHING
-        RETURNING id`,
-  );
-  return rows.length > 0;
-}
-
-/** Ends this executor's hold on a run: `waiting` (compute steps wait), `success`, or `error`. */
-export async function releaseRun(
-  db: Db,
-  run: { runId: string; executorId: string; status: 'waiting' | 'success' | 'error'; error?: unknown },
-): Promise<RunRow | undefined> {
-  const [row] = await db
-    .update(dagRuns)
-    .set({
-      status: run.status,
-      endedAt: run.status === 'waiting' ? null : sql`now()`,
-      error: run.status === 'error' ? (run.error ?? null) : null,
-      executorId: null,
-      leaseExpiresAt: null,
-      updatedAt: sql`now()`,
-    })
-    .where(and(eq(dagRuns.id, run.runId), eq(dagRuns.status, 'running'), eq(dagRuns.executorId, run.executorId)))
-    .returning();
   return row;
 }
