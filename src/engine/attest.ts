@@ -1,7 +1,6 @@
 import { canonicalComputeOutput, missingOutputs, type AttestedArtifact } from '../core/attestation.js';
 import { AlreadyAttestedError, RequestInvalidError, RunNotFoundError, StepRunNotFoundError, StepRunNotWaitingError } from '../core/errors.js';
-import { recordAttestation } from '../storage/attestations.js';
-import * as runs from '../storage/runs.js';
+import { attestationTarget, recordAttestation } from '../storage/attestations.js';
 import type { EngineDeps } from './deps.js';
 import { isUuid } from './manifests.js';
 import { planOf } from './plan.js';
@@ -19,17 +18,15 @@ export interface AttestRequest {
  * constraint and guarded update are what decide when requests race.
  */
 export async function attestStep(deps: EngineDeps, runId: string, stepRunId: string, request: AttestRequest): Promise<RunView> {
-  const stepRun = isUuid(runId) && isUuid(stepRunId) ? await runs.getStepRun(deps.db, runId, stepRunId) : undefined;
-  const run = isUuid(runId) ? await runs.getRun(deps.db, runId) : undefined;
-  if (!run) throw new RunNotFoundError(runId);
-  if (!stepRun) throw new StepRunNotFoundError(runId, stepRunId);
-  const step = (await planOf(deps.db, deps.plans, run.manifestId)).byKey.get(stepRun.stepKey)!;
+  const target = isUuid(runId) ? await attestationTarget(deps.db, runId, isUuid(stepRunId) ? stepRunId : null) : undefined;
+  if (!target) throw new RunNotFoundError(runId);
+  if (!target.step_key || !target.status) throw new StepRunNotFoundError(runId, stepRunId);
+  const step = (await planOf(deps.db, deps.plans, target.run_manifest_id)).byKey.get(target.step_key)!;
   if (step.type !== 'compute' || !step.contract) {
-    throw new StepRunNotWaitingError(stepRunId, stepRun.status, `Step run ${stepRunId} (${stepRun.stepKey}) is a task step: only compute steps are attested.`);
+    throw new StepRunNotWaitingError(stepRunId, target.status, `Step run ${stepRunId} (${target.step_key}) is a task step: only compute steps are attested.`);
   }
-  const attested = (await runs.attestationsOf(deps.db, [stepRunId])).has(stepRunId);
-  if (attested) throw new AlreadyAttestedError(stepRunId);
-  if (stepRun.status !== 'WAITING_FOR_ATTESTATION') throw new StepRunNotWaitingError(stepRunId, stepRun.status);
+  if (target.attested) throw new AlreadyAttestedError(stepRunId);
+  if (target.status !== 'WAITING_FOR_ATTESTATION') throw new StepRunNotWaitingError(stepRunId, target.status);
 
   const missing = missingOutputs(step.contract, request.outcome, request.artifacts);
   if (missing.length > 0) throw new RequestInvalidError(missing, `The attestation does not cover the contract of step ${step.key}.`);
@@ -47,7 +44,9 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
   });
   if (outcome.kind === 'already-attested') throw new AlreadyAttestedError(stepRunId);
   if (outcome.kind === 'not-waiting') {
-    const now = await runs.getStepRun(deps.db, runId, stepRunId);
+    // Someone else got there first: answer what they made of it.
+    const now = await attestationTarget(deps.db, runId, stepRunId);
+    if (now?.attested) throw new AlreadyAttestedError(stepRunId);
     throw new StepRunNotWaitingError(stepRunId, now?.status ?? 'gone');
   }
   return showRun(deps, runId);

@@ -1,7 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from './database.js';
 import { queryRows } from './database.js';
-import { computeArtifacts, computeAttestations, dagRuns, dagStepRuns } from './schema.js';
+import { dagRuns } from './schema.js';
+import { isUniqueViolation } from './sqlstate.js';
 
 export interface ArtifactInput {
   readonly name: string;
@@ -24,65 +25,66 @@ export interface AttestationInput {
 
 export type AttestOutcome = { kind: 'attested'; attestationId: string } | { kind: 'already-attested' } | { kind: 'not-waiting' };
 
-class Rollback extends Error {
-  constructor(readonly outcome: AttestOutcome) {
-    super(outcome.kind);
+/**
+ * One statement, so one transaction: the guarded flip of the step run (`… WHERE status =
+ * 'WAITING_FOR_ATTESTATION'`: among racing attests, the first to lock the row wins and the
+ * others find it flipped), the attestation (UNIQUE(step_run_id) as the backstop: a violation
+ * aborts the whole statement), its artifacts, and, on FAIL, the run's end in error with its
+ * other waiting compute steps cancelled.
+ */
+export async function recordAttestation(db: Db, input: AttestationInput): Promise<AttestOutcome> {
+  const set =
+    input.outcome === 'SUCCESS'
+      ? sql`status = 'SUCCESS', output = ${JSON.stringify(input.output)}::jsonb`
+      : sql`status = 'FAIL', error = ${JSON.stringify({ message: 'the operator attested FAIL', notes: input.notes, attested_by: input.attestedBy })}::jsonb`;
+  try {
+    const [row] = await queryRows<{ attestation_id: string | null }>(
+      db,
+      sql`WITH step AS (
+            UPDATE dag_step_runs SET ${set}, ended_at = now()
+            WHERE id = ${input.stepRunId} AND run_id = ${input.runId} AND status = 'WAITING_FOR_ATTESTATION'
+            RETURNING id, step_key
+          ), attestation AS (
+            INSERT INTO compute_attestations (step_run_id, attested_by, outcome, notes, contract_snapshot)
+            SELECT id, ${input.attestedBy}, ${input.outcome}, ${input.notes}, ${JSON.stringify(input.contractSnapshot)}::jsonb FROM step
+            RETURNING id
+          ), artifacts AS (
+            INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes)
+            SELECT attestation.id, a.name, a.uri, a.sha256, a.bytes
+            FROM attestation, json_to_recordset(${JSON.stringify(input.artifacts)}::json) AS a(name text, uri text, sha256 text, bytes bigint)
+          ), run AS (
+            UPDATE dag_runs SET status = 'error', ended_at = now(), executor_id = NULL, lease_expires_at = NULL, updated_at = now(),
+                   error = json_build_object('step_key', (SELECT step_key FROM step), 'step_run_id', ${input.stepRunId}::text,
+                                             'message', 'compute step ' || (SELECT step_key FROM step) || ' was attested FAIL')::jsonb
+            WHERE id = ${input.runId} AND ${input.outcome === 'FAIL'} AND status IN ('waiting', 'running') AND EXISTS (SELECT 1 FROM attestation)
+            RETURNING id
+          ), cancelled AS (
+            UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(),
+                   error = '{"message": "the run ended in error before this step was attested"}'::jsonb
+            WHERE run_id = ${input.runId} AND status = 'WAITING_FOR_ATTESTATION' AND id <> ${input.stepRunId} AND EXISTS (SELECT 1 FROM run)
+          )
+          SELECT (SELECT id FROM attestation) AS attestation_id`,
+    );
+    return row?.attestation_id ? { kind: 'attested', attestationId: row.attestation_id } : { kind: 'not-waiting' };
+  } catch (err) {
+    if (isUniqueViolation(err, 'compute_attestations_step_run_id_key')) return { kind: 'already-attested' };
+    throw err;
   }
 }
 
 /**
- * One transaction: the attestation (the UNIQUE(step_run_id) constraint decides between racing
- * attests), its artifacts, and the guarded flip of the step run. FAIL ends the run in error and
- * cancels the run's other waiting compute steps. Anything short of all of it rolls back.
+ * Where a step run stands before an attestation: its run, its status, whether it is attested.
+ * Undefined when the run does not exist; a null step_key when the run has no such step run.
  */
-export async function recordAttestation(db: Db, input: AttestationInput): Promise<AttestOutcome> {
-  try {
-    return await db.transaction(async (tx) => {
-      const [attestation] = await tx
-        .insert(computeAttestations)
-        .values({
-          stepRunId: input.stepRunId,
-          attestedBy: input.attestedBy,
-          outcome: input.outcome,
-          notes: input.notes,
-          contractSnapshot: input.contractSnapshot,
-        })
-        .onConflictDoNothing({ target: computeAttestations.stepRunId })
-        .returning({ id: computeAttestations.id });
-      if (!attestation) throw new Rollback({ kind: 'already-attested' });
-      if (input.artifacts.length > 0) {
-        await tx.insert(computeArtifacts).values(input.artifacts.map((a) => ({ attestationId: attestation.id, ...a })));
-      }
-      const flipped = await tx
-        .update(dagStepRuns)
-        .set(
-          input.outcome === 'SUCCESS'
-            ? { status: 'SUCCESS', endedAt: sql`now()`, output: input.output }
-            : { status: 'FAIL', endedAt: sql`now()`, error: { message: 'the operator attested FAIL', notes: input.notes, attested_by: input.attestedBy } },
-        )
-        .where(and(eq(dagStepRuns.id, input.stepRunId), eq(dagStepRuns.runId, input.runId), eq(dagStepRuns.status, 'WAITING_FOR_ATTESTATION')))
-        .returning({ id: dagStepRuns.id, stepKey: dagStepRuns.stepKey });
-      if (flipped.length === 0) throw new Rollback({ kind: 'not-waiting' });
-      if (input.outcome === 'FAIL') {
-        await queryRows(
-          tx as unknown as Db,
-          sql`WITH run AS (
-                UPDATE dag_runs SET status = 'error', ended_at = now(), executor_id = NULL, lease_expires_at = NULL, updated_at = now(),
-                       error = ${JSON.stringify({ step_key: flipped[0]!.stepKey, step_run_id: input.stepRunId, message: `compute step ${flipped[0]!.stepKey} was attested FAIL` })}::jsonb
-                WHERE id = ${input.runId} AND status IN ('waiting', 'running')
-                RETURNING id
-              )
-              UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(),
-                     error = '{"message": "the run ended in error before this step was attested"}'::jsonb
-              WHERE run_id = ${input.runId} AND status = 'WAITING_FOR_ATTESTATION' AND EXISTS (SELECT 1 FROM run)`,
-        );
-      }
-      return { kind: 'attested' as const, attestationId: attestation.id };
-    });
-  } catch (err) {
-    if (err instanceof Rollback) return err.outcome;
-    throw err;
-  }
+export async function attestationTarget(db: Db, runId: string, stepRunId: string | null) {
+  const [row] = await queryRows<{ run_manifest_id: string; step_key: string | null; status: string | null; attested: boolean }>(
+    db,
+    sql`SELECT r.manifest_id AS run_manifest_id, s.step_key, s.status,
+               EXISTS (SELECT 1 FROM compute_attestations a WHERE a.step_run_id = s.id) AS attested
+        FROM dag_runs r LEFT JOIN dag_step_runs s ON s.id = ${stepRunId}::uuid AND s.run_id = r.id
+        WHERE r.id = ${runId}`,
+  );
+  return row;
 }
 
 /** What the runner needs of a step run it finds when it resumes a run. */
