@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Database } from '../src/storage/database.js';
 import { openPglite } from '../src/storage/pglite/connect.js';
 import { openPostgres } from '../src/storage/postgres/connect.js';
+import { adminQuery } from '../test/support/postgres-admin.js';
 
 export type BenchDbName = 'pglite' | 'postgres';
 
@@ -38,7 +39,7 @@ export async function openBenchDatabase(name: BenchDbName, serverUrl?: string): 
   if (!serverUrl) throw new Error('postgres needs DATABASE_URL');
   // A scratch database of its own, dropped afterwards: the benchmark never writes to yours.
   const scratch = `stepgate_bench_${randomBytes(4).toString('hex')}`;
-  await admin(serverUrl, `CREATE DATABASE ${scratch}`);
+  await adminQuery(serverUrl, `CREATE DATABASE ${scratch}`);
   const url = new URL(serverUrl);
   url.pathname = `/${scratch}`;
   countPgQueries();
@@ -51,17 +52,7 @@ export async function openBenchDatabase(name: BenchDbName, serverUrl?: string): 
     statements: () => counted,
     async close() {
       await database.close();
-      await admin(serverUrl, `DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
+      await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
     },
   };
-}
-
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }

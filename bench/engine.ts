@@ -27,7 +27,7 @@ export function chainManifest(name: string, n: number) {
   return { name, steps };
 }
 
-const ABC = {
+export const ABC = {
   name: 'bench-abc',
   steps: [
     { key: 'A', prompt: 'assumptions for {{inputs.tag}}' },

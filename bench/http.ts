@@ -1,20 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { startServer } from '../test/support/server-process.js';
 import type { BenchDatabase } from './databases.js';
+import { ABC } from './engine.js';
 import type { Figure } from './report.js';
 
-const ABC = {
-  name: 'bench-http',
-  steps: [
-    { key: 'A', prompt: 'assumptions for {{inputs.tag}}' },
-    { key: 'B', step_type: 'compute', depends_on: ['A'], compute_contract: { executor: 'bench', inputs: [], outputs: ['out'], verification: 'operator_attest' } },
-    { key: 'C', depends_on: ['B'], prompt: 'memo on {{steps.B.artifacts.out.uri}}' },
-  ],
-};
 const ATTEST = JSON.stringify({ outcome: 'SUCCESS', attested_by: 'bench', artifacts: [{ name: 'out', uri: 'file:///bench/out', sha256: 'e'.repeat(64), bytes: 1 }] });
 
 async function post(base: string, path: string, body: string) {

@@ -2,32 +2,10 @@ import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
 import type { App } from '../../src/http/app.js';
 import { queryRows, type Database } from '../../src/storage/database.js';
+import type { RunJson, StepRunJson } from '../../src/cli/api-types.js';
 import { postManifest } from './http.js';
 
-export interface StepRunJson {
-  id: string;
-  step_key: string;
-  step_type: 'task' | 'compute';
-  status: string;
-  attempt: number;
-  started_at: string;
-  ended_at: string | null;
-  output: unknown;
-  error: unknown;
-  attestation: unknown;
-}
-
-export interface RunJson {
-  id: string;
-  manifest_id: string;
-  status: string;
-  inputs: Record<string, unknown>;
-  error: unknown;
-  started_at: string | null;
-  ended_at: string | null;
-  waiting_on: Array<{ step_run_id: string; step_key: string }>;
-  step_runs: StepRunJson[];
-}
+export type { RunJson, StepRunJson } from '../../src/cli/api-types.js';
 
 /** Stores a manifest (object or YAML text) and answers its id. */
 export async function storeManifest(app: App, manifest: unknown): Promise<string> {
