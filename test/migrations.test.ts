@@ -129,6 +129,21 @@ for (const driver of testDrivers()) {
         expect(await queryRows(database.db, sql`SELECT 1 AS ok`)).toEqual([{ ok: 1 }]);
       });
 
+      it('rolls a transaction with a failed statement back and keeps the connection usable', async () => {
+        database = await driver.fresh();
+        const stepRunId = await waitingStepRun(database);
+        const err = await failure(
+          database.db.transaction(async (tx) => {
+            await tx.execute(sql`UPDATE dag_step_runs SET status = 'SUCCESS', ended_at = now() WHERE id = ${stepRunId}`);
+            await tx.execute(sql`INSERT INTO compute_attestations (step_run_id, attested_by, outcome, contract_snapshot) VALUES (${stepRunId}, 'ana', 'MAYBE', '{}')`);
+          }),
+        );
+        expect(sqlState(err)).toBe('23514');
+        // The first statement was rolled back with the failed one, and the next query runs.
+        expect(await queryRows(database.db, sql`SELECT status FROM dag_step_runs WHERE id = ${stepRunId}`)).toEqual([{ status: 'WAITING_FOR_ATTESTATION' }]);
+        await attest(database, stepRunId);
+      });
+
       it('cascades the deletion of a step run to its attestation and artifacts', async () => {
         database = await driver.fresh();
         const stepRunId = await waitingStepRun(database);

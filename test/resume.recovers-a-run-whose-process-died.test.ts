@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
-import { SimulatedCrash, armFault } from '../src/engine/faults.js';
+import { SimulatedCrash, SimulatedFailure, armFault } from '../src/engine/faults.js';
 import { resumeRun } from '../src/engine/resume.js';
 import { queryRows } from '../src/storage/database.js';
 import { buildApp } from '../src/http/app.js';
@@ -60,4 +60,28 @@ describeEachDriver('a process that dies in the middle of a step', (ctx) => {
       await llm.close();
     }
   });
+
+  it('hands a run whose resume failed midway back as waiting, so that the next resume continues it at once', async () => {
+    const llm = await startChatCompletionsServer({ reply: 'done' });
+    try {
+      const failing = testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl, faults: armFault('afterPromptBeforeLlm', { kind: 'failure' }) });
+      const app = await buildApp(failing);
+      const run = await startRun(app, await storeManifest(app, manifest));
+      expect((await attest(app, run.id, stepOf(run, 'B')!.id, { outcome: 'SUCCESS', attested_by: 'ana', artifacts: [{ name: 'x', uri: 'file:///x', sha256: DIGEST, bytes: 1 }] })).statusCode).toBe(201);
+
+      await expect(resumeRun(failing, run.id)).rejects.toBeInstanceOf(SimulatedFailure);
+      const [left] = await queryRows<{ status: string; executor_id: string | null }>(ctx.database.db, sql`SELECT status, executor_id FROM dag_runs WHERE id = ${run.id}`);
+      expect(left).toEqual({ status: 'waiting', executor_id: null });
+      expect(llm.requests).toHaveLength(0);
+
+      const resumed = await resume(app, run.id);
+      expect(resumed.statusCode, resumed.body).toBe(200);
+      // C was started (attempt 1) before the failure, so finishing it is attempt 2: visible, and the LLM was called once.
+      expect(stepOf(resumed.json(), 'C')).toMatchObject({ status: 'SUCCESS', attempt: 2 });
+      expect(llm.requests).toHaveLength(1);
+    } finally {
+      await llm.close();
+    }
+  });
 });
+

@@ -15,14 +15,25 @@ export class SimulatedCrash extends Error {
   }
 }
 
-/** Throws SimulatedCrash the next `times` times `point` is reached. */
-export function armFault(point: FaultPoint, times = 1): FaultPoints {
-  let left = times;
+/** An ordinary failure (say, the database connection dropped) rather than a dead process. */
+export class SimulatedFailure extends Error {
+  constructor(readonly point: FaultPoint) {
+    super(`simulated failure at ${point}`);
+    this.name = 'SimulatedFailure';
+  }
+}
+
+/**
+ * Throws at `point` the next `times` times it is reached: a SimulatedCrash (the process dies:
+ * nothing runs after it) or, with `kind: 'failure'`, a SimulatedFailure the process survives.
+ */
+export function armFault(point: FaultPoint, options: { times?: number; kind?: 'crash' | 'failure' } = {}): FaultPoints {
+  let left = options.times ?? 1;
   return {
     hit(reached) {
       if (reached === point && left > 0) {
         left--;
-        throw new SimulatedCrash(point);
+        throw options.kind === 'failure' ? new SimulatedFailure(point) : new SimulatedCrash(point);
       }
     },
   };
