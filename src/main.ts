@@ -66,8 +66,10 @@ program
   .argument('<manifest>', 'a manifest file, or the id of a stored manifest')
   .option('-i, --input <key=value...>', 'an input: key=value (a string) or key:=json (a JSON value)')
   .option('--inputs <file.json>', 'inputs from a JSON object file (--input wins)')
+  .option('--progress', 'show each step as it finishes (the default on a terminal)')
+  .option('--no-progress', 'show the run only once it waits or ends')
   .addHelpText('after', '\nExamples:\n  $ stepgate run examples/quarterly-forecast.yaml --input region=EMEA\n  $ stepgate run MANIFEST_ID --inputs inputs.json --input year:=2026')
-  .action(async (manifest: string, options: { input?: string[]; inputs?: string }) => {
+  .action(async (manifest: string, options: { input?: string[]; inputs?: string; progress?: boolean }) => {
     exitCode = await runCommand(api(), out(), manifest, options);
   });
 

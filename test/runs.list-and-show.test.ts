@@ -45,4 +45,18 @@ describeEachDriver('listing and showing runs', (ctx) => {
     const invalid = expectProblem(await app.inject({ method: 'POST', url: '/api/runs', payload: { inputs: [1] } }), 422, 'REQUEST_INVALID');
     expect(invalid.errors!.map((e) => e.path)).toEqual(['manifest_id', 'inputs']);
   });
+
+  it('starts a run under an id the caller chose, once', async () => {
+    const app = await testApp(ctx.database);
+    const manifestId = await storeManifest(app, { name: 'chosen', steps: [{ key: 'A', prompt: 'a' }] });
+    const id = '6f1c1a52-8a55-4a8e-9d4e-0b3c5a1e2f10';
+    const first = await app.inject({ method: 'POST', url: '/api/runs', payload: { manifest_id: manifestId, id } });
+    expect(first.statusCode, first.body).toBe(201);
+    expect(first.json()).toMatchObject({ id, status: 'success' });
+    const again = expectProblem(await app.inject({ method: 'POST', url: '/api/runs', payload: { manifest_id: manifestId, id } }), 409, 'RUN_EXISTS');
+    expect(again.detail).toContain(id);
+    expect((await app.inject({ method: 'GET', url: `/api/runs?manifest_id=${manifestId}` })).json().total).toBe(1);
+    expectProblem(await app.inject({ method: 'POST', url: '/api/runs', payload: { manifest_id: manifestId, id: 'not-a-uuid' } }), 422, 'REQUEST_INVALID');
+  });
 });
+

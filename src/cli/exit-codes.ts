@@ -20,6 +20,7 @@ export function exitCodeOf(err: StepgateError): number {
     case 'CONFIG_INVALID':
       return EXIT.invalidInput;
     case 'MANIFEST_CONFLICT':
+    case 'RUN_EXISTS':
     case 'RUN_NOT_WAITING':
     case 'STEP_RUN_NOT_WAITING':
     case 'ALREADY_ATTESTED':

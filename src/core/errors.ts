@@ -85,6 +85,13 @@ export class RequestInvalidError extends StepgateErrorBase {
   }
 }
 
+export class RunExistsError extends StepgateErrorBase {
+  readonly code = 'RUN_EXISTS';
+  constructor(readonly runId: string) {
+    super(`A run with id ${runId} exists already; GET /api/runs/${runId} shows it. Choose a new id to start another run.`);
+  }
+}
+
 export class RunNotWaitingError extends StepgateErrorBase {
   readonly code = 'RUN_NOT_WAITING';
   constructor(
@@ -161,6 +168,7 @@ export type StepgateError =
   | StepRunNotFoundError
   | InputsInvalidError
   | RequestInvalidError
+  | RunExistsError
   | RunNotWaitingError
   | StepRunNotWaitingError
   | AlreadyAttestedError

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { InputsInvalidError, ManifestNotFoundError, RunNotFoundError, StepRunNotFoundError, type Issue } from '../core/errors.js';
+import { InputsInvalidError, ManifestNotFoundError, RunExistsError, RunNotFoundError, StepRunNotFoundError, type Issue } from '../core/errors.js';
 import { lookup } from '../core/template.js';
 import * as runs from '../storage/runs.js';
+import { isUniqueViolation } from '../storage/sqlstate.js';
 import { advanceHeldRun } from './advance.js';
 import type { EngineDeps } from './deps.js';
 import { isUuid } from './manifests.js';
@@ -17,7 +18,7 @@ export interface RunView {
 }
 
 /** POST /api/runs: create a run and execute it until it waits or ends. */
-export async function startRun(deps: EngineDeps, request: { manifestId: string; inputs: Record<string, unknown> }): Promise<RunView> {
+export async function startRun(deps: EngineDeps, request: { manifestId: string; inputs: Record<string, unknown>; runId?: string | undefined }): Promise<RunView> {
   // A stored manifest has at least one step: an empty plan means there is no such manifest.
   const plan = isUuid(request.manifestId) ? await planOf(deps.db, deps.plans, request.manifestId) : undefined;
   if (!plan || plan.steps.length === 0) {
@@ -26,8 +27,15 @@ export async function startRun(deps: EngineDeps, request: { manifestId: string; 
   }
   const missing = missingInputs(plan, request.inputs);
   if (missing.length > 0) throw new InputsInvalidError(missing);
-  const run = { id: randomUUID(), manifestId: plan.manifestId, inputs: request.inputs };
-  await advanceHeldRun(deps, run, { create: true });
+  // A caller may choose the run's id (to follow the run while it executes, or to retry the
+  // request safely): the primary key makes a second start with the same id a 409.
+  const run = { id: request.runId ?? randomUUID(), manifestId: plan.manifestId, inputs: request.inputs };
+  try {
+    await advanceHeldRun(deps, run, { create: true });
+  } catch (err) {
+    if (request.runId && isUniqueViolation(err, 'dag_runs_pkey')) throw new RunExistsError(request.runId);
+    throw err;
+  }
   return showRun(deps, run.id);
 }
 

@@ -23,6 +23,7 @@ export function httpStatusOf(err: StepgateError): number {
     case 'STEP_RUN_NOT_FOUND':
       return 404;
     case 'MANIFEST_CONFLICT':
+    case 'RUN_EXISTS':
     case 'RUN_NOT_WAITING':
     case 'STEP_RUN_NOT_WAITING':
     case 'ALREADY_ATTESTED':

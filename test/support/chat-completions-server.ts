@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
  * one repeats); every request is recorded, so calls are counted at the protocol level.
  */
 export type ScriptedAnswer =
-  | { reply: string; usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number } }
+  | { reply: string; usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number }; delayMs?: number }
   | { status: number; body?: unknown; headers?: Record<string, string> }
   | { hang: true };
 
@@ -46,6 +46,7 @@ export async function startChatCompletionsServer(...initial: ScriptedAnswer[]): 
         return;
       }
       const usage = answer.usage ?? { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
+      const send = () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -57,6 +58,9 @@ export async function startChatCompletionsServer(...initial: ScriptedAnswer[]): 
           usage,
         }),
       );
+      };
+      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      else send();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

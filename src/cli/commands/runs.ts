@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ApiClient } from '../client.js';
 import { CliError } from '../client.js';
@@ -10,7 +11,7 @@ export async function runCommand(
   api: ApiClient,
   out: Output,
   target: string,
-  options: { input?: string[]; inputs?: string },
+  options: { input?: string[]; inputs?: string; progress?: boolean },
 ): Promise<number> {
   const inputs = readInputs(options);
   let manifestId = target;
@@ -21,11 +22,44 @@ export async function runCommand(
   } else if (!/^[0-9a-f-]{36}$/i.test(target)) {
     throw new CliError(`${target} is neither a file nor a manifest id. Pass a manifest file (YAML or JSON) or the id of a stored manifest.`, EXIT.invalidInput);
   }
-  if (out.tty && !out.json) process.stdout.write(out.style('gray', 'running…\r'));
-  const run = await api.request<RunJson>('POST', '/api/runs', { json: { manifest_id: manifestId, inputs } });
+  // The run's id is chosen here, so that its steps can be shown as they finish while the
+  // server executes it (the POST answers once the run waits or ends).
+  const id = randomUUID();
+  const started = api.request<RunJson>('POST', '/api/runs', { json: { manifest_id: manifestId, inputs, id } });
+  const progress = options.progress ?? (out.tty && !out.json);
+  const shown = new Set<string>();
+  if (progress) await followRun(api, out, id, started, shown);
+  const run = await started;
+  if (progress) showFinished(out, run, shown); // what finished after the last look
   if (out.json) out.data(run);
   else await printRun(api, out, run, { verb: 'started' });
   return EXIT.ok;
+}
+
+/** Prints each step run of run `id` once it has finished (or waits), until `until` settles. */
+async function followRun(api: ApiClient, out: Output, id: string, until: Promise<unknown>, shown: Set<string>): Promise<void> {
+  let settled = false;
+  until.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!settled) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (settled) break;
+    try {
+      showFinished(out, await api.request<RunJson>('GET', `/api/runs/${id}`), shown);
+    } catch {
+      // not inserted yet
+    }
+  }
+}
+
+function showFinished(out: Output, run: RunJson, shown: Set<string>): void {
+  for (const step of run.step_runs) {
+    if (step.status === 'RUNNING' || shown.has(step.id)) continue;
+    shown.add(step.id);
+    out.line(`  ${step.step_key}: ${status(out, step.status)} ${out.style('gray', duration(step.started_at, step.ended_at))}`.trimEnd());
+  }
 }
 
 /** `--input key=value` (a string), `--input key:=json` (a JSON value), `--inputs file.json`. */

@@ -14,13 +14,14 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
         summary: 'Create a run and execute it until it waits for attestation or ends',
         body: z.strictObject({
           manifest_id: z.string().describe('UUID of a stored manifest'),
+          id: z.uuid().optional().describe("The new run's id, if the caller chooses it (to follow the run while it executes, or to retry safely: a second start with the same id is a 409)"),
           inputs: z.record(z.string(), z.unknown()).default({}).describe('Values templates see as inputs.<name>'),
         }),
         response: { 201: runSchema, ...problemResponses(400, 404, 409, 413, 415, 422) },
       },
     },
     async (request, reply) => {
-      const view = await startRun(deps, { manifestId: request.body.manifest_id, inputs: request.body.inputs });
+      const view = await startRun(deps, { manifestId: request.body.manifest_id, inputs: request.body.inputs, runId: request.body.id });
       reply.header('location', `/api/runs/${view.run.id}`);
       return reply.status(201).send(runJson(view));
     },
