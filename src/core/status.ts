@@ -1,7 +1,4 @@
-/**
- * Statuses and their allowed transitions, as data (SPEC §2). The database holds the same
- * rules as CHECK constraints; the engine's guarded updates name the expected status.
- */
+/** Statuses (SPEC §2). The database holds them as CHECK constraints. */
 
 export const RUN_STATUSES = ['pending', 'running', 'waiting', 'success', 'error'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -20,37 +17,14 @@ export const STEP_RUN_STATUSES = [
 ] as const;
 export type StepRunStatus = (typeof STEP_RUN_STATUSES)[number];
 
-export const STEP_TYPES = ['task', 'compute'] as const;
-export type StepType = (typeof STEP_TYPES)[number];
-
-const RUN_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  pending: ['running', 'error'],
-  running: ['waiting', 'success', 'error', 'running'],
-  waiting: ['running', 'error'],
-  success: [],
-  error: [],
-};
-
-const STEP_RUN_TRANSITIONS: Readonly<Record<StepRunStatus, readonly StepRunStatus[]>> = {
-  RUNNING: ['SUCCESS', 'FAIL', 'RUNNING'],
-  WAITING_FOR_ATTESTATION: ['SUCCESS', 'FAIL', 'CANCELLED'],
-  SUCCESS: [],
-  FAIL: [],
-  CANCELLED: [],
-};
-
-export function canTransitionRun(from: RunStatus, to: RunStatus): boolean {
-  return RUN_TRANSITIONS[from].includes(to);
-}
-
-export function canTransitionStepRun(from: StepRunStatus, to: StepRunStatus): boolean {
-  return STEP_RUN_TRANSITIONS[from].includes(to);
-}
-
-export function isTerminalRun(status: RunStatus): boolean {
-  return RUN_TRANSITIONS[status].length === 0;
-}
-
-export function isTerminalStepRun(status: StepRunStatus): boolean {
-  return STEP_RUN_TRANSITIONS[status].length === 0;
-}
+/**
+ * The transitions, as the guarded updates in storage/ make them (and docs/ARCHITECTURE.md
+ * draws them). Each guarded update names the status it expects, so these are enforced where
+ * two requests can race — in the database — not by a check in memory:
+ *
+ * - run: pending → running; running → waiting | success | error, or running again when a
+ *   resume recovers a run whose lease expired; waiting → running (resume) | error (an
+ *   attestation with outcome FAIL).
+ * - step run: RUNNING → SUCCESS | FAIL, or RUNNING again as the next attempt;
+ *   WAITING_FOR_ATTESTATION → SUCCESS | FAIL (attestation) | CANCELLED (its run ended in error).
+ */

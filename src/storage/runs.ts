@@ -7,7 +7,6 @@ import {
   dagRuns,
   dagStepRuns,
   llmCallArtifacts,
-  manifestSteps,
   parsedOutputArtifacts,
   promptArtifacts,
 } from './schema.js';
@@ -182,7 +181,3 @@ export async function taskArtifactsOf(db: Db, stepRunId: string) {
   return { prompts, calls, parsed };
 }
 
-export async function manifestStepOf(db: Db, manifestStepId: string) {
-  const [row] = await db.select().from(manifestSteps).where(eq(manifestSteps.id, manifestStepId));
-  return row;
-}

@@ -1,5 +1,5 @@
 import { Ajv } from 'ajv';
-import { ManifestInvalidError, type Issue } from '../errors.js';
+import type { Issue } from '../errors.js';
 import { describe, formatZodError } from '../issues.js';
 import { ancestorsOf, topologicalOrder } from '../dag.js';
 import { analyzeTemplate } from '../template.js';
@@ -27,13 +27,6 @@ export function validateManifest(value: unknown, options: ValidateOptions): Vali
   const unique = dedupe(issues);
   if (unique.length > 0 || !parsed.success) return { ok: false, issues: unique };
   return { ok: true, manifest: parsed.data };
-}
-
-/** Like validateManifest, for callers that want the error thrown. */
-export function assertValidManifest(value: unknown, options: ValidateOptions): Manifest {
-  const result = validateManifest(value, options);
-  if (!result.ok) throw new ManifestInvalidError(result.issues);
-  return result.manifest;
 }
 
 function dedupe(issues: Issue[]): Issue[] {
