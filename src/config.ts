@@ -6,9 +6,18 @@ import { formatZodError } from './core/issues.js';
  * Every setting stepgate reads, with its default. Read once, in the composition root.
  * (The README's configuration table lists the same names and defaults.)
  */
+/** A whole number from an environment variable, reported as written when it is not one. */
+const whole = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number')
+    .default(String(fallback))
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+
 const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: whole(8080, 0, 65535),
   /** postgres://… selects a PostgreSQL server; unset means embedded PGlite. */
   DATABASE_URL: z
     .string()
@@ -17,15 +26,15 @@ const configSchema = z.object({
   STEPGATE_DATA_DIR: z.string().min(1).default('./.stepgate'),
   STEPGATE_DEFAULT_MODEL: z.string().regex(/^[a-z][a-z0-9_-]*:.+$/, 'expected "provider:model"').default('offline:echo'),
   /** Largest request body accepted, in bytes (413 beyond it). */
-  STEPGATE_BODY_LIMIT: z.coerce.number().int().positive().default(1_048_576),
+  STEPGATE_BODY_LIMIT: whole(1_048_576, 1),
   OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().optional(),
   /** Per-try timeout of one LLM request. */
-  STEPGATE_LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(60_000),
+  STEPGATE_LLM_TIMEOUT_MS: whole(60_000, 1),
   /** Tries per LLM call for retryable failures (429, 5xx, network). */
-  STEPGATE_LLM_MAX_TRIES: z.coerce.number().int().min(1).max(10).default(3),
+  STEPGATE_LLM_MAX_TRIES: whole(3, 1, 10),
   /** How long a process may hold a run it advances before another may recover it. */
-  STEPGATE_RUN_LEASE_MS: z.coerce.number().int().positive().default(300_000),
+  STEPGATE_RUN_LEASE_MS: whole(300_000, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -50,6 +59,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(present, { reportInput: true });
   if (parsed.success) {
     const env = parsed.data;
+    // A run's lease must outlast the longest LLM call (every try timing out), or another
+    // process could take the run over while the call is still under way and call again.
+    const longestCall = env.STEPGATE_LLM_TIMEOUT_MS * env.STEPGATE_LLM_MAX_TRIES + 60_000;
+    if (env.STEPGATE_RUN_LEASE_MS <= longestCall) {
+      throw new ConfigInvalidError(
+        `Invalid configuration:\n  STEPGATE_RUN_LEASE_MS (${env.STEPGATE_RUN_LEASE_MS}) must exceed the longest LLM call, ` +
+          `STEPGATE_LLM_TIMEOUT_MS × STEPGATE_LLM_MAX_TRIES + 60000 (${longestCall}): raise it, or lower the timeout or the tries.`,
+      );
+    }
     return {
       host: env.HOST,
       port: env.PORT,

@@ -39,8 +39,14 @@ function formatIssue(issue: ZodIssue, path: string, found: string, prefix: Reado
       }));
     case 'too_small':
       if (issue.origin === 'array') return [{ path, message: `expected at least ${issue.minimum} item(s), found ${found}` }];
-      if (issue.origin === 'string') return [{ path, message: `expected a non-empty string, found ${found}` }];
+      if (issue.origin === 'string') {
+        return [{ path, message: `expected ${Number(issue.minimum) <= 1 ? 'a non-empty string' : `at least ${issue.minimum} characters`}, found ${found}` }];
+      }
       return [{ path, message: `expected a number ≥ ${String(issue.minimum)}, found ${found}` }];
+    case 'too_big':
+      if (issue.origin === 'array') return [{ path, message: `expected at most ${issue.maximum} item(s), found ${found}` }];
+      if (issue.origin === 'string') return [{ path, message: `expected at most ${issue.maximum} characters, found a longer string` }];
+      return [{ path, message: `expected a number ≤ ${String(issue.maximum)}, found ${found}` }];
     default:
       return [{ path, message: `${issue.message}, found ${found}` }];
   }
