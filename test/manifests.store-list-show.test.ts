@@ -87,9 +87,11 @@ describeEachDriver('storing, listing and showing manifests', (ctx) => {
   });
 
   it('answers an unsupported media type with 415 and a body over the limit with 413', async () => {
-    expectProblem(await postManifest(app, 'name,steps', 'text/csv'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(expectProblem(await postManifest(app, 'name,steps', 'text/csv'), 415, 'UNSUPPORTED_MEDIA_TYPE').detail).toContain('"text/csv" is not supported');
     const huge = { name: 'huge', steps: [{ key: 'A', prompt: 'x'.repeat(70 * 1024) }] };
-    expectProblem(await postManifest(app, huge), 413, 'BODY_TOO_LARGE');
+    expect(expectProblem(await postManifest(app, huge), 413, 'BODY_TOO_LARGE').detail).toBe(
+      'The request body is larger than the limit of 65536 bytes; send a smaller body or raise STEPGATE_BODY_LIMIT.',
+    );
     const rows = await queryRows<{ n: number }>(ctx.database.db, sql`SELECT count(*)::int AS n FROM manifests`);
     expect(rows[0]!.n).toBe(0);
   });

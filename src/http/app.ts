@@ -25,9 +25,10 @@ export type App = FastifyInstance;
 
 /** Builds the HTTP API around the use cases. Never listens: main.ts or a test decides that. */
 export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Promise<App> {
+  const bodyLimit = options.bodyLimit ?? 1_048_576;
   const app = Fastify({
     logger: options.logger ?? false,
-    bodyLimit: options.bodyLimit ?? 1_048_576,
+    bodyLimit,
     // A run advances within its request; give it time, but not forever.
     requestTimeout: 0,
   }).withTypeProvider<ZodTypeProvider>();
@@ -57,7 +58,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const body = toProblem(err);
+    const body = toProblem(err, { bodyLimit, contentType: request.headers['content-type'] });
     if (body.status >= 500) request.log.error({ err }, 'request failed');
     body.instance = request.url;
     return reply.status(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
@@ -78,13 +79,17 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
 }
 
 /** Every error becomes problem details; nothing a client sent ever becomes a 500. */
-function toProblem(err: FastifyError): Problem {
+function toProblem(err: FastifyError, context: { bodyLimit: number; contentType: string | undefined }): Problem {
   if (isStepgateError(err)) return problemOf(err);
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return problem(413, 'BODY_TOO_LARGE', `The request body is larger than the limit (${err.message.replace(/^.*?(\d+).*$/, '$1')} bytes would be too much); send a smaller body or raise STEPGATE_BODY_LIMIT.`);
+      return problem(413, 'BODY_TOO_LARGE', `The request body is larger than the limit of ${context.bodyLimit} bytes; send a smaller body or raise STEPGATE_BODY_LIMIT.`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return problem(415, 'UNSUPPORTED_MEDIA_TYPE', `${err.message}. Send application/json (or, for manifests, application/yaml).`);
+      return problem(
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        `The content type ${context.contentType ? `"${context.contentType}"` : '(none)'} is not supported here: send application/json (or, for manifests, application/yaml).`,
+      );
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return problem(400, 'MALFORMED_BODY', 'The body is empty but the content type says JSON: send a JSON object.');
   }
