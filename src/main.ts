@@ -142,8 +142,8 @@ function report(err: unknown): number {
   if (err instanceof CliError) [code, message] = [err.exitCode, err.message];
   else if (isStepgateError(err)) [code, message] = [exitCodeOf(err), err.message];
   else {
-    const hint = connectionHint(err);
-    [code, message] = [hint ? EXIT.unreachable : EXIT.failure, hint ?? (err instanceof Error ? err.message : String(err))];
+    const hint = knownFailure(err);
+    [code, message] = hint ? [hint.code, hint.message] : [EXIT.failure, err instanceof Error ? err.message : String(err)];
   }
   if (program.opts().json) {
     const problem = err instanceof CliError ? err.problem : undefined;
@@ -153,11 +153,13 @@ function report(err: unknown): number {
   return code;
 }
 
-function connectionHint(err: unknown): string | undefined {
+/** Failures of the environment that deserve a plain sentence and their own exit code. */
+function knownFailure(err: unknown): { code: number; message: string } | undefined {
   const code = (err as { code?: unknown }).code;
+  const detail = err instanceof Error ? err.message : String(err);
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '3D000' || code === '28P01') {
-    return `cannot reach the database at DATABASE_URL (${String(code)}: ${(err as Error).message}). Is PostgreSQL running, and does the database exist?`;
+    return { code: EXIT.unreachable, message: `cannot reach the database at DATABASE_URL (${String(code)}: ${detail}). Is PostgreSQL running, and does the database exist?` };
   }
-  if (code === 'EADDRINUSE') return `the port is taken (${(err as Error).message}); set PORT to a free port.`;
+  if (code === 'EADDRINUSE') return { code: EXIT.conflict, message: `the port is taken (${detail}); set PORT to a free port.` };
   return undefined;
 }

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { ConfigInvalidError } from '../core/errors.js';
 import { splitModel } from '../core/llm.js';
-import { buildApp } from '../http/app.js';
+import { buildApp, type App } from '../http/app.js';
 import { createEngineDeps } from '../engine/create-deps.js';
 import { createProviders } from '../providers/llm/registry.js';
 import type { Database } from '../storage/database.js';
@@ -36,11 +36,14 @@ export async function serveCommand(config: Config, log: (line: string) => void):
     );
   }
   const database: Database = await openDatabase(config);
+  let app: App | undefined;
   let closing: Promise<void> | undefined;
+  // Ctrl+C or SIGTERM, at any point: stop taking requests, let those under way finish, close
+  // the database (PGlite: release the data directory) and exit.
   const shutdown = (signal: string) => {
     closing ??= (async () => {
       log(`${signal} received: closing stepgate.`);
-      await app.close().catch(() => {});
+      await app?.close().catch(() => {});
       await database.close();
       process.exit(0);
     })();
@@ -48,21 +51,14 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
   try {
     await database.migrate();
+    const deps = createEngineDeps({ db: database.db, providers, defaultModel: config.defaultModel, leaseMs: config.runLeaseMs });
+    app = await buildApp(deps, { bodyLimit: config.bodyLimit, logger: { level: config.logLevel } });
+    await app.listen({ host: config.host, port: config.port });
   } catch (err) {
+    await app?.close().catch(() => {});
     await database.close();
     throw err;
   }
-  const deps = createEngineDeps({
-    db: database.db,
-    providers,
-    defaultModel: config.defaultModel,
-    leaseMs: config.runLeaseMs,
-  });
-  const app = await buildApp(
-    deps,
-    { bodyLimit: config.bodyLimit, logger: { level: config.logLevel } },
-  );
-  await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log(`stepgate is serving http://${config.host}:${port} on ${describeDatabase(config)}. Press Ctrl+C to stop.`);
