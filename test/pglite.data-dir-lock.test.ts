@@ -41,3 +41,17 @@ it('takes over a lock left behind by a process that is gone', async () => {
   expect(result.code, result.stderr).toBe(0);
   expect(result.stderr).toContain('schema is current');
 });
+
+it('exits 3 when the port is taken, releasing its data directory', async () => {
+  const server = startCli(['serve'], { STEPGATE_DATA_DIR: dataDir(), PORT: '0' });
+  try {
+    const port = /:(\d+)/.exec(/http:\/\/\S+/.exec(await waitForLine(server, /is serving http/))![0])![1]!;
+    const dir = dataDir();
+    const second = await runCli(['serve'], { STEPGATE_DATA_DIR: dir, PORT: port });
+    expect(second.code).toBe(3);
+    expect(second.stderr).toContain('the port is taken');
+    expect(existsSync(join(dir, 'stepgate.lock'))).toBe(false);
+  } finally {
+    server.kill('SIGTERM');
+  }
+});
