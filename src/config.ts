@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigInvalidError } from './core/errors.js';
 import { formatZodError } from './core/issues.js';
+import { MAX_RETRY_AFTER_MS } from './core/llm.js';
 
 /**
  * Every setting stepgate reads, with its default. Read once, in the composition root.
@@ -59,13 +60,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(present, { reportInput: true });
   if (parsed.success) {
     const env = parsed.data;
-    // A run's lease must outlast the longest LLM call (every try timing out), or another
-    // process could take the run over while the call is still under way and call again.
-    const longestCall = env.STEPGATE_LLM_TIMEOUT_MS * env.STEPGATE_LLM_MAX_TRIES + 60_000;
+    // A run's lease must outlast the longest LLM call (every try timing out, the longest
+    // Retry-After between tries), or another process could take the run over while the call
+    // is still under way and call again.
+    const longestCall = env.STEPGATE_LLM_TIMEOUT_MS * env.STEPGATE_LLM_MAX_TRIES + MAX_RETRY_AFTER_MS * (env.STEPGATE_LLM_MAX_TRIES - 1);
     if (env.STEPGATE_RUN_LEASE_MS <= longestCall) {
       throw new ConfigInvalidError(
         `Invalid configuration:\n  STEPGATE_RUN_LEASE_MS (${env.STEPGATE_RUN_LEASE_MS}) must exceed the longest LLM call, ` +
-          `STEPGATE_LLM_TIMEOUT_MS × STEPGATE_LLM_MAX_TRIES + 60000 (${longestCall}): raise it, or lower the timeout or the tries.`,
+          `STEPGATE_LLM_TIMEOUT_MS × STEPGATE_LLM_MAX_TRIES + 30000 × (STEPGATE_LLM_MAX_TRIES − 1) (${longestCall}): raise it, or lower the timeout or the tries.`,
       );
     }
     return {

@@ -3,6 +3,9 @@
  * the provider from the step's `model: "provider:model"` and times the call.
  */
 
+/** The longest wait between two tries of one call, whatever a server's Retry-After says. */
+export const MAX_RETRY_AFTER_MS = 30_000;
+
 export interface LlmMessage {
   readonly role: 'system' | 'user' | 'assistant';
   readonly content: string;

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { LlmCallError, type LlmProvider, type LlmReply, type LlmRequest } from '../../core/llm.js';
+import { LlmCallError, MAX_RETRY_AFTER_MS, type LlmProvider, type LlmReply, type LlmRequest } from '../../core/llm.js';
 
 export interface OpenAiOptions {
   readonly baseUrl: string;
@@ -10,7 +10,7 @@ export interface OpenAiOptions {
   readonly maxTries: number;
   /** First backoff; doubled per retry (with jitter), unless the server sends Retry-After. */
   readonly backoffMs?: number;
-  /** Longest Retry-After honoured, so that a server cannot park a request for an hour. */
+  /** Longest Retry-After honoured (default MAX_RETRY_AFTER_MS), so that a server cannot park a call for an hour. */
   readonly maxRetryAfterMs?: number;
 }
 
@@ -28,7 +28,7 @@ export function openAiProvider(options: OpenAiOptions): LlmProvider {
     maxRetries: 0,
   });
   const backoffMs = options.backoffMs ?? 500;
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS;
 
   return {
     name: 'openai',
