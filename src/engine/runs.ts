@@ -8,7 +8,6 @@ import type { EngineDeps } from './deps.js';
 import { isUuid } from './manifests.js';
 import { planOf, type Plan } from './plan.js';
 
-
 /** A run as the API shows it: the row, its step runs in plan order, and their attestations. */
 export interface RunView {
   readonly run: runs.RunRow;
