@@ -7,6 +7,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { isStepgateError } from '../core/errors.js';
+import { sqlState, violatedConstraint } from '../storage/sqlstate.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { PROBLEM_CONTENT_TYPE, problem, problemOf, type Problem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
@@ -59,7 +60,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const body = toProblem(err, { bodyLimit, contentType: request.headers['content-type'] });
-    if (body.status >= 500) request.log.error({ err }, 'request failed');
+    if (body.status >= 500) request.log.error({ err: loggable(err) }, 'request failed');
     body.instance = request.url;
     return reply.status(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
   });
@@ -76,6 +77,16 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   await app.register(attestationRoutes, { deps });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;
+}
+
+/**
+ * Drizzle's query errors carry the statement's parameters (inputs, prompts, replies) in their
+ * message: the log gets the SQLSTATE and the constraint, never the parameters.
+ */
+export function loggable(err: Error): unknown {
+  const code = sqlState(err);
+  if (code === undefined) return err;
+  return { type: err.name, sqlstate: code, constraint: violatedConstraint(err), stack: err.stack?.split('\n').filter((line) => line.trimStart().startsWith('at ')).join('\n') };
 }
 
 /** Every error becomes problem details; nothing a client sent ever becomes a 500. */
