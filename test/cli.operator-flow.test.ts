@@ -42,6 +42,7 @@ describe('the stepgate CLI against a real server on PGlite', () => {
     expect(mine).toMatchObject({ step_key: 'B', contract: { executor: 'excel', outputs: ['forecast_csv'] } });
     const humanInbox = await cli('inbox');
     expect(humanInbox.stdout).toContain('expected outputs: forecast_csv');
+    expect(humanInbox.stdout).toContain('upstream A: {"output":"[offline:echo] List the assumptions for APAC."}');
 
     const file = join(work, 'forecast.csv');
     const content = randomBytes(3 * 1024 * 1024);

@@ -41,6 +41,7 @@ export interface PendingJson {
   manifest: { id: string; name: string; version: number };
   contract: { executor: unknown; inputs: unknown[]; outputs: Array<string | { name: string }>; instructions?: string };
   inputs: Array<{ name: string; from: string | null; value: unknown }>;
+  upstream: Record<string, unknown>;
 }
 
 export interface Page<T> {

@@ -145,7 +145,8 @@ export async function inboxCommand(api: ApiClient, out: Output, options: { limit
     out.line(`${out.style('bold', item.step_key)} in run ${item.run_id} (${item.manifest.name} v${item.manifest.version}), waiting since ${item.waiting_since}`);
     out.line(`  executor: ${typeof item.contract.executor === 'string' ? item.contract.executor : JSON.stringify(item.contract.executor)}`);
     if (item.contract.instructions) out.line(`  instructions: ${item.contract.instructions}`);
-    for (const input of item.inputs) out.line(`  input ${input.name}: ${input.value === null ? out.style('gray', '(see upstream outputs)') : truncate(JSON.stringify(input.value))}`);
+    for (const input of item.inputs) out.line(`  input ${input.name}: ${input.value === null ? out.style('gray', '(see the upstream outputs)') : truncate(JSON.stringify(input.value))}`);
+    for (const [key, value] of Object.entries(item.upstream)) out.line(`  upstream ${key}: ${truncate(JSON.stringify(value))}`);
     out.line(`  expected outputs: ${outputs.join(', ') || '(none)'}`);
     out.line(`  attest: ${attestHint(item.run_id, item.step_key, outputs)}`);
   }
