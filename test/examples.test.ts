@@ -19,6 +19,13 @@ it('has the A→B→C manifest and a larger one among the examples', () => {
   }
 });
 
+it("validates the README's manifest reference example", () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const block = /## Writing manifests[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme);
+  expect(block, 'README.md has a Writing manifests example').not.toBeNull();
+  expect(validateManifest(parseManifestSource(block![1]!).value, { providers: PROVIDER_NAMES })).toMatchObject({ ok: true });
+});
+
 it('has a committed manifest JSON Schema that editors can validate the examples with', () => {
   const schema = JSON.parse(readFileSync(new URL('../schema/manifest.schema.json', import.meta.url), 'utf8'));
   const validate = new Ajv2020({ strict: false }).compile(schema);
