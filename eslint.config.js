@@ -1,7 +1,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', '.stepgate', '.tmp', 'coverage', 'src/storage/migrations'] },
+  { ignores: ['node_modules', 'dist', '.stepgate', '.tmp', 'coverage', 'src/storage/migrations'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -19,7 +19,8 @@ async function post(base: string, path: string, body: string) {
 /** HTTP figures against a `stepgate serve` process this benchmark starts itself. */
 export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise<Figure[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'stepgate-bench-'));
-  const server = await startServer(db.url ? { DATABASE_URL: db.url, LOG_LEVEL: 'warn' } : { STEPGATE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+  // The compiled build, as `npm start` runs it (`npm run bench` builds it first).
+  const server = await startServer(db.url ? { DATABASE_URL: db.url, LOG_LEVEL: 'warn' } : { STEPGATE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, { built: true });
   const figures: Figure[] = [];
   const database = db.name;
   try {

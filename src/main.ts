@@ -16,6 +16,11 @@ import { isStepgateError } from './core/errors.js';
  */
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
+// `stepgate runs | head`: a reader that goes away is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 const program = new Command('stepgate')
   .description('Runs LLM pipelines that stop at work no LLM can do, and resume once an operator attests it.')

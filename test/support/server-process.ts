@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { startCli, waitForLine } from './cli.js';
+import { spawn } from 'node:child_process';
+import { ROOT, startCli, waitForLine } from './cli.js';
 
 export interface ServerProcess {
   readonly baseUrl: string;
@@ -7,9 +8,14 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** `stepgate serve` as a real process on a free port. */
-export async function startServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
-  const child = startCli(['serve'], { PORT: '0', ...env });
+/**
+ * `stepgate serve` as a real process on a free port: the TypeScript sources (through tsx), or
+ * with `built` the compiled build in dist/, as `npm start` runs it.
+ */
+export async function startServer(env: Record<string, string | undefined>, options: { built?: boolean } = {}): Promise<ServerProcess> {
+  const child = options.built
+    ? spawn(process.execPath, ['dist/main.js', 'serve'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', DATABASE_URL: undefined, PORT: '0', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    : startCli(['serve'], { PORT: '0', ...env });
   const line = await waitForLine(child, /is serving http:\/\//);
   const baseUrl = /(http:\/\/[^\s]+?)\s/.exec(line)![1]!;
   return {
