@@ -37,7 +37,7 @@ export const ABC = {
 };
 
 export function benchDeps(db: BenchDatabase): EngineDeps {
-  return createEngineDeps({ db: db.database.db, providers: new Map([['offline', offlineProvider()]]), defaultModel: 'offline:echo', leaseMs: 60_000 });
+  return createEngineDeps({ db: db.database.db, prepared: db.database.prepared, providers: new Map([['offline', offlineProvider()]]), defaultModel: 'offline:echo', leaseMs: 60_000 });
 }
 
 /** A→B→C once: start (to waiting), attest, resume (to success). */

@@ -72,7 +72,7 @@ export async function executeManifest(deps: EngineDeps, run: RunToAdvance, optio
       : { kind: 'held', runId: run.id, executorId: deps.executorId },
   );
   const flush = async () => {
-    const result = await batch.flush(deps.db);
+    const result = await batch.flush(deps.db, deps.prepared);
     if (!result.held) throw new RunLeaseLostError(run.id);
     return result;
   };

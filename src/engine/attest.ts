@@ -18,7 +18,7 @@ export interface AttestRequest {
  * constraint and guarded update are what decide when requests race.
  */
 export async function attestStep(deps: EngineDeps, runId: string, stepRunId: string, request: AttestRequest): Promise<RunView> {
-  const target = isUuid(runId) ? await attestationTarget(deps.db, runId, isUuid(stepRunId) ? stepRunId : null) : undefined;
+  const target = isUuid(runId) ? await attestationTarget(deps.db, runId, isUuid(stepRunId) ? stepRunId : null, deps.prepared) : undefined;
   if (!target) throw new RunNotFoundError(runId);
   if (!target.step_key || !target.status) throw new StepRunNotFoundError(runId, stepRunId);
   const step = (await planOf(deps.db, deps.plans, target.run_manifest_id)).byKey.get(target.step_key)!;
@@ -41,11 +41,11 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
     contractSnapshot: step.contract,
     artifacts: request.artifacts,
     output: canonicalComputeOutput(request.outcome, notes, request.artifacts),
-  });
+  }, deps.prepared);
   if (outcome.kind === 'already-attested') throw new AlreadyAttestedError(stepRunId);
   if (outcome.kind === 'not-waiting') {
     // Someone else got there first: answer what they made of it.
-    const now = await attestationTarget(deps.db, runId, stepRunId);
+    const now = await attestationTarget(deps.db, runId, stepRunId, deps.prepared);
     if (now?.attested) throw new AlreadyAttestedError(stepRunId);
     throw new StepRunNotWaitingError(stepRunId, now?.status ?? 'gone');
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { LlmProvider } from '../core/llm.js';
-import type { Db } from '../storage/database.js';
+import type { Db, PreparedRunner } from '../storage/database.js';
 import type { EngineDeps } from './deps.js';
 import type { FaultPoints } from './faults.js';
 import { createPlanCache } from './plan.js';
@@ -9,6 +9,7 @@ import { createPlanCache } from './plan.js';
 /** Fills in what every process computes the same way: its executor id and a plan cache. */
 export function createEngineDeps(options: {
   db: Db;
+  prepared?: PreparedRunner | undefined;
   providers: ReadonlyMap<string, LlmProvider>;
   defaultModel: string;
   leaseMs: number;
@@ -16,6 +17,7 @@ export function createEngineDeps(options: {
 }): EngineDeps {
   return {
     db: options.db,
+    prepared: options.prepared,
     providers: options.providers,
     providerNames: [...options.providers.keys()],
     defaultModel: options.defaultModel,

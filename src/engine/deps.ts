@@ -1,11 +1,13 @@
 import type { LlmProvider } from '../core/llm.js';
-import type { Db } from '../storage/database.js';
+import type { Db, PreparedRunner } from '../storage/database.js';
 import type { FaultPoints } from './faults.js';
 import type { PlanCache } from './plan.js';
 
 /** What the use cases need, wired once in the composition root (main.ts) or a test. */
 export interface EngineDeps {
   readonly db: Db;
+  /** Named prepared statements for the runner's hot statement, where the driver has them. */
+  readonly prepared?: PreparedRunner | undefined;
   /** Provider names a manifest's `model: "provider:model"` may use. */
   readonly providerNames: readonly string[];
   readonly providers: ReadonlyMap<string, LlmProvider>;

@@ -12,7 +12,7 @@ import { showRun, type RunView } from './runs.js';
  * The same run continues from the database: SUCCESS steps are never rerun.
  */
 export async function resumeRun(deps: EngineDeps, runId: string): Promise<RunView> {
-  const claimed = isUuid(runId) ? await claimRun(deps.db, { runId, executorId: deps.executorId, leaseMs: deps.leaseMs }) : undefined;
+  const claimed = isUuid(runId) ? await claimRun(deps.db, { runId, executorId: deps.executorId, leaseMs: deps.leaseMs }, deps.prepared) : undefined;
   if (!claimed) {
     const run = isUuid(runId) ? await runs.getRun(deps.db, runId) : undefined;
     if (!run) throw new RunNotFoundError(runId);

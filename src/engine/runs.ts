@@ -55,7 +55,7 @@ function missingInputs(plan: Plan, inputs: Record<string, unknown>): Issue[] {
 }
 
 export async function showRun(deps: EngineDeps, runId: string): Promise<RunView> {
-  const view = isUuid(runId) ? await runs.getRunView(deps.db, runId) : undefined;
+  const view = isUuid(runId) ? await runs.getRunView(deps.db, runId, deps.prepared) : undefined;
   if (!view) throw new RunNotFoundError(runId);
   const plan = await planOf(deps.db, deps.plans, view.run.manifestId);
   const position = new Map(plan.steps.map((step, i) => [step.key, i]));

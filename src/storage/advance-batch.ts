@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { Db } from './database.js';
-import { queryRows } from './database.js';
+import type { Db, PreparedRunner } from './database.js';
+import { queryPrepared } from './database.js';
 
 /**
  * What the runner writes while it advances a run, batched into one statement per flush:
@@ -171,15 +171,15 @@ export class AdvanceBatch {
   }
 
   /** Writes everything queued, in one statement. */
-  async flush(db: Db): Promise<FlushResult> {
+  async flush(db: Db, prepared?: PreparedRunner): Promise<FlushResult> {
     // A run inserted by this statement cannot also be updated by it: release it in a second one.
     if (this.guard.kind === 'create' && this.runPiece) {
       const runPiece = this.runPiece;
       this.runPiece = undefined;
-      const first = await this.flush(db);
+      const first = await this.flush(db, prepared);
       if (!first.held) return first;
       this.runPiece = runPiece;
-      const second = await this.flush(db);
+      const second = await this.flush(db, prepared);
       return { held: second.held, started: first.started };
     }
     const guard = this.guard;
@@ -194,14 +194,14 @@ export class AdvanceBatch {
     const recorded = this.records.length === 0 ? sql`0` : sql.join(this.records.map((name) => sql`(SELECT count(*) FROM ${sql.raw(name)})`), sql` + `);
     const started = this.started ? sql`(SELECT json_build_object('id', id, 'attempt', attempt) FROM ${sql.raw(this.started)})` : sql`NULL::json`;
     const expected = this.records.length;
-    const [row] = await queryRows<{ held: number; recorded: number; started: { id: string; attempt: number } | null }>(
-      db,
-      sql`WITH ${sql.join(ctes, sql`, `)} SELECT (SELECT count(*) FROM held)::int AS held, (${recorded})::int AS recorded, ${started} AS started`,
-    );
+    const statement = sql`WITH ${sql.join(ctes, sql`, `)} SELECT (SELECT count(*) FROM held)::int AS held, (${recorded})::int AS recorded, ${started} AS started`;
+    type Row = { held: number; recorded: number; started: { id: string; attempt: number } | null };
+    const [row] = await queryPrepared<Row>(db, prepared, statement);
     this.pieces = [];
     this.records = [];
     this.started = undefined;
     this.runPiece = undefined;
+    this.counter = 0; // the same shape of batch gets the same text (and prepared statement)
     if (guard.kind === 'create') this.guard = { kind: 'held', runId: guard.runId, executorId: guard.executorId };
     const isHeld = row!.held > 0 && row!.recorded === expected;
     return { held: isHeld, started: row!.started ?? undefined };

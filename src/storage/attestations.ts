@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from './database.js';
-import { queryRows } from './database.js';
+import { queryPrepared, queryRows, type PreparedRunner } from './database.js';
 import { dagRuns } from './schema.js';
 import { isUniqueViolation } from './sqlstate.js';
 
@@ -32,14 +32,15 @@ export type AttestOutcome = { kind: 'attested'; attestationId: string } | { kind
  * aborts the whole statement), its artifacts, and, on FAIL, the run's end in error with its
  * other waiting compute steps cancelled.
  */
-export async function recordAttestation(db: Db, input: AttestationInput): Promise<AttestOutcome> {
+export async function recordAttestation(db: Db, input: AttestationInput, prepared?: PreparedRunner): Promise<AttestOutcome> {
   const set =
     input.outcome === 'SUCCESS'
       ? sql`status = 'SUCCESS', output = ${JSON.stringify(input.output)}::jsonb`
       : sql`status = 'FAIL', error = ${JSON.stringify({ message: 'the operator attested FAIL', notes: input.notes, attested_by: input.attestedBy })}::jsonb`;
   try {
-    const [row] = await queryRows<{ attestation_id: string | null }>(
+    const [row] = await queryPrepared<{ attestation_id: string | null }>(
       db,
+      prepared,
       sql`WITH step AS (
             UPDATE dag_step_runs SET ${set}, ended_at = now()
             WHERE id = ${input.stepRunId} AND run_id = ${input.runId} AND status = 'WAITING_FOR_ATTESTATION'
@@ -76,9 +77,10 @@ export async function recordAttestation(db: Db, input: AttestationInput): Promis
  * Where a step run stands before an attestation: its run, its status, whether it is attested.
  * Undefined when the run does not exist; a null step_key when the run has no such step run.
  */
-export async function attestationTarget(db: Db, runId: string, stepRunId: string | null) {
-  const [row] = await queryRows<{ run_manifest_id: string; step_key: string | null; status: string | null; attested: boolean }>(
+export async function attestationTarget(db: Db, runId: string, stepRunId: string | null, prepared?: PreparedRunner) {
+  const [row] = await queryPrepared<{ run_manifest_id: string; step_key: string | null; status: string | null; attested: boolean }>(
     db,
+    prepared,
     sql`SELECT r.manifest_id AS run_manifest_id, s.step_key, s.status,
                EXISTS (SELECT 1 FROM compute_attestations a WHERE a.step_run_id = s.id) AS attested
         FROM dag_runs r LEFT JOIN dag_step_runs s ON s.id = ${stepRunId}::uuid AND s.run_id = r.id
@@ -103,9 +105,11 @@ export interface ClaimedStepRun {
 export async function claimRun(
   db: Db,
   claim: { runId: string; executorId: string; leaseMs: number },
+  prepared?: PreparedRunner,
 ): Promise<{ id: string; manifestId: string; inputs: unknown; stepRuns: ClaimedStepRun[] } | undefined> {
-  const [row] = await queryRows<{ id: string; manifest_id: string; inputs: unknown; step_runs: ClaimedStepRun[] }>(
+  const [row] = await queryPrepared<{ id: string; manifest_id: string; inputs: unknown; step_runs: ClaimedStepRun[] }>(
     db,
+    prepared,
     sql`WITH claimed AS (
           UPDATE dag_runs SET status = 'running', executor_id = ${claim.executorId},
                  lease_expires_at = now() + make_interval(secs => ${claim.leaseMs / 1000}), updated_at = now()

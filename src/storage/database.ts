@@ -21,7 +21,15 @@ export interface Database {
   migrate(migrationsFolder?: string): Promise<void>;
   /** Closes connections and releases what the driver holds (PGlite: the data directory lock). */
   close(): Promise<void>;
+  /**
+   * Runs a statement as a named prepared statement, where the driver supports it (PostgreSQL):
+   * parsed and planned once per connection instead of on every call. For hot statements whose
+   * text repeats (the runner's batched writes).
+   */
+  readonly prepared?: PreparedRunner;
 }
+
+export type PreparedRunner = <T>(query: SQL) => Promise<T[]>;
 
 /** Resolved from this file, not from the working directory, so any cwd works. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -30,4 +38,9 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.me
 export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
   const result = (await db.execute(query)) as unknown as { rows: T[] };
   return result.rows;
+}
+
+/** Runs a statement prepared when the driver offers it, else as a plain query. */
+export function queryPrepared<T>(db: Db, prepared: PreparedRunner | undefined, query: SQL): Promise<T[]> {
+  return prepared ? prepared<T>(query) : queryRows<T>(db, query);
 }

@@ -1,6 +1,6 @@
 import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from './database.js';
-import { queryRows } from './database.js';
+import { queryPrepared, type PreparedRunner } from './database.js';
 import {
   computeArtifacts,
   computeAttestations,
@@ -82,9 +82,11 @@ const maybeDate = (value: Date | string | null): Date | null => (value === null 
 export async function getRunView(
   db: Db,
   runId: string,
+  prepared?: PreparedRunner,
 ): Promise<{ run: RunRow; stepRuns: StepRunRow[]; attestations: Map<string, AttestationWithArtifacts> } | undefined> {
-  const [row] = await queryRows<RunViewRow>(
+  const [row] = await queryPrepared<RunViewRow>(
     db,
+    prepared,
     sql`SELECT r.*, COALESCE((
           SELECT json_agg(json_build_object(
             'id', sr.id, 'manifest_step_id', sr.manifest_step_id, 'step_key', sr.step_key, 'status', sr.status,

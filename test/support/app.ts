@@ -19,6 +19,7 @@ export interface TestDepsOptions {
 export function testDeps(database: Database, options: TestDepsOptions = {}): EngineDeps {
   return createEngineDeps({
     db: database.db,
+    prepared: database.prepared,
     providers:
       options.providers ??
       createProviders({

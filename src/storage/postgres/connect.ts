@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import type { SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { MIGRATIONS_FOLDER, type Database, type Db } from '../database.js';
@@ -23,6 +26,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database &
   });
   probe.release();
   const db = drizzle({ client: pool, schema }) as unknown as Db;
+  const dialect = new PgDialect();
   let closed = false;
   return {
     kind: 'postgres',
@@ -46,6 +50,13 @@ export async function openPostgres(options: PostgresOptions): Promise<Database &
       if (closed) return;
       closed = true;
       await pool.end();
+    },
+    async prepared<T>(query: SQL): Promise<T[]> {
+      const { sql: text, params } = dialect.sqlToQuery(query);
+      // The name follows the text: the same statement shape is prepared once per connection.
+      const name = `stepgate_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      const result = await pool.query({ name, text, values: params as unknown[] });
+      return result.rows as T[];
     },
   };
 }
