@@ -36,6 +36,8 @@ const configSchema = z.object({
   STEPGATE_LLM_MAX_TRIES: whole(3, 1, 10),
   /** How long a process may hold a run it advances before another may recover it. */
   STEPGATE_RUN_LEASE_MS: whole(300_000, 1),
+  /** Named prepared statements on PostgreSQL; `off` behind a pooler that cannot keep them (PgBouncer < 1.21 in transaction mode). */
+  STEPGATE_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -51,6 +53,7 @@ export interface Config {
   readonly llmTimeoutMs: number;
   readonly llmMaxTries: number;
   readonly runLeaseMs: number;
+  readonly preparedStatements: boolean;
   readonly logLevel: string;
 }
 
@@ -82,6 +85,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       llmTimeoutMs: env.STEPGATE_LLM_TIMEOUT_MS,
       llmMaxTries: env.STEPGATE_LLM_MAX_TRIES,
       runLeaseMs: env.STEPGATE_RUN_LEASE_MS,
+      preparedStatements: env.STEPGATE_PREPARED_STATEMENTS === 'on',
       logLevel: env.LOG_LEVEL,
     };
   }

@@ -16,6 +16,7 @@ describe('configuration from the environment', () => {
       llmTimeoutMs: 60_000,
       llmMaxTries: 3,
       runLeaseMs: 300_000,
+      preparedStatements: true,
       logLevel: 'info',
     });
   });
@@ -23,6 +24,7 @@ describe('configuration from the environment', () => {
   it('treats empty variables as unset and reads the rest', () => {
     const config = readConfig({ PORT: '9090', DATABASE_URL: '', STEPGATE_DATA_DIR: '/var/lib/stepgate', STEPGATE_DEFAULT_MODEL: 'openai:gpt-4o-mini' });
     expect(config).toMatchObject({ port: 9090, databaseUrl: undefined, dataDir: '/var/lib/stepgate', defaultModel: 'openai:gpt-4o-mini' });
+    expect(readConfig({ STEPGATE_PREPARED_STATEMENTS: 'off' }).preparedStatements).toBe(false);
   });
 
   it('refuses invalid values, naming each', () => {

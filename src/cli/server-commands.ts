@@ -51,7 +51,7 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
   try {
     await database.migrate();
-    const deps = createEngineDeps({ db: database.db, prepared: database.prepared, providers, defaultModel: config.defaultModel, leaseMs: config.runLeaseMs });
+    const deps = createEngineDeps({ db: database.db, prepared: config.preparedStatements ? database.prepared : undefined, providers, defaultModel: config.defaultModel, leaseMs: config.runLeaseMs });
     app = await buildApp(deps, { bodyLimit: config.bodyLimit, logger: { level: config.logLevel } });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
