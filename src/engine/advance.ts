@@ -4,7 +4,6 @@ import { parseReply } from '../core/output.js';
 import { TemplateRenderError, valuesUsed } from '../core/template.js';
 import { returnRunToWaiting } from '../storage/attestations.js';
 import { AdvanceBatch, type CallRecord, type ParsedRecord } from '../storage/advance-batch.js';
-import * as runs from '../storage/runs.js';
 import type { EngineDeps } from './deps.js';
 import { SimulatedCrash } from './faults.js';
 import { planOf, type Plan, type PlannedStep } from './plan.js';
@@ -22,7 +21,7 @@ interface StepState {
  * as `waiting` so that a resume can continue it at once (a process that really dies leaves it
  * `running` until its lease expires; a resume then recovers it).
  */
-export async function advanceHeldRun(deps: EngineDeps, run: RunToAdvance, options: AdvanceOptions = {}): Promise<void> {
+export async function advanceHeldRun(deps: EngineDeps, run: RunToAdvance, options: AdvanceOptions): Promise<void> {
   try {
     await executeManifest(deps, run, options);
   } catch (err) {
@@ -40,12 +39,11 @@ export interface RunToAdvance {
   readonly inputs: unknown;
 }
 
-export interface AdvanceOptions {
-  /** The run does not exist yet: the first statement inserts it (`running`, held by this executor). */
-  readonly create?: boolean;
-  /** The run's step runs, when the caller read them already (a resume's claim does). */
-  readonly stepRuns?: ReadonlyArray<StepState & { readonly stepKey: string }>;
-}
+/**
+ * Either the run does not exist yet (the first statement inserts it, `running`, held by this
+ * executor), or the caller holds it and has read its step runs (a resume's claim does).
+ */
+export type AdvanceOptions = { readonly create: true } | { readonly stepRuns: ReadonlyArray<StepState & { readonly stepKey: string }> };
 
 type TemplateContext = Record<string, unknown> & { readonly inputs: unknown; readonly steps: Record<string, unknown> };
 
@@ -60,14 +58,15 @@ type TemplateContext = Record<string, unknown> & { readonly inputs: unknown; rea
  * also records the outcome of the step before it and parks what that step unblocked; the
  * LLM is called between statements, outside any transaction.
  */
-export async function executeManifest(deps: EngineDeps, run: RunToAdvance, options: AdvanceOptions = {}): Promise<void> {
+export async function executeManifest(deps: EngineDeps, run: RunToAdvance, options: AdvanceOptions): Promise<void> {
   const plan = await planOf(deps.db, deps.plans, run.manifestId);
   // A run created by this very request has no step runs yet: nothing to read back.
-  const rows = options.create ? [] : (options.stepRuns ?? (await runs.stepRunsOf(deps.db, run.id)));
+  const create = 'create' in options;
+  const rows = create ? [] : options.stepRuns;
   const state = new Map<string, StepState>(rows.map((row) => [row.stepKey, row]));
   const context = templateContext(run, plan, state);
   const batch = new AdvanceBatch(
-    options.create
+    create
       ? { kind: 'create', runId: run.id, executorId: deps.executorId, manifestId: run.manifestId, inputs: run.inputs, leaseMs: deps.leaseMs }
       : { kind: 'held', runId: run.id, executorId: deps.executorId },
   );

@@ -166,10 +166,6 @@ export class AdvanceBatch {
       WHERE run_id = ${this.runId} AND status = 'WAITING_FOR_ATTESTATION' AND ${HELD})`);
   }
 
-  get isEmpty(): boolean {
-    return this.pieces.length === 0 && this.runPiece === undefined;
-  }
-
   /** Writes everything queued, in one statement. */
   async flush(db: Db, prepared?: PreparedRunner): Promise<FlushResult> {
     // A run inserted by this statement cannot also be updated by it: release it in a second one.

@@ -148,10 +148,6 @@ export async function getRunView(
   return { run, stepRuns, attestations };
 }
 
-export async function stepRunsOf(db: Db, runId: string): Promise<StepRunRow[]> {
-  return db.select().from(dagStepRuns).where(eq(dagStepRuns.runId, runId));
-}
-
 export interface AttestationWithArtifacts extends AttestationRow {
   readonly artifacts: ComputeArtifactRow[];
 }
