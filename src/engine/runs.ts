@@ -69,12 +69,10 @@ export function listRuns(deps: EngineDeps, page: { limit: number; offset: number
 
 /** One step run with its evidence: task artifacts per attempt, or the attestation. */
 export async function showStepRun(deps: EngineDeps, runId: string, stepRunId: string) {
-  const stepRun = isUuid(runId) && isUuid(stepRunId) ? await runs.getStepRun(deps.db, runId, stepRunId) : undefined;
-  if (!stepRun) {
-    if (!isUuid(runId) || !(await runs.getRun(deps.db, runId))) throw new RunNotFoundError(runId);
-    throw new StepRunNotFoundError(runId, stepRunId);
-  }
-  const run = (await runs.getRun(deps.db, runId))!;
+  const run = isUuid(runId) ? await runs.getRun(deps.db, runId) : undefined;
+  if (!run) throw new RunNotFoundError(runId);
+  const stepRun = isUuid(stepRunId) ? await runs.getStepRun(deps.db, runId, stepRunId) : undefined;
+  if (!stepRun) throw new StepRunNotFoundError(runId, stepRunId);
   const plan = await planOf(deps.db, deps.plans, run.manifestId);
   const step = plan.byKey.get(stepRun.stepKey)!;
   const [artifacts, attestations] = await Promise.all([
