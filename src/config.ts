@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { ConfigInvalidError } from './core/errors.js';
 import { formatZodError } from './core/issues.js';
-import { MAX_RETRY_AFTER_MS } from './core/llm.js';
 
 /**
  * Every setting stepgate reads, with its default. Read once, in the composition root.
@@ -34,8 +33,8 @@ const configSchema = z.object({
   STEPGATE_LLM_TIMEOUT_MS: whole(60_000, 1),
   /** Tries per LLM call for retryable failures (429, 5xx, network). */
   STEPGATE_LLM_MAX_TRIES: whole(3, 1, 10),
-  /** How long a process may hold a run it advances before another may recover it. */
-  STEPGATE_RUN_LEASE_MS: whole(300_000, 1),
+  /** How long a process holds a run it advances without renewing it; renewed every third of it while it works. */
+  STEPGATE_RUN_LEASE_MS: whole(15_000, 300),
   /** Named prepared statements on PostgreSQL; `off` behind a pooler that cannot keep them (PgBouncer < 1.21 in transaction mode). */
   STEPGATE_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -63,16 +62,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(present, { reportInput: true });
   if (parsed.success) {
     const env = parsed.data;
-    // A run's lease must outlast the longest LLM call (every try timing out, the longest
-    // Retry-After between tries), or another process could take the run over while the call
-    // is still under way and call again.
-    const longestCall = env.STEPGATE_LLM_TIMEOUT_MS * env.STEPGATE_LLM_MAX_TRIES + MAX_RETRY_AFTER_MS * (env.STEPGATE_LLM_MAX_TRIES - 1);
-    if (env.STEPGATE_RUN_LEASE_MS <= longestCall) {
-      throw new ConfigInvalidError(
-        `Invalid configuration:\n  STEPGATE_RUN_LEASE_MS (${env.STEPGATE_RUN_LEASE_MS}) must exceed the longest LLM call, ` +
-          `STEPGATE_LLM_TIMEOUT_MS × STEPGATE_LLM_MAX_TRIES + 30000 × (STEPGATE_LLM_MAX_TRIES − 1) (${longestCall}): raise it, or lower the timeout or the tries.`,
-      );
-    }
     return {
       host: env.HOST,
       port: env.PORT,

@@ -1,13 +1,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ApiClient, CliError } from './cli/client.js';
 import { attestCommand } from './cli/commands/attest.js';
+import { cancelCommand, planCommand, retryCommand } from './cli/commands/lifecycle.js';
 import { inboxCommand, resumeCommand, runCommand, runsCommand, statusCommand } from './cli/commands/runs.js';
 import { validateCommand } from './cli/commands/validate.js';
 import { EXIT, exitCodeOf } from './cli/exit-codes.js';
 import { createOutput } from './cli/output.js';
 import { migrateCommand, serveCommand } from './cli/server-commands.js';
 import { readConfig } from './config.js';
-import { RUN_STATUSES } from './core/status.js';
+import { RUN_STATUSES } from './core/lifecycle.js';
 import { isStepgateError } from './core/errors.js';
 
 /**
@@ -38,6 +39,9 @@ Examples:
   $ stepgate inbox
   $ stepgate attest RUN_ID B --outcome SUCCESS --artifact forecast_csv=./forecast.csv
   $ stepgate resume RUN_ID
+  $ stepgate plan RUN_ID                              # what resume or retry would do
+  $ stepgate retry RUN_ID                             # a new attempt for the failed steps
+  $ stepgate cancel RUN_ID --reason "superseded"
 
 Exit codes: 0 ok, 1 unexpected failure, 2 invalid input, 3 conflict, 4 not found, 5 server or database unreachable.`,
   );
@@ -81,7 +85,7 @@ program
 program
   .command('runs')
   .description('List runs, newest first.')
-  .addOption(new Option('--status <status>', 'only runs with this status').choices(RUN_STATUSES))
+  .addOption(new Option('--status <status>', 'only runs with this status, or stalled (running, lease expired)').choices([...RUN_STATUSES, 'stalled']))
   .option('--manifest <id>', 'only runs of this manifest')
   .option('--limit <n>', 'how many', '50')
   .action(async (options: { status?: string; manifest?: string; limit?: string }) => {
@@ -131,6 +135,31 @@ program
   .argument('<run>', 'run id')
   .action(async (run: string) => {
     exitCode = await resumeCommand(api(), out(), run);
+  });
+
+program
+  .command('cancel')
+  .description('Cancel a pending, running or waiting run; its waits are cancelled, a busy runner stops after the step in flight.')
+  .argument('<run>', 'run id')
+  .option('--reason <text>', 'why, for the record')
+  .action(async (run: string, options: { reason?: string }) => {
+    exitCode = await cancelCommand(api(), out(), run, options);
+  });
+
+program
+  .command('retry')
+  .description('Give every failed step of a run in error a new attempt (SUCCESS steps are reused), then continue it.')
+  .argument('<run>', 'run id')
+  .action(async (run: string) => {
+    exitCode = await retryCommand(api(), out(), run);
+  });
+
+program
+  .command('plan')
+  .description('Preview what resume (or retry) would do now, step by step: done, will_run, waiting, blocked, failed. Writes nothing.')
+  .argument('<run>', 'run id')
+  .action(async (run: string) => {
+    exitCode = await planCommand(api(), out(), run);
   });
 
 try {

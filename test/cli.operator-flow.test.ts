@@ -143,5 +143,35 @@ describe('the stepgate CLI against a real server on PGlite', () => {
       await llm.close();
     }
   });
-});
 
+  it('plans, retries and cancels runs like the endpoints, with exit 3 on a conflict and 4 for an unknown run', async () => {
+    const run = await json('run', 'examples/quarterly-forecast.yaml', '--input', 'region=LATAM');
+    const b = run.step_runs.find((s: { step_key: string }) => s.step_key === 'B');
+    const plan = await json('plan', run.id);
+    expect(plan.steps.map((s: { step_key: string; plan: string }) => `${s.step_key}:${s.plan}`)).toEqual(['A:done', 'B:waiting', 'C:blocked']);
+    expect((await cli('plan', run.id)).stdout).toContain(`stepgate resume ${run.id} would:`);
+
+    expect((await cli('retry', run.id)).code).toBe(3);
+    await json('attest', run.id, 'B', '--outcome', 'FAIL', '--by', 'ana', '--notes', 'workbook broken');
+    const failed = await cli('status', run.id);
+    expect(failed.stdout).toContain(`stepgate retry ${run.id}`);
+    const retried = await json('retry', run.id);
+    expect(retried.step_runs.map((s: { step_key: string; status: string; attempt: number }) => `${s.step_key}:${s.status}:${s.attempt}`)).toEqual([
+      'A:SUCCESS:1',
+      'B:FAIL:1',
+      'B:WAITING_FOR_ATTESTATION:2',
+    ]);
+    expect(retried.step_runs.find((s: { id: string }) => s.id === b.id).status).toBe('FAIL');
+
+    const cancelled = await cli('cancel', run.id, '--reason', 'superseded');
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toContain('cancelled');
+    expect(cancelled.stdout).toContain('superseded');
+    const again = await cli('cancel', run.id);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('only a pending, running or waiting run can be cancelled');
+    expect((await cli('cancel', '00000000-0000-4000-8000-000000000000')).code).toBe(4);
+    const listed = await json('runs', '--status', 'cancelled');
+    expect(listed.items.map((r: { id: string }) => r.id)).toContain(run.id);
+  });
+});

@@ -4,6 +4,9 @@ import { queryRows, type Database } from '../src/storage/database.js';
 import { sqlState, violatedConstraint } from '../src/storage/sqlstate.js';
 import { testDrivers } from './support/databases.js';
 import { migrationsUpTo } from './support/migrations.js';
+import journal from '../src/storage/migrations/meta/_journal.json' with { type: 'json' };
+
+const MIGRATIONS = journal.entries;
 
 const columnsOf = (db: Database, table: string) =>
   queryRows<{ column_name: string; data_type: string; is_nullable: string }>(
@@ -62,9 +65,9 @@ for (const driver of testDrivers()) {
       expect(steps.find((c) => c.column_name === 'compute_contract')).toMatchObject({ data_type: 'jsonb', is_nullable: 'YES' });
 
       const applied = async () => (await queryRows<{ n: number }>(database.db, sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`))[0]!.n;
-      expect(await applied()).toBe(2);
+      expect(await applied()).toBe(MIGRATIONS.length);
       await database.migrate();
-      expect(await applied()).toBe(2);
+      expect(await applied()).toBe(MIGRATIONS.length);
     });
 
     it('upgrades a database that holds manifests and runs from before the compute migration', async () => {
@@ -172,17 +175,18 @@ for (const driver of testDrivers()) {
         await refused(sql`UPDATE dag_step_runs SET status = 'SUCCESS' WHERE id = ${stepRunId}`, 'dag_step_runs_ended_at_iff_terminal');
         await refused(sql`UPDATE dag_runs SET status = 'success'`, 'dag_runs_ended_at_iff_terminal');
         await refused(sql`UPDATE dag_runs SET status = 'paused'`, 'dag_runs_status_check');
-        await refused(sql`UPDATE dag_runs SET status = 'running'`, 'dag_runs_lease_iff_running');
+        await refused(sql`UPDATE dag_runs SET status = 'running'`, 'dag_runs_running_has_lease');
+        await refused(sql`UPDATE dag_runs SET status = 'cancelled'`, 'dag_runs_ended_at_iff_terminal');
         const [att] = await attest(database, stepRunId);
         await refused(
           sql`INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes) VALUES (${att!.id}, 'x', 'file:///x', 'ABC', 3)`,
           'compute_artifacts_sha256_check',
         );
-        // A step run is unique per (run, step).
+        // A step run is unique per (run, step, attempt).
         const err = await failure(
           database.db.execute(sql`INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status) SELECT run_id, manifest_step_id, step_key, 'RUNNING' FROM dag_step_runs`),
         );
-        expect(violatedConstraint(err)).toBe('dag_step_runs_run_id_step_key_key');
+        expect(violatedConstraint(err)).toBe('dag_step_runs_run_id_step_key_attempt_key');
       });
     });
   });

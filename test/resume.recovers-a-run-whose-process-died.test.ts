@@ -29,12 +29,12 @@ describeEachDriver('a process that dies in the middle of a step', (ctx) => {
 
       await expect(resumeRun(crashing, run.id)).rejects.toBeInstanceOf(SimulatedCrash);
       expect(llm.requests).toHaveLength(1);
-      const [left] = await queryRows<{ status: string; executor_id: string | null; c_status: string; c_attempt: number }>(
+      const [left] = await queryRows<{ status: string; lease_owner: string | null; c_status: string; c_attempt: number }>(
         ctx.database.db,
-        sql`SELECT r.status, r.executor_id, s.status AS c_status, s.attempt AS c_attempt
+        sql`SELECT r.status, r.lease_owner, s.status AS c_status, s.attempt AS c_attempt
             FROM dag_runs r JOIN dag_step_runs s ON s.run_id = r.id AND s.step_key = 'C' WHERE r.id = ${run.id}`,
       );
-      expect(left).toEqual({ status: 'running', executor_id: crashing.executorId, c_status: 'RUNNING', c_attempt: 1 });
+      expect(left).toEqual({ status: 'running', lease_owner: crashing.executorId, c_status: 'RUNNING', c_attempt: 1 });
 
       // While the dead process's lease lasts, nobody else may take the run.
       const other = await buildApp(testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl }));
@@ -61,7 +61,7 @@ describeEachDriver('a process that dies in the middle of a step', (ctx) => {
     }
   });
 
-  it('hands a run whose resume failed midway back as waiting, so that the next resume continues it at once', async () => {
+  it('hands a run whose resume failed midway back as stalled, so that the next resume takes it over at once', async () => {
     const llm = await startChatCompletionsServer({ reply: 'done' });
     try {
       const failing = testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl, faults: armFault('afterPromptBeforeLlm', { kind: 'failure' }) });
@@ -70,9 +70,13 @@ describeEachDriver('a process that dies in the middle of a step', (ctx) => {
       expect((await attest(app, run.id, stepOf(run, 'B')!.id, { outcome: 'SUCCESS', attested_by: 'ana', artifacts: [{ name: 'x', uri: 'file:///x', sha256: DIGEST, bytes: 1 }] })).statusCode).toBe(201);
 
       await expect(resumeRun(failing, run.id)).rejects.toBeInstanceOf(SimulatedFailure);
-      const [left] = await queryRows<{ status: string; executor_id: string | null }>(ctx.database.db, sql`SELECT status, executor_id FROM dag_runs WHERE id = ${run.id}`);
-      expect(left).toEqual({ status: 'waiting', executor_id: null });
+      const [left] = await queryRows<{ status: string; lease_owner: string | null }>(ctx.database.db, sql`SELECT status, lease_owner FROM dag_runs WHERE id = ${run.id}`);
+      expect(left).toEqual({ status: 'running', lease_owner: failing.executorId });
       expect(llm.requests).toHaveLength(0);
+      const shown = (await app.inject({ method: 'GET', url: `/api/runs/${run.id}` })).json();
+      expect(shown).toMatchObject({ status: 'running', stalled: true });
+      const stalled = (await app.inject({ method: 'GET', url: '/api/runs?status=stalled' })).json();
+      expect(stalled.items.map((r: { id: string }) => r.id)).toEqual([run.id]);
 
       const resumed = await resume(app, run.id);
       expect(resumed.statusCode, resumed.body).toBe(200);

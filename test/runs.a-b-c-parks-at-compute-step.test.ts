@@ -45,11 +45,11 @@ describeEachDriver('a run of A (task) → B (compute) → C (task)', (ctx) => {
 
     expect(await artifactCounts(ctx.database, a.id)).toEqual({ prompts: 1, calls: 1, parsed: 1 });
     expect(await artifactCounts(ctx.database, b.id)).toEqual({ prompts: 0, calls: 0, parsed: 0 });
-    const [row] = await queryRows<{ status: string; executor_id: string | null; lease_expires_at: string | null }>(
+    const [row] = await queryRows<{ status: string; lease_owner: string | null; lease_expires_at: string | null }>(
       ctx.database.db,
-      sql`SELECT status, executor_id, lease_expires_at FROM dag_runs WHERE id = ${run.id}`,
+      sql`SELECT status, lease_owner, lease_expires_at FROM dag_runs WHERE id = ${run.id}`,
     );
-    expect(row).toEqual({ status: 'waiting', executor_id: null, lease_expires_at: null });
+    expect(row).toEqual({ status: 'waiting', lease_owner: null, lease_expires_at: null });
 
     const shown = await app.inject({ method: 'GET', url: `/api/runs/${run.id}` });
     expect(shown.json()).toEqual(run);

@@ -15,6 +15,8 @@ export interface StepRunJson {
   attempt: number;
   started_at: string;
   ended_at: string | null;
+  due_at: string | null;
+  overdue: boolean;
   output: unknown;
   error: { message?: string } | null;
   attestation: { outcome: string; attested_by: string; notes: string | null; artifacts: ArtifactJson[] } | null;
@@ -29,6 +31,9 @@ export interface RunJson {
   created_at: string;
   started_at: string | null;
   ended_at: string | null;
+  stalled: boolean;
+  ready_to_resume: boolean;
+  cancel_reason: string | null;
   waiting_on: Array<{ step_run_id: string; step_key: string }>;
   step_runs: StepRunJson[];
 }
@@ -38,6 +43,8 @@ export interface PendingJson {
   run_id: string;
   step_key: string;
   waiting_since: string;
+  due_at: string | null;
+  overdue: boolean;
   manifest: { id: string; name: string; version: number };
   contract: { executor: unknown; inputs: unknown[]; outputs: Array<string | { name: string }>; instructions?: string };
   inputs: Array<{ name: string; from: string | null; value: unknown }>;
@@ -47,4 +54,16 @@ export interface PendingJson {
 export interface Page<T> {
   items: T[];
   total: number;
+}
+
+export interface InboxJson extends Page<PendingJson> {
+  ready_to_resume: Array<{ run_id: string; manifest: { id: string; name: string; version: number }; waiting_since: string }>;
+}
+
+export interface RunPlanJson {
+  run_id: string;
+  status: string;
+  stalled: boolean;
+  action: 'resume' | 'retry' | null;
+  steps: Array<{ step_key: string; step_type: string; plan: string; step_run_id: string | null; attempt: number | null; reason: string }>;
 }

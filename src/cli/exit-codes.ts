@@ -24,6 +24,9 @@ export function exitCodeOf(err: StepgateError): number {
     case 'RUN_NOT_WAITING':
     case 'STEP_RUN_NOT_WAITING':
     case 'ALREADY_ATTESTED':
+    case 'RUN_NOT_CANCELLABLE':
+    case 'RUN_NOT_RETRYABLE':
+    case 'DEADLINE_PASSED':
     case 'RUN_LEASE_LOST':
     case 'DATA_DIR_LOCKED':
       return EXIT.conflict;

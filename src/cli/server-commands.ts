@@ -3,6 +3,7 @@ import { ConfigInvalidError } from '../core/errors.js';
 import { splitModel } from '../core/llm.js';
 import { buildApp, type App } from '../http/app.js';
 import { createEngineDeps } from '../engine/create-deps.js';
+import { faultsFromEnv } from '../engine/faults.js';
 import { createProviders } from '../providers/llm/registry.js';
 import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open.js';
@@ -51,7 +52,7 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
   try {
     await database.migrate();
-    const deps = createEngineDeps({ db: database.db, prepared: config.preparedStatements ? database.prepared : undefined, providers, defaultModel: config.defaultModel, leaseMs: config.runLeaseMs });
+    const deps = createEngineDeps({ db: database.db, prepared: config.preparedStatements ? database.prepared : undefined, providers, defaultModel: config.defaultModel, leaseMs: config.runLeaseMs, faults: faultsFromEnv(process.env) });
     app = await buildApp(deps, { bodyLimit: config.bodyLimit, logger: { level: config.logLevel } });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {

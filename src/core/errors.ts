@@ -99,8 +99,8 @@ export class RunNotWaitingError extends StepgateErrorBase {
     readonly status: string,
   ) {
     super(
-      `Run ${runId} is ${status}, not waiting: only a waiting run can be resumed` +
-        (status === 'running' ? ' (another caller is advancing it right now).' : '.'),
+      `Run ${runId} is ${status}, not waiting: only a waiting run (or a stalled one) can be resumed` +
+        (status === 'running' ? ' (another caller is advancing it right now).' : status === 'error' ? ' (retry it to give its failed steps a new attempt).' : '.'),
     );
   }
 }
@@ -123,6 +123,39 @@ export class AlreadyAttestedError extends StepgateErrorBase {
   readonly code = 'ALREADY_ATTESTED';
   constructor(readonly stepRunId: string) {
     super(`Step run ${stepRunId} is already attested; an attestation cannot be replaced.`);
+  }
+}
+
+export class RunNotCancellableError extends StepgateErrorBase {
+  readonly code = 'RUN_NOT_CANCELLABLE';
+  constructor(
+    readonly runId: string,
+    readonly status: string,
+  ) {
+    super(`Run ${runId} is ${status}: it has ended, and only a pending, running or waiting run can be cancelled.`);
+  }
+}
+
+export class RunNotRetryableError extends StepgateErrorBase {
+  readonly code = 'RUN_NOT_RETRYABLE';
+  constructor(
+    readonly runId: string,
+    readonly status: string,
+  ) {
+    super(
+      `Run ${runId} is ${status}, not error: only a run that ended in error can be retried` +
+        (status === 'waiting' ? ' (resume it instead).' : status === 'running' ? ' (another caller is advancing it right now).' : '.'),
+    );
+  }
+}
+
+export class DeadlinePassedError extends StepgateErrorBase {
+  readonly code = 'DEADLINE_PASSED';
+  constructor(readonly stepRunId: string) {
+    super(
+      `Step run ${stepRunId} is past its deadline (due_at): it can no longer be attested. ` +
+        `Resume the run to record the missed deadline, then retry it to give the step a new attempt and a new due_at.`,
+    );
   }
 }
 
@@ -172,6 +205,9 @@ export type StepgateError =
   | RunNotWaitingError
   | StepRunNotWaitingError
   | AlreadyAttestedError
+  | RunNotCancellableError
+  | RunNotRetryableError
+  | DeadlinePassedError
   | RunLeaseLostError
   | DataDirLockedError
   | DatabaseUnavailableError

@@ -1,6 +1,6 @@
 import { canonicalComputeOutput, missingOutputs, type AttestedArtifact } from '../core/attestation.js';
-import { AlreadyAttestedError, RequestInvalidError, RunNotFoundError, StepRunNotFoundError, StepRunNotWaitingError } from '../core/errors.js';
-import { attestationTarget, recordAttestation } from '../storage/attestations.js';
+import { AlreadyAttestedError, DeadlinePassedError, RequestInvalidError, RunNotFoundError, StepRunNotFoundError, StepRunNotWaitingError } from '../core/errors.js';
+import { attestationTarget } from '../storage/attestations.js';
 import type { EngineDeps } from './deps.js';
 import { isUuid } from './manifests.js';
 import { planOf } from './plan.js';
@@ -26,13 +26,14 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
     throw new StepRunNotWaitingError(stepRunId, target.status, `Step run ${stepRunId} (${target.step_key}) is a task step: only compute steps are attested.`);
   }
   if (target.attested) throw new AlreadyAttestedError(stepRunId);
-  if (target.status !== 'WAITING_FOR_ATTESTATION') throw new StepRunNotWaitingError(stepRunId, target.status);
+  refuseUnlessWaiting(stepRunId, target);
 
   const missing = missingOutputs(step.contract, request.outcome, request.artifacts);
   if (missing.length > 0) throw new RequestInvalidError(missing, `The attestation does not cover the contract of step ${step.key}.`);
 
   const notes = request.notes ?? null;
-  const outcome = await recordAttestation(deps.db, {
+  await deps.faults?.hit('beforeAttest');
+  const outcome = await deps.store.attest({
     runId,
     stepRunId,
     outcome: request.outcome,
@@ -41,13 +42,27 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
     contractSnapshot: step.contract,
     artifacts: request.artifacts,
     output: canonicalComputeOutput(request.outcome, notes, request.artifacts),
-  }, deps.prepared);
+  });
   if (outcome.kind === 'already-attested') throw new AlreadyAttestedError(stepRunId);
-  if (outcome.kind === 'not-waiting') {
-    // Someone else got there first: answer what they made of it.
+  if (outcome.kind === 'refused') {
+    // Someone else got there first (another attest, a cancel, the run's end): say what happened.
     const now = await attestationTarget(deps.db, runId, stepRunId, deps.prepared);
     if (now?.attested) throw new AlreadyAttestedError(stepRunId);
-    throw new StepRunNotWaitingError(stepRunId, now?.status ?? 'gone');
+    refuseUnlessWaiting(stepRunId, now ?? { status: 'gone', run_status: outcome.runStatus ?? 'gone', overdue: outcome.overdue });
+    throw new StepRunNotWaitingError(stepRunId, outcome.stepStatus ?? 'gone', `Step run ${stepRunId} could not be attested: its run is ${outcome.runStatus ?? 'gone'}.`);
   }
+  await deps.faults?.hit('afterAttest');
   return showRun(deps, runId);
+}
+
+/** 409 with the precise reason when a step run cannot be attested now. */
+function refuseUnlessWaiting(stepRunId: string, target: { status: string | null; run_status: string; overdue: boolean | null }): void {
+  if (target.status !== 'WAITING_FOR_ATTESTATION') {
+    const why = target.run_status === 'cancelled' ? ` Its run was cancelled.` : target.run_status === 'error' ? ` Its run ended in error; retry the run to give the step a new attempt.` : '';
+    throw new StepRunNotWaitingError(stepRunId, target.status ?? 'gone', `Step run ${stepRunId} is ${target.status}, not WAITING_FOR_ATTESTATION: only a compute step that waits can be attested.${why}`);
+  }
+  if (target.run_status !== 'waiting' && target.run_status !== 'running') {
+    throw new StepRunNotWaitingError(stepRunId, target.status, `Step run ${stepRunId} cannot be attested: its run is ${target.run_status}.`);
+  }
+  if (target.overdue) throw new DeadlinePassedError(stepRunId);
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { LlmProvider } from '../core/llm.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
+import { createRunStore } from '../storage/transitions/index.js';
 import type { EngineDeps } from './deps.js';
 import type { FaultPoints } from './faults.js';
 import { createPlanCache } from './plan.js';
@@ -13,10 +14,11 @@ export function createEngineDeps(options: {
   providers: ReadonlyMap<string, LlmProvider>;
   defaultModel: string;
   leaseMs: number;
-  faults?: FaultPoints;
+  faults?: FaultPoints | undefined;
 }): EngineDeps {
   return {
     db: options.db,
+    store: createRunStore(options.db, options.prepared),
     prepared: options.prepared,
     providers: options.providers,
     providerNames: [...options.providers.keys()],

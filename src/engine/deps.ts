@@ -1,4 +1,5 @@
 import type { LlmProvider } from '../core/llm.js';
+import type { RunStore } from '../core/run-store.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
 import type { FaultPoints } from './faults.js';
 import type { PlanCache } from './plan.js';
@@ -6,6 +7,8 @@ import type { PlanCache } from './plan.js';
 /** What the use cases need, wired once in the composition root (main.ts) or a test. */
 export interface EngineDeps {
   readonly db: Db;
+  /** Every transition of a run (storage/transitions), through the engine's own port. */
+  readonly store: RunStore;
   /** Named prepared statements for the runner's hot statement, where the driver has them. */
   readonly prepared?: PreparedRunner | undefined;
   /** Provider names a manifest's `model: "provider:model"` may use. */
@@ -13,9 +16,9 @@ export interface EngineDeps {
   readonly providers: ReadonlyMap<string, LlmProvider>;
   /** `provider:model` for task steps that name none (STEPGATE_DEFAULT_MODEL). */
   readonly defaultModel: string;
-  /** Who this process is, as recorded in `dag_runs.executor_id` while it advances a run. */
+  /** Who this process is, as recorded in `dag_runs.lease_owner` while it advances a run. */
   readonly executorId: string;
-  /** How long a hold on a run lasts without renewal (STEPGATE_RUN_LEASE_MS). */
+  /** How long a hold on a run lasts without renewal (STEPGATE_RUN_LEASE_MS); renewed every third of it. */
   readonly leaseMs: number;
   readonly plans: PlanCache;
   readonly faults?: FaultPoints | undefined;

@@ -2,10 +2,12 @@
  * Named fault points (after DBOS's debugTriggerPoint): tests arm one to simulate a process
  * dying at an exact place, instead of sleeping and hoping. Production wires none.
  */
-export type FaultPoint = 'afterPromptBeforeLlm' | 'afterLlmBeforeCommit';
+export const FAULT_POINTS = ['afterPromptBeforeLlm', 'afterLlmBeforeCommit', 'beforeRelease', 'beforeAttest', 'afterAttest'] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export interface FaultPoints {
-  hit(point: FaultPoint): void;
+  /** Throws (a crash), kills the process, or returns a promise the engine awaits (a pause). */
+  hit(point: FaultPoint): void | Promise<void>;
 }
 
 export class SimulatedCrash extends Error {
@@ -35,6 +37,45 @@ export function armFault(point: FaultPoint, options: { times?: number; kind?: 'c
         left--;
         throw options.kind === 'failure' ? new SimulatedFailure(point) : new SimulatedCrash(point);
       }
+    },
+  };
+}
+
+/**
+ * Holds the engine at `point` (the first time it is reached) until `release()` is called:
+ * interleavings are made deterministic by doing something else while it waits there.
+ * `reached` settles once the engine is waiting at the point.
+ */
+export function pauseAt(point: FaultPoint): FaultPoints & { readonly reached: Promise<void>; release(): void } {
+  let reach!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let armed = true;
+  return {
+    reached,
+    release,
+    hit(at) {
+      if (at !== point || !armed) return;
+      armed = false;
+      reach();
+      return released;
+    },
+  };
+}
+
+/**
+ * For crash tests of real processes: `STEPGATE_FAULT=<point>` makes the process kill itself
+ * with SIGKILL the first time it reaches that point — a real crash, with nothing cleaned up.
+ * Unset (always, outside such tests), nothing is armed.
+ */
+export function faultsFromEnv(env: NodeJS.ProcessEnv): FaultPoints | undefined {
+  const point = env.STEPGATE_FAULT;
+  if (!point) return undefined;
+  if (!(FAULT_POINTS as readonly string[]).includes(point)) throw new Error(`STEPGATE_FAULT=${point}: expected one of ${FAULT_POINTS.join(', ')}`);
+  return {
+    hit(reached) {
+      if (reached === point) process.kill(process.pid, 'SIGKILL');
     },
   };
 }

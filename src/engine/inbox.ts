@@ -1,6 +1,6 @@
 import type { ComputeContract } from '../core/manifest/schema.js';
 import { lookup } from '../core/template.js';
-import { pendingAttestations, successfulOutputs } from '../storage/attestations.js';
+import { pendingAttestations, readyToResume, successfulOutputs } from '../storage/attestations.js';
 import type { EngineDeps } from './deps.js';
 
 /**
@@ -33,4 +33,9 @@ export async function listPending(deps: EngineDeps, page: { limit: number; offse
     return { ...item, contract, inputs, upstream };
   });
   return { items: entries, total };
+}
+
+/** Waiting runs whose every wait is attested: the operator's next move is a resume. */
+export function listReadyToResume(deps: EngineDeps) {
+  return readyToResume(deps.db, 50);
 }

@@ -27,6 +27,9 @@ export function httpStatusOf(err: StepgateError): number {
     case 'RUN_NOT_WAITING':
     case 'STEP_RUN_NOT_WAITING':
     case 'ALREADY_ATTESTED':
+    case 'RUN_NOT_CANCELLABLE':
+    case 'RUN_NOT_RETRYABLE':
+    case 'DEADLINE_PASSED':
     case 'RUN_LEASE_LOST':
       return 409;
     case 'MANIFEST_INVALID':

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RUN_STATUSES, STEP_RUN_STATUSES } from '../core/lifecycle.js';
 
 /** Response shapes, declared once: fastify-type-provider-zod serializes through them. */
 
@@ -87,10 +88,15 @@ export const stepRunSchema = z
     id: z.uuid(),
     step_key: z.string(),
     step_type: z.enum(['task', 'compute']),
-    status: z.enum(['RUNNING', 'SUCCESS', 'FAIL', 'WAITING_FOR_ATTESTATION', 'CANCELLED']),
-    attempt: z.number().int().describe('1, or more when a process died mid-step and the step was retried'),
+    status: z.enum(STEP_RUN_STATUSES),
+    attempt: z
+      .number()
+      .int()
+      .describe('1, 2, …: a retry adds a step run with the next attempt; a step taken over after its process died counts the repeat in place'),
     started_at: z.string(),
     ended_at: z.string().nullable(),
+    due_at: z.string().nullable().describe("A waiting compute step's deadline (started_at + compute_contract.deadline)"),
+    overdue: z.boolean().describe('Waiting, and due_at has passed: it can no longer be attested; a resume ends it FAIL'),
     output: json.describe('The canonical output (SUCCESS only)'),
     error: json,
     attestation: attestationSchema.nullable(),
@@ -101,12 +107,15 @@ export const runSchema = z
   .object({
     id: z.uuid(),
     manifest_id: z.uuid(),
-    status: z.enum(['pending', 'running', 'waiting', 'success', 'error']),
+    status: z.enum(RUN_STATUSES),
     inputs: json,
     error: json,
     created_at: z.string(),
     started_at: z.string().nullable(),
     ended_at: z.string().nullable(),
+    stalled: z.boolean().describe('running, but its lease expired: the process advancing it died or hangs; resume takes it over'),
+    ready_to_resume: z.boolean().describe('waiting, and everything it waited on is attested: resume it'),
+    cancel_reason: z.string().nullable().describe('Why it was cancelled, if it was and a reason was given'),
     waiting_on: z
       .array(z.object({ step_run_id: z.uuid(), step_key: z.string() }))
       .describe('The step runs waiting for attestation, in execution order'),
@@ -143,3 +152,35 @@ export const stepRunDetailSchema = stepRunSchema
       .describe('Task steps: the evidence of every attempt. Compute steps: null (see attestation).'),
   })
   .meta({ id: 'StepRunDetail' });
+
+export const readyRunSchema = z
+  .object({
+    run_id: z.uuid(),
+    manifest: z.object({ id: z.uuid(), name: z.string(), version: z.number().int() }),
+    waiting_since: z.string().describe('When the run last changed'),
+    resume_url: z.string(),
+  })
+  .meta({ id: 'ReadyToResume' });
+
+/** SPEC §9: a dry run of resume (or, for a run in error, of retry). */
+export const runPlanSchema = z
+  .object({
+    run_id: z.uuid(),
+    status: z.enum(RUN_STATUSES),
+    stalled: z.boolean(),
+    action: z
+      .enum(['resume', 'retry'])
+      .nullable()
+      .describe('What the plan previews; null when the run cannot go on (success, cancelled, or running under a live executor)'),
+    steps: z.array(
+      z.object({
+        step_key: z.string(),
+        step_type: z.enum(['task', 'compute']),
+        plan: z.enum(['done', 'will_run', 'waiting', 'blocked', 'failed']),
+        step_run_id: z.uuid().nullable().describe('The latest step run of the step, if any'),
+        attempt: z.number().int().nullable().describe('The attempt it would be (will_run, waiting) or was (done, failed)'),
+        reason: z.string().describe('Why, in a sentence'),
+      }),
+    ),
+  })
+  .meta({ id: 'RunPlan' });

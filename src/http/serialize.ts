@@ -1,4 +1,4 @@
-import type { RunStatus, StepRunStatus } from '../core/status.js';
+import type { RunStatus, StepRunStatus } from '../core/lifecycle.js';
 import type { RunView, showStepRun } from '../engine/runs.js';
 import type { ManifestRow, StoredManifest } from '../storage/manifests.js';
 import type { AttestationWithArtifacts, RunRow, StepRunRow } from '../storage/runs.js';
@@ -51,6 +51,9 @@ export function runSummaryJson(run: RunRow) {
     created_at: iso(run.createdAt),
     started_at: iso(run.startedAt),
     ended_at: iso(run.endedAt),
+    stalled: run.stalled,
+    ready_to_resume: run.readyToResume,
+    cancel_reason: run.cancelReason,
   };
 }
 
@@ -72,6 +75,8 @@ export function stepRunJson(stepRun: StepRunRow, stepType: 'task' | 'compute', a
     attempt: stepRun.attempt,
     started_at: iso(stepRun.startedAt),
     ended_at: iso(stepRun.endedAt),
+    due_at: iso(stepRun.dueAt),
+    overdue: stepRun.overdue,
     output: stepRun.output ?? null,
     error: stepRun.error ?? null,
     attestation: attestation ? attestationJson(attestation) : null,

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { Db } from './database.js';
 import { queryPrepared, type PreparedRunner } from './database.js';
 import {
@@ -12,27 +12,35 @@ import {
 } from './schema.js';
 
 /**
- * Reads of runs and step runs. (What the runner writes while advancing a run is in
- * advance-batch.ts; attestation and resume claims in attestations.ts.)
+ * Reads of runs and step runs. (Every write of a run's state is a transition in
+ * storage/transitions/.)
  */
 
-export type RunRow = typeof dagRuns.$inferSelect;
-export type StepRunRow = typeof dagStepRuns.$inferSelect;
+/** A run as read: its row, and what is derived from it at read time, by the database's clock. */
+export type RunRow = typeof dagRuns.$inferSelect & { readonly stalled: boolean; readonly readyToResume: boolean };
+export type StepRunRow = typeof dagStepRuns.$inferSelect & { readonly overdue: boolean };
 export type AttestationRow = typeof computeAttestations.$inferSelect;
 export type ComputeArtifactRow = typeof computeArtifacts.$inferSelect;
 
+/** `stalled`: `running` with an expired lease (its executor died or hangs); resume takes it over. */
+const isStalled = sql<boolean>`(${dagRuns.status} = 'running' AND ${dagRuns.leaseExpiresAt} < now())`;
+/** `ready_to_resume`: `waiting`, and no wait left open: everything it waited on is attested. */
+const isReadyToResume = sql<boolean>`(${dagRuns.status} = 'waiting' AND NOT EXISTS (
+  SELECT 1 FROM dag_step_runs w WHERE w.run_id = ${dagRuns.id} AND w.status = 'WAITING_FOR_ATTESTATION'))`;
+const runColumns = { ...getTableColumns(dagRuns), stalled: isStalled, readyToResume: isReadyToResume };
+
 export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
-  const [row] = await db.select().from(dagRuns).where(eq(dagRuns.id, runId));
+  const [row] = await db.select(runColumns).from(dagRuns).where(eq(dagRuns.id, runId));
   return row;
 }
 
 export async function listRuns(db: Db, page: { limit: number; offset: number; status?: string | undefined; manifestId?: string | undefined }) {
   const where = and(
-    page.status === undefined ? undefined : eq(dagRuns.status, page.status),
+    page.status === undefined ? undefined : page.status === 'stalled' ? isStalled : eq(dagRuns.status, page.status),
     page.manifestId === undefined ? undefined : eq(dagRuns.manifestId, page.manifestId),
   );
   const [items, totals] = await Promise.all([
-    db.select().from(dagRuns).where(where).orderBy(desc(dagRuns.createdAt), desc(dagRuns.id)).limit(page.limit).offset(page.offset),
+    db.select(runColumns).from(dagRuns).where(where).orderBy(desc(dagRuns.createdAt), desc(dagRuns.id)).limit(page.limit).offset(page.offset),
     db.select({ n: count() }).from(dagRuns).where(where),
   ]);
   return { items, total: totals[0]?.n ?? 0 };
@@ -47,9 +55,13 @@ interface RunViewRow {
   created_at: Date | string;
   started_at: Date | string | null;
   ended_at: Date | string | null;
-  executor_id: string | null;
+  lease_owner: string | null;
   lease_expires_at: Date | string | null;
+  attested_seq: number;
+  cancel_reason: string | null;
   updated_at: Date | string;
+  stalled: boolean;
+  ready_to_resume: boolean;
   step_runs: Array<{
     id: string;
     manifest_step_id: string;
@@ -58,6 +70,8 @@ interface RunViewRow {
     attempt: number;
     started_at: string;
     ended_at: string | null;
+    due_at: string | null;
+    overdue: boolean;
     output: unknown;
     error: unknown;
     attestation: {
@@ -90,7 +104,7 @@ export async function getRunView(
     sql`SELECT r.*, COALESCE((
           SELECT json_agg(json_build_object(
             'id', sr.id, 'manifest_step_id', sr.manifest_step_id, 'step_key', sr.step_key, 'status', sr.status,
-            'attempt', sr.attempt, 'started_at', sr.started_at, 'ended_at', sr.ended_at, 'output', sr.output, 'error', sr.error,
+            'attempt', sr.attempt, 'started_at', sr.started_at, 'ended_at', sr.ended_at, 'due_at', sr.due_at, 'overdue', COALESCE(sr.status = 'WAITING_FOR_ATTESTATION' AND sr.due_at < now(), false), 'output', sr.output, 'error', sr.error,
             'attestation', (
               SELECT json_build_object(
                 'id', a.id, 'outcome', a.outcome, 'notes', a.notes, 'attested_by', a.attested_by, 'attested_at', a.attested_at,
@@ -99,8 +113,10 @@ export async function getRunView(
                   SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'uri', x.uri, 'sha256', x.sha256, 'bytes', x.bytes, 'created_at', x.created_at) ORDER BY x.name)
                   FROM compute_artifacts x WHERE x.attestation_id = a.id), '[]'::json))
               FROM compute_attestations a WHERE a.step_run_id = sr.id)
-          ) ORDER BY sr.started_at, sr.id)
-          FROM dag_step_runs sr WHERE sr.run_id = r.id), '[]'::json) AS step_runs
+          ) ORDER BY sr.started_at, sr.attempt, sr.id)
+          FROM dag_step_runs sr WHERE sr.run_id = r.id), '[]'::json) AS step_runs,
+          (r.status = 'running' AND r.lease_expires_at < now()) AS stalled,
+          (r.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM dag_step_runs w WHERE w.run_id = r.id AND w.status = 'WAITING_FOR_ATTESTATION')) AS ready_to_resume
         FROM dag_runs r WHERE r.id = ${runId}`,
   );
   if (!row) return undefined;
@@ -113,8 +129,12 @@ export async function getRunView(
     createdAt: date(row.created_at),
     startedAt: maybeDate(row.started_at),
     endedAt: maybeDate(row.ended_at),
-    executorId: row.executor_id,
+    leaseOwner: row.lease_owner,
     leaseExpiresAt: maybeDate(row.lease_expires_at),
+    attestedSeq: row.attested_seq,
+    cancelReason: row.cancel_reason,
+    stalled: row.stalled,
+    readyToResume: row.ready_to_resume,
     updatedAt: date(row.updated_at),
   };
   const attestations = new Map<string, AttestationWithArtifacts>();
@@ -141,6 +161,8 @@ export async function getRunView(
       attempt: s.attempt,
       startedAt: date(s.started_at),
       endedAt: maybeDate(s.ended_at),
+      dueAt: maybeDate(s.due_at),
+      overdue: s.overdue,
       output: s.output,
       error: s.error,
     };
@@ -166,7 +188,8 @@ export async function attestationsOf(db: Db, stepRunIds: string[]): Promise<Map<
 }
 
 export async function getStepRun(db: Db, runId: string, stepRunId: string): Promise<StepRunRow | undefined> {
-  const [row] = await db.select().from(dagStepRuns).where(and(eq(dagStepRuns.id, stepRunId), eq(dagStepRuns.runId, runId)));
+  const overdue = sql<boolean>`COALESCE(${dagStepRuns.status} = 'WAITING_FOR_ATTESTATION' AND ${dagStepRuns.dueAt} < now(), false)`;
+  const [row] = await db.select({ ...getTableColumns(dagStepRuns), overdue }).from(dagStepRuns).where(and(eq(dagStepRuns.id, stepRunId), eq(dagStepRuns.runId, runId)));
   return row;
 }
 

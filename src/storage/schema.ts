@@ -77,23 +77,29 @@ export const dagRuns = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     startedAt: ts('started_at'),
     endedAt: ts('ended_at'),
-    // Who is executing the run and until when (SPEC §6): set while `running`, so a run left
-    // behind by a process that died can be recognised and recovered.
-    executorId: text('executor_id'),
+    // Who is executing the run and until when (SPEC §6, §9): set while `running` (and kept on a
+    // run cancelled under a live runner until that runner records its step in flight), renewed
+    // by the executor while it works; a `running` run whose lease expired is stalled.
+    leaseOwner: text('lease_owner'),
     leaseExpiresAt: ts('lease_expires_at'),
+    // Counts attestations of this run's step runs: a runner about to park compares it with the
+    // value it started from, so an attestation made meanwhile is never a lost wake-up (§9).
+    attestedSeq: integer('attested_seq').notNull().default(0),
+    cancelReason: text('cancel_reason'),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
-    check('dag_runs_status_check', sql`${t.status} IN ('pending', 'running', 'waiting', 'success', 'error')`),
+    check('dag_runs_status_check', sql`${t.status} IN ('pending', 'running', 'waiting', 'success', 'error', 'cancelled')`),
     check(
       'dag_runs_ended_at_iff_terminal',
-      sql`(${t.endedAt} IS NOT NULL) = (${t.status} IN ('success', 'error'))`,
+      sql`(${t.endedAt} IS NOT NULL) = (${t.status} IN ('success', 'error', 'cancelled'))`,
     ),
-    check(
-      'dag_runs_lease_iff_running',
-      sql`(${t.status} = 'running') = (${t.executorId} IS NOT NULL AND ${t.leaseExpiresAt} IS NOT NULL)`,
-    ),
+    check('dag_runs_lease_pair', sql`(${t.leaseOwner} IS NULL) = (${t.leaseExpiresAt} IS NULL)`),
+    check('dag_runs_running_has_lease', sql`${t.status} <> 'running' OR ${t.leaseOwner} IS NOT NULL`),
+    check('dag_runs_lease_only_running_or_cancelled', sql`${t.leaseOwner} IS NULL OR ${t.status} IN ('running', 'cancelled')`),
     check('dag_runs_error_only_on_error', sql`${t.error} IS NULL OR ${t.status} = 'error'`),
+    check('dag_runs_cancel_reason_only_on_cancelled', sql`${t.cancelReason} IS NULL OR ${t.status} = 'cancelled'`),
+    check('dag_runs_attested_seq_check', sql`${t.attestedSeq} >= 0`),
     index('dag_runs_status_created_at_idx').on(t.status, t.createdAt),
     index('dag_runs_manifest_id_idx').on(t.manifestId),
   ],
@@ -116,9 +122,12 @@ export const dagStepRuns = pgTable(
     endedAt: ts('ended_at'),
     output: jsonb('output'),
     error: jsonb('error'),
+    /** A waiting compute step's deadline: started_at + compute_contract.deadline (SPEC §9). */
+    dueAt: ts('due_at'),
   },
   (t) => [
-    unique('dag_step_runs_run_id_step_key_key').on(t.runId, t.stepKey),
+    // One row per attempt: a retry adds attempt + 1 and leaves the failed row as it was.
+    unique('dag_step_runs_run_id_step_key_attempt_key').on(t.runId, t.stepKey, t.attempt),
     check(
       'dag_step_runs_status_check',
       sql`${t.status} IN ('RUNNING', 'SUCCESS', 'FAIL', 'WAITING_FOR_ATTESTATION', 'CANCELLED')`,
@@ -133,6 +142,7 @@ export const dagStepRuns = pgTable(
       sql`${t.error} IS NULL OR ${t.status} IN ('FAIL', 'CANCELLED')`,
     ),
     check('dag_step_runs_attempt_check', sql`${t.attempt} >= 1`),
+    check('dag_step_runs_due_at_after_start', sql`${t.dueAt} IS NULL OR ${t.dueAt} >= ${t.startedAt}`),
     index('dag_step_runs_waiting_idx')
       .on(t.startedAt)
       .where(sql`${t.status} = 'WAITING_FOR_ATTESTATION'`),

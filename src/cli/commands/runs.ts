@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ApiClient } from '../client.js';
 import { CliError } from '../client.js';
-import type { Page, PendingJson, RunJson } from '../api-types.js';
+import type { InboxJson, Page, RunJson } from '../api-types.js';
 import { EXIT } from '../exit-codes.js';
 import { duration, status, table, type Output } from '../output.js';
 
@@ -102,7 +102,7 @@ export async function runsCommand(api: ApiClient, out: Output, options: { status
     out.line(
       table([
         ['RUN', 'STATUS', 'MANIFEST', 'CREATED', 'ENDED'],
-        ...page.items.map((run) => [run.id, status(out, run.status), run.manifest_id, run.created_at, run.ended_at ?? '']),
+        ...page.items.map((run) => [run.id, runState(out, run), run.manifest_id, run.created_at, run.ended_at ?? '']),
       ]),
     );
     if (page.total > page.items.length) out.line(out.style('gray', `${page.items.length} of ${page.total} runs (--limit to see more)`));
@@ -131,10 +131,13 @@ export async function resumeCommand(api: ApiClient, out: Output, runId: string):
 }
 
 export async function inboxCommand(api: ApiClient, out: Output, options: { limit?: string }): Promise<number> {
-  const page = await api.request<Page<PendingJson>>('GET', `/api/attestations/pending?limit=${options.limit ?? '50'}`);
+  const page = await api.request<InboxJson>('GET', `/api/attestations/pending?limit=${options.limit ?? '50'}`);
   if (out.json) {
     out.data(page);
     return EXIT.ok;
+  }
+  for (const ready of page.ready_to_resume) {
+    out.line(`${out.style('green', 'ready to resume')}: run ${ready.run_id} (${ready.manifest.name} v${ready.manifest.version}): stepgate resume ${ready.run_id}`);
   }
   if (page.items.length === 0) {
     out.line('Nothing waits for attestation.');
@@ -142,7 +145,8 @@ export async function inboxCommand(api: ApiClient, out: Output, options: { limit
   }
   for (const item of page.items) {
     const outputs = item.contract.outputs.map((o) => (typeof o === 'string' ? o : o.name));
-    out.line(`${out.style('bold', item.step_key)} in run ${item.run_id} (${item.manifest.name} v${item.manifest.version}), waiting since ${item.waiting_since}`);
+    const due = item.due_at ? (item.overdue ? out.style('red', `, OVERDUE since ${item.due_at}`) : `, due ${item.due_at}`) : '';
+    out.line(`${out.style('bold', item.step_key)} in run ${item.run_id} (${item.manifest.name} v${item.manifest.version}), waiting since ${item.waiting_since}${due}`);
     out.line(`  executor: ${typeof item.contract.executor === 'string' ? item.contract.executor : JSON.stringify(item.contract.executor)}`);
     if (item.contract.instructions) out.line(`  instructions: ${item.contract.instructions}`);
     for (const input of item.inputs) out.line(`  input ${input.name}: ${input.value === null ? out.style('gray', '(see the upstream outputs)') : truncate(JSON.stringify(input.value))}`);
@@ -161,15 +165,22 @@ function truncate(text: string, max = 100): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
+/** A run's status, with what it means for the operator: stalled, ready to resume. */
+export function runState(out: Output, run: Pick<RunJson, 'status' | 'stalled' | 'ready_to_resume'>): string {
+  if (run.stalled) return `${status(out, run.status)} ${out.style('red', '(stalled: resume takes it over)')}`;
+  if (run.ready_to_resume) return `${status(out, run.status)} ${out.style('green', '(ready to resume)')}`;
+  return status(out, run.status);
+}
+
 export async function printRun(api: ApiClient, out: Output, run: RunJson, options: { verb: string }): Promise<void> {
-  out.line(`Run ${run.id} ${options.verb}: ${status(out, run.status)}`);
+  out.line(`Run ${run.id} ${options.verb}: ${runState(out, run)}`);
   out.line(
     table(
       run.step_runs.map((step) => [
         `  ${step.step_key}`,
         step.step_type,
         status(out, step.status),
-        step.attempt > 1 ? `attempt ${step.attempt}` : '',
+        [step.attempt > 1 ? `attempt ${step.attempt}` : '', step.overdue ? out.style('red', 'OVERDUE') : step.due_at && step.status === 'WAITING_FOR_ATTESTATION' ? `due ${step.due_at}` : ''].filter(Boolean).join(' '),
         duration(step.started_at, step.ended_at),
         step.error?.message ? out.style('red', truncate(step.error.message)) : step.attestation ? `attested by ${step.attestation.attested_by}` : '',
       ]),
@@ -193,5 +204,8 @@ export async function printRun(api: ApiClient, out: Output, run: RunJson, option
     }
     out.line(`then continue the run: stepgate resume ${run.id}`);
   }
-  if (run.status === 'error' && run.error?.message) out.line(out.style('red', `The run failed: ${run.error.message}`));
+  if (run.ready_to_resume) out.line(`Everything it waited on is attested: stepgate resume ${run.id}`);
+  if (run.stalled) out.line(out.style('red', `The process advancing it stopped renewing its lease: stepgate resume ${run.id} takes it over.`));
+  if (run.status === 'error' && run.error?.message) out.line(out.style('red', `The run failed: ${run.error.message}. To give its failed steps a new attempt: stepgate retry ${run.id}`));
+  if (run.status === 'cancelled') out.line(`The run was cancelled${run.cancel_reason ? `: ${run.cancel_reason}` : '.'}`);
 }

@@ -8,6 +8,8 @@ import { z } from 'zod';
 export const MANIFEST_NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]*$/;
 export const STEP_KEY_PATTERN = /^[A-Za-z0-9_-]+$/;
 export const MODEL_PATTERN = /^[a-z][a-z0-9_-]*:.+$/;
+/** An ISO 8601 duration with at least one part, e.g. PT48H, P2D, P1DT12H, PT90M, P1W; at most 6 digits a part. */
+export const ISO_DURATION = /^P(?=\d|T\d)(?:\d{1,6}Y)?(?:\d{1,6}M)?(?:\d{1,6}W)?(?:\d{1,6}D)?(?:T(?=\d)(?:\d{1,6}H)?(?:\d{1,6}M)?(?:\d{1,6}S)?)?$/;
 
 const stepKey = z
   .string()
@@ -31,6 +33,11 @@ export const computeContractSchema = z
       .array(ioName)
       .describe('What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact.'),
     verification: z.literal('operator_attest').describe('The only verification stepgate accepts.'),
+    deadline: z
+      .string()
+      .regex(ISO_DURATION, 'expected an ISO 8601 duration such as "PT48H" or "P2D"')
+      .optional()
+      .describe('How long the operator has, as an ISO 8601 duration (e.g. "PT48H"): the waiting step run gets due_at = started_at + deadline.'),
     description: z.string().optional(),
     instructions: z.string().optional().describe('What the operator should do, shown in the inbox.'),
   })

@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { EngineDeps } from '../../engine/deps.js';
 import { attestStep } from '../../engine/attest.js';
-import { listPending } from '../../engine/inbox.js';
+import { listPending, listReadyToResume } from '../../engine/inbox.js';
 import { resumeRun } from '../../engine/resume.js';
 import { iso } from '../serialize.js';
-import { pageQuerySchema, problemResponses, runSchema } from '../schemas.js';
+import { pageQuerySchema, problemResponses, readyRunSchema, runSchema } from '../schemas.js';
 import { runJson } from '../serialize.js';
 
 const artifactSchema = z.strictObject({
@@ -45,6 +45,8 @@ const pendingSchema = z
     step_key: z.string(),
     attempt: z.number().int(),
     waiting_since: z.string(),
+    due_at: z.string().nullable().describe('The deadline, when the contract has one'),
+    overdue: z.boolean().describe('due_at has passed: it can no longer be attested'),
     manifest: z.object({ id: z.uuid(), name: z.string(), version: z.number().int() }),
     contract: z.unknown().describe("The step's compute_contract: executor, inputs, outputs, instructions"),
     inputs: z.array(z.object({ name: z.string(), from: z.string().nullable(), value: z.unknown() })).describe('Declared contract inputs with their values'),
@@ -91,24 +93,38 @@ export const attestationRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = as
     '/api/attestations/pending',
     {
       schema: {
-        summary: "The operator's inbox: every step run waiting for attestation, oldest first",
+        summary: "The operator's inbox: every step run waiting for attestation (overdue first, then oldest), and the runs ready to resume",
         querystring: pageQuerySchema,
         response: {
-          200: z.object({ items: z.array(pendingSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }),
+          200: z.object({
+            items: z.array(pendingSchema),
+            total: z.number().int(),
+            limit: z.number().int(),
+            offset: z.number().int(),
+            ready_to_resume: z.array(readyRunSchema).describe('Waiting runs whose waits are all attested (newest first, at most 50): resume them'),
+          }),
           ...problemResponses(422),
         },
       },
     },
     async (request) => {
       const { limit, offset } = request.query;
-      const page = await listPending(deps, { limit, offset });
+      const [page, ready] = await Promise.all([listPending(deps, { limit, offset }), listReadyToResume(deps)]);
       return {
+        ready_to_resume: ready.map((run) => ({
+          run_id: run.run_id,
+          manifest: { id: run.manifest_id, name: run.manifest_name, version: run.manifest_version },
+          waiting_since: iso(new Date(run.updated_at)),
+          resume_url: `/api/runs/${run.run_id}/resume`,
+        })),
         items: page.items.map((item) => ({
           step_run_id: item.step_run_id,
           run_id: item.run_id,
           step_key: item.step_key,
           attempt: item.attempt,
           waiting_since: iso(new Date(item.started_at)),
+          due_at: item.due_at === null ? null : iso(new Date(item.due_at)),
+          overdue: item.overdue,
           manifest: { id: item.manifest_id, name: item.manifest_name, version: item.manifest_version },
           contract: item.contract,
           inputs: item.inputs,

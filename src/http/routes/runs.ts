@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { RUN_STATUSES } from '../../core/status.js';
+import { RUN_STATUSES } from '../../core/lifecycle.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { listRuns, showRun, showStepRun, startRun } from '../../engine/runs.js';
 import { pageQuerySchema, problemResponses, runSchema, runSummarySchema, stepRunDetailSchema } from '../schemas.js';
@@ -33,7 +33,7 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
       schema: {
         summary: 'List runs, newest first',
         querystring: pageQuerySchema.extend({
-          status: z.enum(RUN_STATUSES).optional(),
+          status: z.enum([...RUN_STATUSES, 'stalled']).optional().describe('A status, or stalled: running with an expired lease'),
           manifest_id: z.uuid().optional(),
         }),
         response: {

@@ -1,0 +1,150 @@
+import type { RunStatus, StepRunStatus } from './lifecycle.js';
+
+/**
+ * The port through which the engine changes a run's state (SPEC §9). Each method is one
+ * transition of core/lifecycle.ts; storage/transitions/ implements it for PostgreSQL and
+ * PGlite, each as one guarded statement that locks the run row first. A second store would
+ * implement this interface; nothing here names a driver or an ORM type.
+ */
+export interface RunStore {
+  /** The runner's writes since its last flush, as one statement fenced by its lease. */
+  flush(guard: RunnerGuard, writes: readonly RunnerWrite[]): Promise<FlushResult>;
+  /** A `waiting` run, or a stalled one (`running`, lease expired: take-over), for a resume. */
+  claimResume(claim: Claim): Promise<ClaimedRun | undefined>;
+  /** An `error` run, for a retry. */
+  claimRetry(claim: Claim): Promise<ClaimedRun | undefined>;
+  /** The step runs of a run this executor holds, after someone else attested one of them. */
+  readStepRuns(runId: string): Promise<{ attestedSeq: number; stepRuns: StepRunState[] }>;
+  /** Extends the lease; undefined when this executor no longer holds the run. */
+  renewLease(claim: Claim): Promise<{ status: RunStatus; attestedSeq: number } | undefined>;
+  /** Waits whose `due_at` passed end FAIL ("deadline passed"); returns their step keys. */
+  expireOverdue(runId: string, owner: string): Promise<string[]>;
+  /** After an unexpected failure: the run is left stalled at once, for a resume to take over. */
+  handBack(runId: string, owner: string): Promise<void>;
+  attest(input: AttestationInput): Promise<AttestOutcome>;
+  cancel(runId: string, reason: string | null): Promise<CancelOutcome>;
+}
+
+export interface Claim {
+  readonly runId: string;
+  readonly owner: string;
+  readonly leaseMs: number;
+}
+
+export interface StepRunState {
+  readonly id: string;
+  readonly stepKey: string;
+  readonly status: StepRunStatus;
+  readonly attempt: number;
+  readonly output: unknown;
+  readonly error: unknown;
+  readonly dueAt: Date | null;
+}
+
+export interface ClaimedRun {
+  readonly id: string;
+  readonly manifestId: string;
+  readonly inputs: unknown;
+  /** As of the same snapshot as `stepRuns`, so the two agree. */
+  readonly attestedSeq: number;
+  /** Every attempt of every step, in no particular order. */
+  readonly stepRuns: StepRunState[];
+}
+
+export type RunnerGuard =
+  | { readonly kind: 'held'; readonly runId: string; readonly owner: string; readonly seenSeq: number }
+  | {
+      readonly kind: 'create';
+      readonly runId: string;
+      readonly owner: string;
+      readonly manifestId: string;
+      readonly inputs: unknown;
+      readonly leaseMs: number;
+    };
+
+export interface PromptRecord {
+  readonly template: string;
+  readonly values: unknown;
+  readonly messages: unknown;
+  readonly error: unknown;
+}
+
+export interface CallRecord {
+  readonly provider: string;
+  readonly model: string;
+  readonly request: unknown;
+  readonly response: unknown;
+  readonly usage: unknown;
+  readonly latencyMs: number;
+  readonly tries: number;
+  readonly error: unknown;
+}
+
+export interface ParsedRecord {
+  readonly format: 'text' | 'json';
+  readonly value: unknown;
+  readonly error: unknown;
+}
+
+/**
+ * What a runner writes. New work (`start`, `restart`, `park`) and `release` are written only
+ * while the run is `running` and no attestation came in since the runner last looked
+ * (`seenSeq`); `finish` is written while the executor holds the lease, also on a run
+ * cancelled meanwhile (the step in flight is recorded); `drop-lease` ends its hold on a
+ * cancelled run.
+ */
+export type RunnerWrite =
+  | { readonly kind: 'park'; readonly manifestStepId: string; readonly stepKey: string; readonly attempt: number; readonly deadline: string | undefined }
+  | { readonly kind: 'start'; readonly manifestStepId: string; readonly stepKey: string; readonly attempt: number; readonly prompt: PromptRecord }
+  | { readonly kind: 'restart'; readonly stepRunId: string; readonly attempt: number; readonly prompt: PromptRecord }
+  | {
+      readonly kind: 'finish';
+      readonly stepRunId: string;
+      readonly attempt: number;
+      readonly call: CallRecord | undefined;
+      readonly parsed: ParsedRecord | undefined;
+      readonly outcome: { readonly status: 'SUCCESS'; readonly output: unknown } | { readonly status: 'FAIL'; readonly error: unknown };
+    }
+  | { readonly kind: 'release'; readonly status: 'waiting' | 'success' | 'error'; readonly error?: unknown }
+  | { readonly kind: 'drop-lease' };
+
+export interface FlushResult {
+  /** False when this executor does not hold the run (any more): nothing was written. */
+  readonly held: boolean;
+  /** The run's status and attestation count as of this flush (null when not held). */
+  readonly status: RunStatus | null;
+  readonly attestedSeq: number;
+  /** The task step run that `start`/`restart` began, when it was written. */
+  readonly started: { readonly id: string; readonly attempt: number } | undefined;
+  /** Whether `release`/`drop-lease` took effect. */
+  readonly released: boolean;
+}
+
+export interface ArtifactInput {
+  readonly name: string;
+  readonly uri: string;
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+export interface AttestationInput {
+  readonly runId: string;
+  readonly stepRunId: string;
+  readonly outcome: 'SUCCESS' | 'FAIL';
+  readonly notes: string | null;
+  readonly attestedBy: string;
+  readonly contractSnapshot: unknown;
+  readonly artifacts: readonly ArtifactInput[];
+  /** The step's canonical output on SUCCESS (`{ outcome, notes, artifacts }`). */
+  readonly output: unknown;
+}
+
+export type AttestOutcome =
+  | { readonly kind: 'attested'; readonly attestationId: string }
+  | { readonly kind: 'already-attested' }
+  | { readonly kind: 'refused'; readonly runStatus: RunStatus | null; readonly stepStatus: StepRunStatus | null; readonly overdue: boolean };
+
+export type CancelOutcome =
+  | { readonly kind: 'cancelled' }
+  | { readonly kind: 'not-found' }
+  | { readonly kind: 'final'; readonly status: RunStatus };

@@ -1,0 +1,16 @@
+import { RunNotCancellableError, RunNotFoundError } from '../core/errors.js';
+import type { EngineDeps } from './deps.js';
+import { isUuid } from './manifests.js';
+import { showRun, type RunView } from './runs.js';
+
+/**
+ * SPEC §9 cancel: a pending, running or waiting run → `cancelled`; its waits are cancelled.
+ * A runner busy with the run finishes the step in flight, records it, and starts nothing
+ * more. From a final status: 409.
+ */
+export async function cancelRun(deps: EngineDeps, runId: string, reason: string | null): Promise<RunView> {
+  const outcome = isUuid(runId) ? await deps.store.cancel(runId, reason) : ({ kind: 'not-found' } as const);
+  if (outcome.kind === 'not-found') throw new RunNotFoundError(runId);
+  if (outcome.kind === 'final') throw new RunNotCancellableError(runId, outcome.status);
+  return showRun(deps, runId);
+}

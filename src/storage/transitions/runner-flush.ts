@@ -1,0 +1,102 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { FlushResult, RunnerGuard, RunnerWrite } from '../../core/run-store.js';
+import type { RunStatus } from '../../core/lifecycle.js';
+import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
+import { createRun } from './create-run.js';
+import { finishStep } from './finish-step.js';
+import { park } from './park.js';
+import { dropLease, release } from './release.js';
+import { restartStep, startStep } from './start-step.js';
+
+/**
+ * The runner's writes since its last flush, as ONE statement (one round trip, one commit per
+ * task step): the outcome of the step that just ran, the compute steps it unblocked, and the
+ * start of the next task step or the run's release go to the database together, as
+ * data-modifying CTEs.
+ *
+ * The first CTE, `held`, locks the run row (or inserts it, for a new run) before anything
+ * else: every other piece depends on it through an uncorrelated EXISTS, which PostgreSQL
+ * evaluates first. Nothing is written unless this executor holds the run's lease, so a
+ * process that lost it writes nothing (the fence); new work additionally needs the run to be
+ * `running` and no attestation since the runner last looked (`seenSeq`), so that an
+ * attestation or a cancel made meanwhile is seen before anything new starts.
+ */
+
+export interface Piece {
+  readonly sql: SQL;
+  /** The CTE's name when the flush reports on it. */
+  readonly reports?: 'started' | 'released';
+}
+
+export interface PieceContext {
+  readonly runId: string;
+  readonly owner: string;
+  /** Holds while this executor has the lease (running, or cancelled under it). */
+  readonly held: SQL;
+  /** Holds while new work may start: running, and no attestation since `seenSeq`. */
+  readonly mayStart: SQL;
+  readonly seenSeq: number;
+  name(prefix: string): string;
+}
+
+export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, guard: RunnerGuard, writes: readonly RunnerWrite[]): Promise<FlushResult> {
+  // A run inserted by this statement cannot also be updated by it: release it in a second one.
+  const releaseAt = writes.findIndex((w) => w.kind === 'release' || w.kind === 'drop-lease');
+  if (guard.kind === 'create' && releaseAt >= 0) {
+    const first = await flushRunner(db, prepared, guard, writes.filter((_, i) => i !== releaseAt));
+    if (!first.held) return first;
+    const second = await flushRunner(db, prepared, { kind: 'held', runId: guard.runId, owner: guard.owner, seenSeq: first.attestedSeq }, [writes[releaseAt]!]);
+    return { ...second, started: first.started };
+  }
+  let counter = 0;
+  const seenSeq = guard.kind === 'create' ? 0 : guard.seenSeq;
+  const context: PieceContext = {
+    runId: guard.runId,
+    owner: guard.owner,
+    held: sql`EXISTS (SELECT 1 FROM held)`,
+    mayStart: sql`EXISTS (SELECT 1 FROM held WHERE status = 'running' AND attested_seq = ${seenSeq})`,
+    seenSeq,
+    // The same shape of batch gets the same text, and so the same prepared statement.
+    name: (prefix) => `${prefix}${++counter}`,
+  };
+  const held =
+    guard.kind === 'create'
+      ? createRun(guard)
+      : sql`held AS (
+          SELECT id, status, attested_seq FROM dag_runs
+          WHERE id = ${guard.runId} AND lease_owner = ${guard.owner} AND status IN ('running', 'cancelled')
+          FOR UPDATE)`;
+  const pieces: Array<Piece & { name: string }> = writes.flatMap((write) => pieceOf(write, context));
+  const started = pieces.find((p) => p.reports === 'started');
+  const released = pieces.find((p) => p.reports === 'released');
+  const statement = sql`WITH ${sql.join([held, ...pieces.map((p) => p.sql)], sql`, `)}
+    SELECT (SELECT count(*) FROM held)::int AS held, (SELECT status FROM held) AS status, (SELECT attested_seq FROM held) AS attested_seq,
+           ${started ? sql`(SELECT json_build_object('id', id, 'attempt', attempt) FROM ${sql.raw(started.name)})` : sql`NULL::json`} AS started,
+           ${released ? sql`(SELECT count(*) FROM ${sql.raw(released.name)})::int` : sql`0`} AS released`;
+  type Row = { held: number; status: RunStatus | null; attested_seq: number | null; started: { id: string; attempt: number } | null; released: number };
+  const [row] = await queryPrepared<Row>(db, prepared, statement);
+  return {
+    held: row!.held > 0,
+    status: row!.status,
+    attestedSeq: row!.attested_seq ?? seenSeq,
+    started: row!.started ?? undefined,
+    released: row!.released > 0,
+  };
+}
+
+function pieceOf(write: RunnerWrite, context: PieceContext): Array<Piece & { name: string }> {
+  switch (write.kind) {
+    case 'park':
+      return park(write, context);
+    case 'start':
+      return startStep(write, context);
+    case 'restart':
+      return restartStep(write, context);
+    case 'finish':
+      return finishStep(write, context);
+    case 'release':
+      return release(write, context);
+    case 'drop-lease':
+      return dropLease(context);
+  }
+}
