@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { expect, it } from 'vitest';
 import { pauseAt } from '../src/engine/faults.js';
 import { buildApp, type App } from '../src/http/app.js';
@@ -47,12 +48,20 @@ async function expectInvariants(database: Database, runId: string) {
   if (run.status !== 'waiting') expect(run.waits).toBe(0);
 }
 
+/** Sends a request now (inject() without a callback waits to be awaited) and answers its response. */
+function send(app: App, options: InjectOptions): Promise<LightMyRequestResponse> {
+  return new Promise((resolve, reject) => {
+    void app.inject(options, (err, response) => (err ? reject(err) : resolve(response!)));
+  });
+}
+
 /** Starts a run of `manifest` in the background, held at `point`; answers when it is there. */
 async function startHeldAt(app: App, manifestId: string, pause: ReturnType<typeof pauseAt>) {
-  // inject() is lazy: a promise of it sends the request now.
-  const response = Promise.resolve(app.inject({ method: 'POST', url: '/api/runs', payload: { manifest_id: manifestId } }));
-  await pause.reached;
-  return response;
+  const response = send(app, { method: 'POST', url: '/api/runs', payload: { manifest_id: manifestId } });
+  const first = await Promise.race([pause.reached.then(() => undefined), response]);
+  if (first) throw new Error(`the run was not held at the fault point; it answered ${first.statusCode} ${first.body}`);
+  // Wrapped: an async function returning the promise itself would wait for it.
+  return { response };
 }
 
 async function waitingStepRunId(database: Database, key: string): Promise<string> {
@@ -65,7 +74,7 @@ describeEachDriver('interleavings of attest, resume, cancel and retry with a liv
     const pause = pauseAt('afterPromptBeforeLlm');
     const app = await buildApp(testDeps(ctx.database, { faults: pause }));
     const manifestId = await storeManifest(app, branches);
-    const started = await startHeldAt(app, manifestId, pause); // B parked, T1 in flight
+    const { response: started } = await startHeldAt(app, manifestId, pause); // B parked, T1 in flight
     const b = await waitingStepRunId(ctx.database, 'B');
     const runId = (await queryRows<{ run_id: string }>(ctx.database.db, sql`SELECT run_id FROM dag_step_runs WHERE id = ${b}`))[0]!.run_id;
     const attested = await attest(app, runId, b, { outcome: 'SUCCESS', attested_by: 'ana', artifacts: [artifact('x')] });
@@ -82,7 +91,7 @@ describeEachDriver('interleavings of attest, resume, cancel and retry with a liv
   it('an attestation (FAIL) made while the runner executes another branch ends the run in error once the step in flight is recorded; nothing new starts', async () => {
     const pause = pauseAt('afterPromptBeforeLlm');
     const app = await buildApp(testDeps(ctx.database, { faults: pause }));
-    const started = await startHeldAt(app, await storeManifest(app, branches), pause);
+    const { response: started } = await startHeldAt(app, await storeManifest(app, branches), pause);
     const b = await waitingStepRunId(ctx.database, 'B');
     const runId = (await queryRows<{ run_id: string }>(ctx.database.db, sql`SELECT run_id FROM dag_step_runs WHERE id = ${b}`))[0]!.run_id;
     expect((await attest(app, runId, b, { outcome: 'FAIL', attested_by: 'ana', notes: 'broken' })).statusCode).toBe(201);
@@ -99,7 +108,7 @@ describeEachDriver('interleavings of attest, resume, cancel and retry with a liv
   it('a cancel while a step is in flight: the step is recorded, nothing more starts, the run stays cancelled', async () => {
     const pause = pauseAt('afterPromptBeforeLlm');
     const app = await buildApp(testDeps(ctx.database, { faults: pause }));
-    const started = await startHeldAt(app, await storeManifest(app, branches), pause);
+    const { response: started } = await startHeldAt(app, await storeManifest(app, branches), pause);
     const [{ id: runId }] = (await queryRows<{ id: string }>(ctx.database.db, sql`SELECT id FROM dag_runs`)) as [{ id: string }];
     const cancelled = await app.inject({ method: 'POST', url: `/api/runs/${runId}/cancel`, payload: { reason: 'superseded' } });
     expect(cancelled.statusCode, cancelled.body).toBe(200);
@@ -136,7 +145,7 @@ describeEachDriver('interleavings of attest, resume, cancel and retry with a liv
     expect((await attest(plain, first.id, stepOf(first, 'B')!.id, { outcome: 'SUCCESS', attested_by: 'ana', artifacts: [artifact('x')] })).statusCode).toBe(201);
 
     const app = await buildApp(testDeps(ctx.database, { faults: pause }));
-    const resuming = Promise.resolve(resume(app, first.id));
+    const resuming = send(app, { method: 'POST', url: `/api/runs/${first.id}/resume` });
     await pause.reached; // D ran; the resume is about to park the run on E
     expect((await attest(plain, first.id, stepOf(first, 'E')!.id, { outcome: 'SUCCESS', attested_by: 'bo', artifacts: [artifact('y')] })).statusCode).toBe(201);
     pause.release();
