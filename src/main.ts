@@ -1,4 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
+import { registerAccessCommands } from './cli/access-commands.js';
+import { cliToken } from './cli/admin-token.js';
 import { ApiClient, CliError } from './cli/client.js';
 import { attestCommand } from './cli/commands/attest.js';
 import { inboxCommand, resumeCommand, runCommand, runsCommand, statusCommand } from './cli/commands/runs.js';
@@ -38,12 +40,15 @@ Examples:
   $ stepgate inbox
   $ stepgate attest RUN_ID B --outcome SUCCESS --artifact forecast_csv=./forecast.csv
   $ stepgate resume RUN_ID
+  $ stepgate token create --name ana --role operator --expires 90d
 
-Exit codes: 0 ok, 1 unexpected failure, 2 invalid input, 3 conflict, 4 not found, 5 server or database unreachable.`,
+Token: STEPGATE_TOKEN, else <STEPGATE_DATA_DIR>/admin-token (default ./.stepgate), written by the server's first start.
+Exit codes: 0 ok, 1 unexpected failure, 2 invalid input, 3 conflict, 4 not found, 5 server or database unreachable,
+6 not authorized (missing, unknown, expired or revoked token, or a role too low).`,
   );
 
 const out = () => createOutput({ json: Boolean(program.opts().json) });
-const api = () => new ApiClient(program.opts().url ?? process.env.STEPGATE_URL ?? 'http://127.0.0.1:8080');
+const api = () => new ApiClient(program.opts().url ?? process.env.STEPGATE_URL ?? 'http://127.0.0.1:8080', cliToken());
 let exitCode: number = EXIT.ok;
 
 program
@@ -111,7 +116,7 @@ program
   .argument('<step>', 'step key (e.g. B) or step-run id')
   .requiredOption('--outcome <outcome>', 'SUCCESS or FAIL')
   .option('--notes <text>', 'what was done, for the record')
-  .option('--by <name>', 'who attests (default: STEPGATE_OPERATOR or the current user name)')
+  .option('--by <name>', "who attests: with a token, the token's name (--by may only repeat it); with authentication off, default STEPGATE_OPERATOR or the user name")
   .option('-a, --artifact <name=path-or-uri...>', 'an artifact: a local file, or a remote URI with --sha256 and --bytes')
   .option('--sha256 <name=hex...>', 'digest of a remote artifact')
   .option('--bytes <name=n...>', 'size of a remote artifact')
@@ -132,6 +137,10 @@ program
   .action(async (run: string) => {
     exitCode = await resumeCommand(api(), out(), run);
   });
+
+registerAccessCommands(program, api, out, (code) => {
+  exitCode = code;
+});
 
 try {
   await program.parseAsync(process.argv);

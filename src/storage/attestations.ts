@@ -17,6 +17,8 @@ export interface AttestationInput {
   readonly outcome: 'SUCCESS' | 'FAIL';
   readonly notes: string | null;
   readonly attestedBy: string;
+  /** The token it was made with; null (attested_by not verified) only with authentication off. */
+  readonly tokenId: string | null;
   readonly contractSnapshot: unknown;
   readonly artifacts: readonly ArtifactInput[];
   /** The step's canonical output on SUCCESS (`{ outcome, notes, artifacts }`). */
@@ -46,8 +48,8 @@ export async function recordAttestation(db: Db, input: AttestationInput, prepare
             WHERE id = ${input.stepRunId} AND run_id = ${input.runId} AND status = 'WAITING_FOR_ATTESTATION'
             RETURNING id, step_key
           ), attestation AS (
-            INSERT INTO compute_attestations (step_run_id, attested_by, outcome, notes, contract_snapshot)
-            SELECT id, ${input.attestedBy}, ${input.outcome}, ${input.notes}, ${JSON.stringify(input.contractSnapshot)}::jsonb FROM step
+            INSERT INTO compute_attestations (step_run_id, attested_by, outcome, notes, contract_snapshot, token_id, attested_by_verified)
+            SELECT id, ${input.attestedBy}, ${input.outcome}, ${input.notes}, ${JSON.stringify(input.contractSnapshot)}::jsonb, ${input.tokenId}::uuid, ${input.tokenId !== null} FROM step
             RETURNING id
           ), artifacts AS (
             INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes)
