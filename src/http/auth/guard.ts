@@ -93,8 +93,12 @@ export async function installGuard(app: FastifyInstance, deps: EngineDeps, optio
   });
 
   // After every onRequest hook (the rate limit's included), before the body is even parsed.
-  app.addHook('preParsing', async (request) => {
-    if (request.authError) throw request.authError;
+  app.addHook('preParsing', async (request, reply) => {
+    if (request.authError) {
+      // RFC 6750: say how to authenticate, and whether the token sent was the problem.
+      reply.header('www-authenticate', request.authError.reason === 'missing' ? 'Bearer realm="stepgate"' : 'Bearer realm="stepgate", error="invalid_token"');
+      throw request.authError;
+    }
     const access = required(request);
     const principal = request.principal;
     if (access === 'public' || principal === null || principal.kind === 'auth-off') return;
