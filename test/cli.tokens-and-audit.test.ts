@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { startServer, type ServerProcess } from './support/server-process.js';
 
-describe('stepgate token and stepgate audit against a real server', { timeout: 180_000 }, () => {
+describe('stepgate token and stepgate audit against a real server', { timeout: 300_000 }, () => {
   let server: ServerProcess;
   let work: string;
   /** As the admin (the bootstrap token in the data directory), or as the given token. */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { startServer } from './support/server-process.js';
 
 /** The README's curl walkthrough, run as written (only the port differs) against a real server. */
-it('runs the README walkthrough of A → B → C to a successful run', async () => {
+it('runs the README walkthrough of A → B → C to a successful run', { timeout: 300_000 }, async () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = /<!-- walkthrough:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme);
   expect(section, 'README.md has a walkthrough block').not.toBeNull();
@@ -36,7 +36,7 @@ it('runs the README walkthrough of A → B → C to a successful run', async () 
   }
 });
 
-it("runs the README's CLI quick start to a successful run whose stored digest is sha256sum's", async () => {
+it("runs the README's CLI quick start to a successful run whose stored digest is sha256sum's", { timeout: 300_000 }, async () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = /<!-- cli-quickstart:start -->\s*```sh\n([\s\S]*?)```\s*<!-- cli-quickstart:end -->/.exec(readme);
   expect(section, 'README.md has a CLI quick start block').not.toBeNull();
