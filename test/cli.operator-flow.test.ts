@@ -8,7 +8,7 @@ import { startChatCompletionsServer } from './support/chat-completions-server.js
 import { runCli, startCli } from './support/cli.js';
 import { startServer, type ServerProcess } from './support/server-process.js';
 
-describe('the stepgate CLI against a real server on PGlite', () => {
+describe('the stepgate CLI against a real server on PGlite', { timeout: 300_000 }, () => {
   let server: ServerProcess;
   let work: string;
   // The CLI finds the admin token the server's first start wrote to its data directory.
@@ -22,7 +22,7 @@ describe('the stepgate CLI against a real server on PGlite', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'stepgate-cli-'));
     server = await startServer({ STEPGATE_DATA_DIR: join(work, 'data') });
-  });
+  }, 180_000);
   afterAll(async () => {
     await server.stop();
     rmSync(work, { recursive: true, force: true });
