@@ -9,8 +9,11 @@ import type { Figure } from './report.js';
 
 const ATTEST = JSON.stringify({ outcome: 'SUCCESS', attested_by: 'bench', artifacts: [{ name: 'out', uri: 'file:///bench/out', sha256: 'e'.repeat(64), bytes: 1 }] });
 
+/** The server's bootstrap admin token, sent with every request (authentication on, as `npm start` runs). */
+let headers: Record<string, string> = {};
+
 async function post(base: string, path: string, body: string) {
-  const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
   const text = await response.text();
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status} ${text}`);
   return JSON.parse(text);
@@ -20,7 +23,10 @@ async function post(base: string, path: string, body: string) {
 export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise<Figure[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'stepgate-bench-'));
   // The compiled build, as `npm start` runs it (`npm run bench` builds it first).
-  const server = await startServer(db.url ? { DATABASE_URL: db.url, LOG_LEVEL: 'warn' } : { STEPGATE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, { built: true });
+  // The rate limits are lifted: the benchmark is one client hammering on purpose.
+  const env = { ...(db.url ? { DATABASE_URL: db.url } : {}), STEPGATE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', STEPGATE_RATE_LIMIT_PER_TOKEN: '1000000000', STEPGATE_RATE_LIMIT_PER_ADDRESS: '1000000000' };
+  let server = await startServer(env, { built: true });
+  headers = { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()}` };
   const figures: Figure[] = [];
   const database = db.name;
   try {
@@ -38,7 +44,7 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
     const duration = quick ? 2 : 8;
     let bestGet = 0;
     for (const connections of levels) {
-      const result = await autocannon({ url: `${base}/api/runs/${sample.runId}`, connections, duration });
+      const result = await autocannon({ url: `${base}/api/runs/${sample.runId}`, connections, duration, headers });
       if (result.non2xx > 0 || result.errors > 0) throw new Error(`GET /api/runs/{id}: ${result.non2xx} non-2xx, ${result.errors} errors`);
       bestGet = Math.max(bestGet, result.requests.average);
       figures.push({ name: `HTTP GET /api/runs/{id}, ${connections} connections`, database, value: result.requests.average, unit: 'req/s' });
@@ -66,6 +72,13 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
       figures.push({ name: `HTTP attest + resume cycles, ${concurrency} clients`, database, value: rate, unit: 'cycles/s' });
     }
 
+    // What authentication costs a GET: the same request, same data, with tokens on, then off.
+    const getRate = async (url: string, withHeaders: Record<string, string>) => {
+      const result = await autocannon({ url, connections: 16, duration, headers: withHeaders });
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`GET ${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+      return result.requests.average;
+    };
+    const withAuth = await getRate(`${server.baseUrl}/api/runs/${sample.runId}`, headers);
     const peakKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1] ?? Number.NaN);
     const peakMb = peakKb / 1024;
     figures.push({
@@ -75,6 +88,13 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
       unit: 'MB',
       ...(database === 'postgres' ? { goal: { text: '≤ 200 MB', met: peakMb <= 200 } } : {}),
     });
+    await server.stop();
+    server = await startServer({ ...env, STEPGATE_AUTH: 'off' }, { built: true });
+    const withoutAuth = await getRate(`${server.baseUrl}/api/runs/${sample.runId}`, {});
+    const cost = (1 - withAuth / withoutAuth) * 100;
+    figures.push({ name: 'HTTP GET /api/runs/{id}, 16 connections, authentication off', database, value: withoutAuth, unit: 'req/s' });
+    figures.push({ name: 'HTTP GET /api/runs/{id}, 16 connections, authentication on', database, value: withAuth, unit: 'req/s' });
+    figures.push({ name: 'cost of authentication on GET throughput', database, value: cost, unit: '%', goal: { text: '< 5 %', met: cost < 5 } });
   } finally {
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigInvalidError } from './core/errors.js';
 import { formatZodError } from './core/issues.js';
+import { isLoopback, type AuthOptions } from './http/auth/options.js';
 
 /**
  * Every setting stepgate reads, with its default. Read once, in the composition root.
@@ -14,6 +15,12 @@ const whole = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
     .default(String(fallback))
     .transform(Number)
     .pipe(z.number().min(min).max(max));
+
+/** A comma-separated list; blanks ignored. */
+const list = z
+  .string()
+  .default('')
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item !== ''));
 
 const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -37,6 +44,17 @@ const configSchema = z.object({
   STEPGATE_RUN_LEASE_MS: whole(15_000, 300),
   /** Named prepared statements on PostgreSQL; `off` behind a pooler that cannot keep them (PgBouncer < 1.21 in transaction mode). */
   STEPGATE_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
+  /** `off`: no tokens, for purely local use; refused unless HOST is a loopback address. */
+  STEPGATE_AUTH: z.enum(['on', 'off']).default('on'),
+  /** More host names the server answers to, comma-separated (421 for any other Host). */
+  STEPGATE_ALLOWED_HOSTS: list,
+  /** More origins allowed to send state-changing requests, comma-separated (403 otherwise). */
+  STEPGATE_ALLOWED_ORIGINS: list,
+  /** Requests per window and token (per address with STEPGATE_AUTH=off). */
+  STEPGATE_RATE_LIMIT_PER_TOKEN: whole(1200, 1),
+  /** Requests per window and address without a valid token. */
+  STEPGATE_RATE_LIMIT_PER_ADDRESS: whole(120, 1),
+  STEPGATE_RATE_LIMIT_WINDOW_MS: whole(60_000, 1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -54,6 +72,7 @@ export interface Config {
   readonly runLeaseMs: number;
   readonly preparedStatements: boolean;
   readonly logLevel: string;
+  readonly auth: AuthOptions;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -62,6 +81,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(present, { reportInput: true });
   if (parsed.success) {
     const env = parsed.data;
+    if (env.STEPGATE_AUTH === 'off' && !isLoopback(env.HOST)) {
+      throw new ConfigInvalidError(
+        `Invalid configuration:\n  STEPGATE_AUTH=off is refused with HOST=${env.HOST}: without tokens anyone who can reach the port could attest as anyone, ` +
+          'so authentication may only be off on a loopback address (127.0.0.1, ::1, localhost). Unset STEPGATE_AUTH, or set HOST=127.0.0.1.',
+      );
+    }
     return {
       host: env.HOST,
       port: env.PORT,
@@ -76,6 +101,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       runLeaseMs: env.STEPGATE_RUN_LEASE_MS,
       preparedStatements: env.STEPGATE_PREPARED_STATEMENTS === 'on',
       logLevel: env.LOG_LEVEL,
+      auth: {
+        mode: env.STEPGATE_AUTH,
+        host: env.HOST,
+        allowedHosts: env.STEPGATE_ALLOWED_HOSTS,
+        allowedOrigins: env.STEPGATE_ALLOWED_ORIGINS,
+        rateLimit: { perToken: env.STEPGATE_RATE_LIMIT_PER_TOKEN, perAddress: env.STEPGATE_RATE_LIMIT_PER_ADDRESS, windowMs: env.STEPGATE_RATE_LIMIT_WINDOW_MS },
+      },
     };
   }
   const problems = formatZodError(parsed.error).map((issue) => `${issue.path}: ${issue.message}`);

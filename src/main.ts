@@ -1,4 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
+import { registerAccessCommands } from './cli/access-commands.js';
+import { cliToken } from './cli/admin-token.js';
 import { ApiClient, CliError } from './cli/client.js';
 import { attestCommand } from './cli/commands/attest.js';
 import { cancelCommand, planCommand, retryCommand } from './cli/commands/lifecycle.js';
@@ -42,12 +44,15 @@ Examples:
   $ stepgate plan RUN_ID                              # what resume or retry would do
   $ stepgate retry RUN_ID                             # a new attempt for the failed steps
   $ stepgate cancel RUN_ID --reason "superseded"
+  $ stepgate token create --name ana --role operator --expires 90d
 
-Exit codes: 0 ok, 1 unexpected failure, 2 invalid input, 3 conflict, 4 not found, 5 server or database unreachable.`,
+Token: STEPGATE_TOKEN, else <STEPGATE_DATA_DIR>/admin-token (default ./.stepgate), written by the server's first start.
+Exit codes: 0 ok, 1 unexpected failure, 2 invalid input, 3 conflict, 4 not found, 5 server or database unreachable,
+6 not authorized (missing, unknown, expired or revoked token, or a role too low).`,
   );
 
 const out = () => createOutput({ json: Boolean(program.opts().json) });
-const api = () => new ApiClient(program.opts().url ?? process.env.STEPGATE_URL ?? 'http://127.0.0.1:8080');
+const api = () => new ApiClient(program.opts().url ?? process.env.STEPGATE_URL ?? 'http://127.0.0.1:8080', cliToken());
 let exitCode: number = EXIT.ok;
 
 program
@@ -115,7 +120,7 @@ program
   .argument('<step>', 'step key (e.g. B) or step-run id')
   .requiredOption('--outcome <outcome>', 'SUCCESS or FAIL')
   .option('--notes <text>', 'what was done, for the record')
-  .option('--by <name>', 'who attests (default: STEPGATE_OPERATOR or the current user name)')
+  .option('--by <name>', "who attests: with a token, the token's name (--by may only repeat it); with authentication off, default STEPGATE_OPERATOR or the user name")
   .option('-a, --artifact <name=path-or-uri...>', 'an artifact: a local file, or a remote URI with --sha256 and --bytes')
   .option('--sha256 <name=hex...>', 'digest of a remote artifact')
   .option('--bytes <name=n...>', 'size of a remote artifact')
@@ -161,6 +166,9 @@ program
   .action(async (run: string) => {
     exitCode = await planCommand(api(), out(), run);
   });
+registerAccessCommands(program, api, out, (code) => {
+  exitCode = code;
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -8,10 +8,11 @@ import { startChatCompletionsServer } from './support/chat-completions-server.js
 import { runCli, startCli } from './support/cli.js';
 import { startServer, type ServerProcess } from './support/server-process.js';
 
-describe('the stepgate CLI against a real server on PGlite', () => {
+describe('the stepgate CLI against a real server on PGlite', { timeout: 300_000 }, () => {
   let server: ServerProcess;
   let work: string;
-  const cli = (...args: string[]) => runCli(args, { STEPGATE_URL: server.baseUrl });
+  // The CLI finds the admin token the server's first start wrote to its data directory.
+  const cli = (...args: string[]) => runCli(args, { STEPGATE_URL: server.baseUrl, STEPGATE_DATA_DIR: join(work, 'data'), STEPGATE_TOKEN: undefined });
   const json = async (...args: string[]) => {
     const result = await cli('--json', ...args);
     expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
@@ -21,7 +22,7 @@ describe('the stepgate CLI against a real server on PGlite', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'stepgate-cli-'));
     server = await startServer({ STEPGATE_DATA_DIR: join(work, 'data') });
-  });
+  }, 180_000);
   afterAll(async () => {
     await server.stop();
     rmSync(work, { recursive: true, force: true });
@@ -49,9 +50,9 @@ describe('the stepgate CLI against a real server on PGlite', () => {
     writeFileSync(file, content);
     const digest = createHash('sha256').update(readFileSync(file)).digest('hex');
 
-    const attested = await json('attest', run.id, 'B', '--outcome', 'SUCCESS', '--artifact', `forecast_csv=${file}`, '--by', 'ana', '--notes', 'Q3 workbook');
+    const attested = await json('attest', run.id, 'B', '--outcome', 'SUCCESS', '--artifact', `forecast_csv=${file}`, '--notes', 'Q3 workbook');
     const b = attested.step_runs.find((s: { step_key: string }) => s.step_key === 'B');
-    expect(b.attestation).toMatchObject({ outcome: 'SUCCESS', attested_by: 'ana', notes: 'Q3 workbook' });
+    expect(b.attestation).toMatchObject({ outcome: 'SUCCESS', attested_by: 'admin', attested_by_verified: true, notes: 'Q3 workbook' });
     expect(b.attestation.artifacts).toEqual([expect.objectContaining({ name: 'forecast_csv', uri: pathToFileURL(file).href, sha256: digest, bytes: content.length })]);
 
     const resumed = await json('resume', run.id);
@@ -123,7 +124,7 @@ describe('the stepgate CLI against a real server on PGlite', () => {
       const file = join(work, 'slow.yaml');
       writeFileSync(file, ['name: slow', 'steps:', '  - key: first', '    prompt: one', '    model: openai:m', '  - key: second', '    depends_on: [first]', '    prompt: two', '    model: openai:m', ''].join('\n'));
       // Each LLM call takes 600 ms: "first" must be on screen well before the command ends.
-      const child = startCli(['run', file, '--progress'], { STEPGATE_URL: slow.baseUrl });
+      const child = startCli(['run', file, '--progress'], { STEPGATE_URL: slow.baseUrl, STEPGATE_DATA_DIR: join(work, 'slow'), STEPGATE_TOKEN: undefined });
       let stdout = '';
       let firstSeenAt: number | undefined;
       child.stdout!.on('data', (chunk: Buffer) => {
@@ -152,7 +153,7 @@ describe('the stepgate CLI against a real server on PGlite', () => {
     expect((await cli('plan', run.id)).stdout).toContain(`stepgate resume ${run.id} would:`);
 
     expect((await cli('retry', run.id)).code).toBe(3);
-    await json('attest', run.id, 'B', '--outcome', 'FAIL', '--by', 'ana', '--notes', 'workbook broken');
+    await json('attest', run.id, 'B', '--outcome', 'FAIL', '--notes', 'workbook broken');
     const failed = await cli('status', run.id);
     expect(failed.stdout).toContain(`stepgate retry ${run.id}`);
     const retried = await json('retry', run.id);

@@ -18,7 +18,18 @@ describe('configuration from the environment', () => {
       runLeaseMs: 300_000,
       preparedStatements: true,
       logLevel: 'info',
+      auth: { mode: 'on', host: '127.0.0.1', allowedHosts: [], allowedOrigins: [], rateLimit: { perToken: 1200, perAddress: 120, windowMs: 60_000 } },
     });
+  });
+
+  it('reads the access settings, and refuses STEPGATE_AUTH=off on a host that is not loopback', () => {
+    const config = readConfig({ STEPGATE_ALLOWED_HOSTS: 'stepgate.internal, ops.example ,', STEPGATE_ALLOWED_ORIGINS: 'https://console.example', STEPGATE_RATE_LIMIT_PER_TOKEN: '50' });
+    expect(config.auth).toMatchObject({ allowedHosts: ['stepgate.internal', 'ops.example'], allowedOrigins: ['https://console.example'], rateLimit: { perToken: 50 } });
+    for (const host of ['127.0.0.1', '::1', 'localhost', '127.0.0.2']) expect(readConfig({ STEPGATE_AUTH: 'off', HOST: host }).auth.mode).toBe('off');
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', 'stepgate.example']) {
+      expect(() => readConfig({ STEPGATE_AUTH: 'off', HOST: host })).toThrow(/STEPGATE_AUTH=off is refused .*loopback/s);
+    }
+    expect(() => readConfig({ STEPGATE_AUTH: 'maybe' })).toThrow(/STEPGATE_AUTH/);
   });
 
   it('treats empty variables as unset and reads the rest', () => {

@@ -4,7 +4,7 @@ import { expect, it } from 'vitest';
 import { pauseAt } from '../src/engine/faults.js';
 import { buildApp, type App } from '../src/http/app.js';
 import { queryRows, type Database } from '../src/storage/database.js';
-import { testDeps } from './support/app.js';
+import { AUTH_OFF, testDeps } from './support/app.js';
 import { startChatCompletionsServer } from './support/chat-completions-server.js';
 import { describeEachDriver } from './support/databases.js';
 import { expectProblem } from './support/http.js';
@@ -72,7 +72,7 @@ async function waitingStepRunId(database: Database, key: string): Promise<string
 describeEachDriver('interleavings of attest, resume, cancel and retry with a live runner', (ctx) => {
   it('an attestation (SUCCESS) made while the runner executes another branch is seen before it parks: the run goes on', async () => {
     const pause = pauseAt('afterPromptBeforeLlm');
-    const app = await buildApp(testDeps(ctx.database, { faults: pause }));
+    const app = await buildApp(testDeps(ctx.database, { faults: pause }), { auth: AUTH_OFF });
     const manifestId = await storeManifest(app, branches);
     const { response: started } = await startHeldAt(app, manifestId, pause); // B parked, T1 in flight
     const b = await waitingStepRunId(ctx.database, 'B');
@@ -90,7 +90,7 @@ describeEachDriver('interleavings of attest, resume, cancel and retry with a liv
 
   it('an attestation (FAIL) made while the runner executes another branch ends the run in error once the step in flight is recorded; nothing new starts', async () => {
     const pause = pauseAt('afterPromptBeforeLlm');
-    const app = await buildApp(testDeps(ctx.database, { faults: pause }));
+    const app = await buildApp(testDeps(ctx.database, { faults: pause }), { auth: AUTH_OFF });
     const { response: started } = await startHeldAt(app, await storeManifest(app, branches), pause);
     const b = await waitingStepRunId(ctx.database, 'B');
     const runId = (await queryRows<{ run_id: string }>(ctx.database.db, sql`SELECT run_id FROM dag_step_runs WHERE id = ${b}`))[0]!.run_id;
@@ -107,7 +107,7 @@ describeEachDriver('interleavings of attest, resume, cancel and retry with a liv
 
   it('a cancel while a step is in flight: the step is recorded, nothing more starts, the run stays cancelled', async () => {
     const pause = pauseAt('afterPromptBeforeLlm');
-    const app = await buildApp(testDeps(ctx.database, { faults: pause }));
+    const app = await buildApp(testDeps(ctx.database, { faults: pause }), { auth: AUTH_OFF });
     const { response: started } = await startHeldAt(app, await storeManifest(app, branches), pause);
     const [{ id: runId }] = (await queryRows<{ id: string }>(ctx.database.db, sql`SELECT id FROM dag_runs`)) as [{ id: string }];
     const cancelled = await app.inject({ method: 'POST', url: `/api/runs/${runId}/cancel`, payload: { reason: 'superseded' } });
@@ -138,13 +138,13 @@ describeEachDriver('interleavings of attest, resume, cancel and retry with a liv
       ],
     };
     const pause = pauseAt('beforeRelease');
-    const plain = await buildApp(testDeps(ctx.database));
+    const plain = await buildApp(testDeps(ctx.database), { auth: AUTH_OFF });
     const manifestId = await storeManifest(plain, manifest);
     const first = (await plain.inject({ method: 'POST', url: '/api/runs', payload: { manifest_id: manifestId } })).json() as RunJson;
     expect(first.status).toBe('waiting');
     expect((await attest(plain, first.id, stepOf(first, 'B')!.id, { outcome: 'SUCCESS', attested_by: 'ana', artifacts: [artifact('x')] })).statusCode).toBe(201);
 
-    const app = await buildApp(testDeps(ctx.database, { faults: pause }));
+    const app = await buildApp(testDeps(ctx.database, { faults: pause }), { auth: AUTH_OFF });
     const resuming = send(app, { method: 'POST', url: `/api/runs/${first.id}/resume` });
     await pause.reached; // D ran; the resume is about to park the run on E
     expect((await attest(plain, first.id, stepOf(first, 'E')!.id, { outcome: 'SUCCESS', attested_by: 'bo', artifacts: [artifact('y')] })).statusCode).toBe(201);
@@ -158,11 +158,11 @@ describeEachDriver('interleavings of attest, resume, cancel and retry with a liv
   it('retry racing resume and another retry: exactly one advances the run, every step once', async () => {
     const llm = await startChatCompletionsServer({ status: 400 }, { reply: 'fine' });
     try {
-      const app = await buildApp(testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl }));
+      const app = await buildApp(testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl }), { auth: AUTH_OFF });
       const manifestId = await storeManifest(app, { name: 'flaky', steps: [{ key: 'A', prompt: 'hi' }, { key: 'B', depends_on: ['A'], model: 'openai:m', prompt: 'again' }] });
       const failed = (await app.inject({ method: 'POST', url: '/api/runs', payload: { manifest_id: manifestId } })).json() as RunJson;
       expect(failed.status).toBe('error');
-      const other = await buildApp(testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl }));
+      const other = await buildApp(testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl }), { auth: AUTH_OFF });
       const answers = await Promise.all([
         app.inject({ method: 'POST', url: `/api/runs/${failed.id}/retry` }),
         other.inject({ method: 'POST', url: `/api/runs/${failed.id}/retry` }),

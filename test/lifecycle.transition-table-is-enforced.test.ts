@@ -79,7 +79,7 @@ const VERBS: Verb[] = [
           stepRunId,
           outcome: 'SUCCESS',
           notes: null,
-          attestedBy: 'table',
+          attestedBy: 'table', tokenId: null,
           contractSnapshot: {},
           artifacts: [{ name: 'x', uri: 'file:///x', sha256: DIGEST, bytes: 1 }],
           output: { outcome: 'SUCCESS' },
@@ -96,7 +96,7 @@ const VERBS: Verb[] = [
         : undefined,
     apply: async (store, runId, stepRunId) =>
       stepRunId !== undefined &&
-      (await store.attest({ runId, stepRunId, outcome: 'FAIL', notes: null, attestedBy: 'table', contractSnapshot: {}, artifacts: [], output: null })).kind === 'attested',
+      (await store.attest({ runId, stepRunId, outcome: 'FAIL', notes: null, attestedBy: 'table', tokenId: null, contractSnapshot: {}, artifacts: [], output: null })).kind === 'attested',
   },
   {
     name: 'renew-lease (as the lease owner)',

@@ -57,7 +57,8 @@ for (const target of targets) {
     beforeAll(async () => {
       llm = await startChatCompletionsServer({ reply: 'growth 3%' });
       ({ env, cleanup } = await target.setup());
-      env = { ...env, OPENAI_BASE_URL: llm.baseUrl, OPENAI_API_KEY: 'k' };
+      // Process races, not access: authentication off (test/serve.* covers it with real processes).
+      env = { ...env, OPENAI_BASE_URL: llm.baseUrl, OPENAI_API_KEY: 'k', STEPGATE_AUTH: 'off' };
     });
     afterAll(async () => {
       await llm.close();

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { startServer } from './support/server-process.js';
 
 /** The README's curl walkthrough, run as written (only the port differs) against a real server. */
-it('runs the README walkthrough of A → B → C to a successful run', async () => {
+it('runs the README walkthrough of A → B → C to a successful run', { timeout: 300_000 }, async () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = /<!-- walkthrough:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme);
   expect(section, 'README.md has a walkthrough block').not.toBeNull();
@@ -17,7 +17,7 @@ it('runs the README walkthrough of A → B → C to a successful run', async () 
   const server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate') });
   try {
     const script = section![1]!.replaceAll('http://127.0.0.1:8080', server.baseUrl);
-    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: work, encoding: 'utf8' });
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: work, encoding: 'utf8', env: { ...process.env, STEPGATE_TOKEN: undefined } });
     expect(result.status, result.stderr).toBe(0);
     const lines = result.stdout.trim().split('\n');
     const resumed = JSON.parse(lines.at(-1)!);
@@ -25,6 +25,7 @@ it('runs the README walkthrough of A → B → C to a successful run', async () 
     expect(resumed.step_runs.map((s: { step_key: string; status: string }) => `${s.step_key}:${s.status}`)).toEqual(['A:SUCCESS', 'B:SUCCESS', 'C:SUCCESS']);
     const digest = spawnSync('sha256sum', ['forecast.csv'], { cwd: work, encoding: 'utf8' }).stdout.split(' ')[0];
     const b = resumed.step_runs[1];
+    expect(b.attestation).toMatchObject({ attested_by: 'admin', attested_by_verified: true }); // the bootstrap token's name
     expect(b.attestation.artifacts[0]).toMatchObject({ name: 'forecast_csv', sha256: digest, bytes: 24, uri: `file://${work}/forecast.csv` });
     expect(resumed.step_runs[2].output).toBe(`[offline:echo] Write a memo about file://${work}/forecast.csv.`);
     expect(JSON.parse(lines[0]!).status).toBe('waiting');
@@ -35,7 +36,7 @@ it('runs the README walkthrough of A → B → C to a successful run', async () 
   }
 });
 
-it("runs the README's CLI quick start to a successful run whose stored digest is sha256sum's", async () => {
+it("runs the README's CLI quick start to a successful run whose stored digest is sha256sum's", { timeout: 300_000 }, async () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = /<!-- cli-quickstart:start -->\s*```sh\n([\s\S]*?)```\s*<!-- cli-quickstart:end -->/.exec(readme);
   expect(section, 'README.md has a CLI quick start block').not.toBeNull();
@@ -45,7 +46,7 @@ it("runs the README's CLI quick start to a successful run whose stored digest is
   try {
     // `npx stepgate` resolves to the checkout's bin; the temp directory has no package.json.
     const script = section![1]!.replaceAll('npx stepgate', `node ${join(ROOT, 'bin/stepgate.js')}`);
-    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: work, encoding: 'utf8', env: { ...process.env, STEPGATE_URL: server.baseUrl } });
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: work, encoding: 'utf8', env: { ...process.env, STEPGATE_URL: server.baseUrl, STEPGATE_TOKEN: undefined, STEPGATE_DATA_DIR: undefined } });
     expect(result.status, result.stderr).toBe(0);
     const digest = createHash('sha256').update(readFileSync(join(work, 'forecast.csv'))).digest('hex');
     expect(result.stdout).toContain('examples/quarterly-forecast.yaml: valid');

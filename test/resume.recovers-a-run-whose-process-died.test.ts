@@ -4,7 +4,7 @@ import { SimulatedCrash, SimulatedFailure, armFault } from '../src/engine/faults
 import { resumeRun } from '../src/engine/resume.js';
 import { queryRows } from '../src/storage/database.js';
 import { buildApp } from '../src/http/app.js';
-import { testDeps } from './support/app.js';
+import { AUTH_OFF, testDeps } from './support/app.js';
 import { startChatCompletionsServer } from './support/chat-completions-server.js';
 import { describeEachDriver } from './support/databases.js';
 import { expectProblem } from './support/http.js';
@@ -23,7 +23,7 @@ describeEachDriver('a process that dies in the middle of a step', (ctx) => {
     const llm = await startChatCompletionsServer({ reply: 'done' });
     try {
       const crashing = testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl, leaseMs: 3_000, faults: armFault('afterLlmBeforeCommit') });
-      const app = await buildApp(crashing);
+      const app = await buildApp(crashing, { auth: AUTH_OFF });
       const run = await startRun(app, await storeManifest(app, manifest));
       expect((await attest(app, run.id, stepOf(run, 'B')!.id, { outcome: 'SUCCESS', attested_by: 'ana', artifacts: [{ name: 'x', uri: 'file:///x', sha256: DIGEST, bytes: 1 }] })).statusCode).toBe(201);
 
@@ -37,7 +37,7 @@ describeEachDriver('a process that dies in the middle of a step', (ctx) => {
       expect(left).toEqual({ status: 'running', lease_owner: crashing.executorId, c_status: 'RUNNING', c_attempt: 1 });
 
       // While the dead process's lease lasts, nobody else may take the run.
-      const other = await buildApp(testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl }));
+      const other = await buildApp(testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl }), { auth: AUTH_OFF });
       expect(expectProblem(await resume(other, run.id), 409, 'RUN_NOT_WAITING').detail).toContain('is running');
 
       // Wait, by the database's clock, until the dead process's lease has expired.
@@ -65,7 +65,7 @@ describeEachDriver('a process that dies in the middle of a step', (ctx) => {
     const llm = await startChatCompletionsServer({ reply: 'done' });
     try {
       const failing = testDeps(ctx.database, { openaiBaseUrl: llm.baseUrl, faults: armFault('afterPromptBeforeLlm', { kind: 'failure' }) });
-      const app = await buildApp(failing);
+      const app = await buildApp(failing, { auth: AUTH_OFF });
       const run = await startRun(app, await storeManifest(app, manifest));
       expect((await attest(app, run.id, stepOf(run, 'B')!.id, { outcome: 'SUCCESS', attested_by: 'ana', artifacts: [{ name: 'x', uri: 'file:///x', sha256: DIGEST, bytes: 1 }] })).statusCode).toBe(201);
 

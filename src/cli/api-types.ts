@@ -19,7 +19,7 @@ export interface StepRunJson {
   overdue: boolean;
   output: unknown;
   error: { message?: string } | null;
-  attestation: { outcome: string; attested_by: string; notes: string | null; artifacts: ArtifactJson[] } | null;
+  attestation: { outcome: string; attested_by: string; attested_by_verified: boolean; token_id: string | null; notes: string | null; artifacts: ArtifactJson[] } | null;
 }
 
 export interface RunJson {

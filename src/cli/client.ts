@@ -1,3 +1,4 @@
+import type { TokenSource } from './admin-token.js';
 import { EXIT } from './exit-codes.js';
 
 /**
@@ -17,6 +18,7 @@ export class CliError extends Error {
 
 /** Exit code for an HTTP problem status (README "Exit codes"). */
 export function exitCodeOfStatus(status: number): number {
+  if (status === 401 || status === 403) return EXIT.notAuthorized;
   if (status === 404) return EXIT.notFound;
   if (status === 409) return EXIT.conflict;
   if (status === 503) return EXIT.unreachable;
@@ -32,10 +34,20 @@ export interface Problem {
 }
 
 export class ApiClient {
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    /** Sent as `Authorization: Bearer …` (STEPGATE_TOKEN or <STEPGATE_DATA_DIR>/admin-token). */
+    readonly token?: TokenSource,
+  ) {}
+
+  /** Whether requests carry a token (then the server knows who attests). */
+  get hasToken(): boolean {
+    return this.token !== undefined;
+  }
 
   async request<T>(method: string, path: string, body?: { json: unknown } | { yaml: string }): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token.token}`;
     let payload: string | undefined;
     if (body && 'json' in body) {
       headers['content-type'] = 'application/json';
@@ -61,6 +73,9 @@ export class ApiClient {
       const problem = (parsed ?? { status: response.status, detail: text }) as Problem;
       const lines = [problem.detail ?? `HTTP ${response.status}`];
       for (const issue of problem.errors ?? []) lines.push(`  ${issue.path || '(body)'}: ${issue.message}`);
+      if (response.status === 401) {
+        lines.push(this.token ? `  (the token came from ${this.token.from})` : '  (no token: set STEPGATE_TOKEN, or run the CLI where <STEPGATE_DATA_DIR>/admin-token is, default ./.stepgate)');
+      }
       throw new CliError(lines.join('\n'), exitCodeOfStatus(response.status), problem);
     }
     return parsed as T;

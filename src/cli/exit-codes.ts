@@ -8,6 +8,8 @@ export const EXIT = {
   conflict: 3,
   notFound: 4,
   unreachable: 5,
+  /** No usable token (missing, unknown, expired, revoked) or a role too low for the command. */
+  notAuthorized: 6,
 } as const;
 
 /** The exit code of every stepgate error code, in one exhaustive switch. */
@@ -19,6 +21,8 @@ export function exitCodeOf(err: StepgateError): number {
     case 'REQUEST_INVALID':
     case 'CONFIG_INVALID':
       return EXIT.invalidInput;
+    case 'TOKEN_NAME_TAKEN':
+    case 'TOKEN_ALREADY_REVOKED':
     case 'MANIFEST_CONFLICT':
     case 'RUN_EXISTS':
     case 'RUN_NOT_WAITING':
@@ -30,11 +34,19 @@ export function exitCodeOf(err: StepgateError): number {
     case 'RUN_LEASE_LOST':
     case 'DATA_DIR_LOCKED':
       return EXIT.conflict;
+    case 'TOKEN_NOT_FOUND':
     case 'MANIFEST_NOT_FOUND':
     case 'RUN_NOT_FOUND':
     case 'STEP_RUN_NOT_FOUND':
       return EXIT.notFound;
     case 'DATABASE_UNAVAILABLE':
       return EXIT.unreachable;
+    case 'UNAUTHENTICATED':
+    case 'ROLE_TOO_LOW':
+    case 'ORIGIN_NOT_ALLOWED':
+    case 'HOST_NOT_ALLOWED':
+      return EXIT.notAuthorized;
+    case 'RATE_LIMITED':
+      return EXIT.failure;
   }
 }

@@ -7,6 +7,8 @@ import { faultsFromEnv } from '../engine/faults.js';
 import { createProviders } from '../providers/llm/registry.js';
 import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open.js';
+import { bootstrapAdminToken } from '../engine/tokens.js';
+import { writeAdminToken } from './admin-token.js';
 
 /** `stepgate serve` and `stepgate migrate`: the two commands that open the database themselves. */
 
@@ -53,7 +55,17 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   try {
     await database.migrate();
     const deps = createEngineDeps({ db: database.db, prepared: config.preparedStatements ? database.prepared : undefined, providers, defaultModel: config.defaultModel, leaseMs: config.runLeaseMs, faults: faultsFromEnv(process.env) });
-    app = await buildApp(deps, { bodyLimit: config.bodyLimit, logger: { level: config.logLevel } });
+    if (config.auth.mode === 'on') {
+      // Secure by default, still two commands: the first start makes an admin token the CLI finds.
+      const created = await bootstrapAdminToken(deps);
+      if (created) log(`Created the admin token "${created.name}" in ${writeAdminToken(config.dataDir, created.token)} (readable by you only); the CLI uses it from there.`);
+    } else {
+      log('Authentication is off (STEPGATE_AUTH=off): no tokens are checked and attestations record the attested_by their body gives, marked as not verified.');
+    }
+    if ((config.host === '0.0.0.0' || config.host === '::') && config.auth.allowedHosts.length === 0) {
+      log(`HOST=${config.host}: only loopback names are answered until STEPGATE_ALLOWED_HOSTS lists the names clients use to reach this server.`);
+    }
+    app = await buildApp(deps, { bodyLimit: config.bodyLimit, logger: { level: config.logLevel }, auth: config.auth });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await app?.close().catch(() => {});

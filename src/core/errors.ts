@@ -192,6 +192,83 @@ export class ConfigInvalidError extends StepgateErrorBase {
   readonly code = 'CONFIG_INVALID';
 }
 
+/** Why a request carries no usable token (401). */
+export type TokenRefusal = 'missing' | 'malformed' | 'unknown' | 'expired' | 'revoked';
+
+const REFUSALS: Record<TokenRefusal, string> = {
+  missing: 'This endpoint needs a token: send `Authorization: Bearer <token>` (the CLI reads STEPGATE_TOKEN, else <STEPGATE_DATA_DIR>/admin-token).',
+  malformed: 'The Authorization header is not `Bearer <token>`: send `Authorization: Bearer sg_…`.',
+  unknown: 'The token is not known to this server: check you copied it whole, or ask an admin for one (`stepgate token create`).',
+  expired: 'The token has expired: ask an admin for a new one (`stepgate token create`).',
+  revoked: 'The token has been revoked: ask an admin for a new one (`stepgate token create`).',
+};
+
+export class UnauthenticatedError extends StepgateErrorBase {
+  readonly code = 'UNAUTHENTICATED';
+  constructor(readonly reason: TokenRefusal) {
+    super(REFUSALS[reason]);
+  }
+}
+
+export class RoleTooLowError extends StepgateErrorBase {
+  readonly code = 'ROLE_TOO_LOW';
+  constructor(
+    readonly tokenName: string,
+    readonly role: string,
+    readonly required: string,
+  ) {
+    super(`The token "${tokenName}" has the role ${role}; this needs ${required} or above. Ask an admin for a token with that role.`);
+  }
+}
+
+export class HostNotAllowedError extends StepgateErrorBase {
+  readonly code = 'HOST_NOT_ALLOWED';
+  constructor(readonly host: string | undefined) {
+    super(
+      `This server does not answer to the host ${host ? `"${host}"` : '(none)'}: use a loopback address or the HOST it listens on, ` +
+        'or add the name to STEPGATE_ALLOWED_HOSTS.',
+    );
+  }
+}
+
+export class OriginNotAllowedError extends StepgateErrorBase {
+  readonly code = 'ORIGIN_NOT_ALLOWED';
+  constructor(readonly origin: string) {
+    super(`Requests that change something are refused from the origin "${origin}": only the server's own origin, or one in STEPGATE_ALLOWED_ORIGINS, may send them.`);
+  }
+}
+
+export class RateLimitedError extends StepgateErrorBase {
+  readonly code = 'RATE_LIMITED';
+  constructor(
+    readonly limit: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`Too many requests: the limit is ${limit} per window. Retry in ${retryAfterSeconds} s (Retry-After).`);
+  }
+}
+
+export class TokenNotFoundError extends StepgateErrorBase {
+  readonly code = 'TOKEN_NOT_FOUND';
+  constructor(readonly token: string) {
+    super(`No token is named or has the id "${token}". List tokens with \`stepgate token list\` (GET /api/tokens).`);
+  }
+}
+
+export class TokenNameTakenError extends StepgateErrorBase {
+  readonly code = 'TOKEN_NAME_TAKEN';
+  constructor(readonly tokenName: string) {
+    super(`A token named "${tokenName}" exists already (names stay taken after revocation, so the audit log stays unambiguous): choose another name.`);
+  }
+}
+
+export class TokenRevokedError extends StepgateErrorBase {
+  readonly code = 'TOKEN_ALREADY_REVOKED';
+  constructor(readonly tokenName: string) {
+    super(`The token "${tokenName}" is already revoked.`);
+  }
+}
+
 export type StepgateError =
   | MalformedBodyError
   | ManifestInvalidError
@@ -211,7 +288,15 @@ export type StepgateError =
   | RunLeaseLostError
   | DataDirLockedError
   | DatabaseUnavailableError
-  | ConfigInvalidError;
+  | ConfigInvalidError
+  | UnauthenticatedError
+  | RoleTooLowError
+  | HostNotAllowedError
+  | OriginNotAllowedError
+  | RateLimitedError
+  | TokenNotFoundError
+  | TokenNameTakenError
+  | TokenRevokedError;
 
 export type ErrorCode = StepgateError['code'];
 

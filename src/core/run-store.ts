@@ -133,6 +133,8 @@ export interface AttestationInput {
   readonly outcome: 'SUCCESS' | 'FAIL';
   readonly notes: string | null;
   readonly attestedBy: string;
+  /** The token it was made with; null (attested_by not verified) only with authentication off. */
+  readonly tokenId: string | null;
   readonly contractSnapshot: unknown;
   readonly artifacts: readonly ArtifactInput[];
   /** The step's canonical output on SUCCESS (`{ outcome, notes, artifacts }`). */

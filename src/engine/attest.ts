@@ -10,6 +10,8 @@ export interface AttestRequest {
   readonly outcome: 'SUCCESS' | 'FAIL';
   readonly notes?: string | null | undefined;
   readonly attestedBy: string;
+  /** The token the attestation is made with (SPEC §10); null with authentication off, when attestedBy is not verified. */
+  readonly tokenId: string | null;
   readonly artifacts: readonly AttestedArtifact[];
 }
 
@@ -39,6 +41,7 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
     outcome: request.outcome,
     notes,
     attestedBy: request.attestedBy,
+    tokenId: request.tokenId,
     contractSnapshot: step.contract,
     artifacts: request.artifacts,
     output: canonicalComputeOutput(request.outcome, notes, request.artifacts),

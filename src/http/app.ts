@@ -1,4 +1,4 @@
-import swagger from '@fastify/swagger';
+import swagger, { type SwaggerTransform } from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import {
   jsonSchemaTransform,
@@ -16,20 +16,31 @@ import { runRoutes } from './routes/runs.js';
 import { attestationRoutes } from './routes/attestations.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
 import { validatorCompiler } from './validator.js';
+import { accessOf } from './auth/access.js';
+import { installGuard } from './auth/guard.js';
+import { authOptions, type AuthOptions } from './auth/options.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { auditRoutes } from './routes/audit.js';
 
 export interface AppOptions {
   /** Largest request body in bytes; larger bodies get a 413. */
   readonly bodyLimit?: number;
   readonly logger?: FastifyServerOptions['logger'];
+  /** Tokens, roles, Host/Origin checks, rate limits (SPEC §10). Default: authentication on, defaults of src/config.ts. */
+  readonly auth?: AuthOptions;
 }
+
+/** Never in a log line: a token, a cookie. */
+const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'request.headers.authorization', 'authorization'];
 
 export type App = FastifyInstance;
 
 /** Builds the HTTP API around the use cases. Never listens: main.ts or a test decides that. */
 export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Promise<App> {
   const bodyLimit = options.bodyLimit ?? 1_048_576;
+  const logger = options.logger ?? false;
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: typeof logger === 'object' ? { ...logger, redact: { paths: REDACT, censor: '[redacted]' } } : logger,
     bodyLimit,
     // A run advances within its request; give it time, but not forever.
     requestTimeout: 0,
@@ -54,8 +65,12 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
         description:
           'Runs LLM pipelines that stop at work no LLM can do, wait for an operator to attest it, and resume where they stopped.',
       },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (sg_…): `stepgate token create`, or <STEPGATE_DATA_DIR>/admin-token' } },
+      },
+      security: [{ bearer: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: withSecurity,
     transformObject: jsonSchemaTransformObject,
   });
 
@@ -72,14 +87,28 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
     return reply.status(404).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
   });
 
+  await installGuard(app, deps, options.auth ?? authOptions({ mode: 'on' }));
   await app.register(healthRoutes, { deps });
   await app.register(manifestRoutes, { deps });
   await app.register(runRoutes, { deps });
   await app.register(attestationRoutes, { deps });
   await app.register(lifecycleRoutes, { deps });
+  await app.register(tokenRoutes, { deps });
+  await app.register(auditRoutes, { deps });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;
 }
+
+/** Each operation's security and required role, from the one access table (src/http/auth/access.ts). */
+const withSecurity: SwaggerTransform = (input) => {
+  const out = jsonSchemaTransform(input as Parameters<typeof jsonSchemaTransform>[0]);
+  const method = [input.route.method].flat()[0]!;
+  const access = accessOf(method, input.url);
+  if (access === undefined) return out;
+  const schema = out.schema as { description?: string; security?: unknown };
+  const note = access === 'public' ? 'No token needed.' : `Needs a token with the role ${access} or above (401 without a valid token, 403 with a lower role).`;
+  return { ...out, schema: { ...schema, security: access === 'public' ? [] : [{ bearer: [] }], description: schema.description ? `${schema.description}\n\n${note}` : note } };
+};
 
 /**
  * Drizzle's query errors carry the statement's parameters (inputs, prompts, replies) in their

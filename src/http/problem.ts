@@ -18,10 +18,22 @@ export function httpStatusOf(err: StepgateError): number {
   switch (err.code) {
     case 'MALFORMED_BODY':
       return 400;
+    case 'UNAUTHENTICATED':
+      return 401;
+    case 'ROLE_TOO_LOW':
+    case 'ORIGIN_NOT_ALLOWED':
+      return 403;
+    case 'HOST_NOT_ALLOWED':
+      return 421;
+    case 'RATE_LIMITED':
+      return 429;
+    case 'TOKEN_NOT_FOUND':
     case 'MANIFEST_NOT_FOUND':
     case 'RUN_NOT_FOUND':
     case 'STEP_RUN_NOT_FOUND':
       return 404;
+    case 'TOKEN_NAME_TAKEN':
+    case 'TOKEN_ALREADY_REVOKED':
     case 'MANIFEST_CONFLICT':
     case 'RUN_EXISTS':
     case 'RUN_NOT_WAITING':
@@ -46,12 +58,16 @@ export function httpStatusOf(err: StepgateError): number {
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  421: 'Misdirected Request',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };

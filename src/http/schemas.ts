@@ -77,6 +77,8 @@ export const attestationSchema = z
     outcome: z.enum(['SUCCESS', 'FAIL']),
     notes: z.string().nullable(),
     attested_by: z.string(),
+    attested_by_verified: z.boolean().describe("true: attested_by is the name of the token the attestation was made with; false: a name given with authentication off"),
+    token_id: z.uuid().nullable().describe('The token the attestation was made with; null with authentication off'),
     attested_at: z.string(),
     contract_snapshot: json.describe('The compute_contract as it was when attested'),
     artifacts: z.array(computeArtifactSchema),

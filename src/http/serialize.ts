@@ -89,6 +89,8 @@ export function attestationJson(attestation: AttestationWithArtifacts) {
     outcome: attestation.outcome as 'SUCCESS' | 'FAIL',
     notes: attestation.notes,
     attested_by: attestation.attestedBy,
+    attested_by_verified: attestation.attestedByVerified,
+    token_id: attestation.tokenId,
     attested_at: iso(attestation.attestedAt),
     contract_snapshot: attestation.contractSnapshot,
     artifacts: attestation.artifacts.map((a) => ({ name: a.name, uri: a.uri, sha256: a.sha256, bytes: a.bytes, created_at: iso(a.createdAt) })),

@@ -79,6 +79,8 @@ interface RunViewRow {
       outcome: string;
       notes: string | null;
       attested_by: string;
+      attested_by_verified: boolean;
+      token_id: string | null;
       attested_at: string;
       contract_snapshot: unknown;
       artifacts: Array<{ id: string; name: string; uri: string; sha256: string; bytes: number; created_at: string }>;
@@ -107,7 +109,7 @@ export async function getRunView(
             'attempt', sr.attempt, 'started_at', sr.started_at, 'ended_at', sr.ended_at, 'due_at', sr.due_at, 'overdue', COALESCE(sr.status = 'WAITING_FOR_ATTESTATION' AND sr.due_at < now(), false), 'output', sr.output, 'error', sr.error,
             'attestation', (
               SELECT json_build_object(
-                'id', a.id, 'outcome', a.outcome, 'notes', a.notes, 'attested_by', a.attested_by, 'attested_at', a.attested_at,
+                'id', a.id, 'outcome', a.outcome, 'notes', a.notes, 'attested_by', a.attested_by, 'attested_by_verified', a.attested_by_verified, 'token_id', a.token_id, 'attested_at', a.attested_at,
                 'contract_snapshot', a.contract_snapshot,
                 'artifacts', COALESCE((
                   SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'uri', x.uri, 'sha256', x.sha256, 'bytes', x.bytes, 'created_at', x.created_at) ORDER BY x.name)
@@ -147,6 +149,8 @@ export async function getRunView(
         outcome: a.outcome,
         notes: a.notes,
         attestedBy: a.attested_by,
+        attestedByVerified: a.attested_by_verified,
+        tokenId: a.token_id,
         attestedAt: date(a.attested_at),
         contractSnapshot: a.contract_snapshot,
         artifacts: a.artifacts.map((x) => ({ id: x.id, attestationId: a.id, name: x.name, uri: x.uri, sha256: x.sha256, bytes: Number(x.bytes), createdAt: date(x.created_at) })),

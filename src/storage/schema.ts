@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
   check,
   index,
   integer,
@@ -213,6 +214,60 @@ export const parsedOutputArtifacts = pgTable(
   ],
 );
 
+/**
+ * An API token (SPEC §10): who it stands for (`name`, unique so `stepgate token revoke NAME` is
+ * unambiguous), its role, and only the sha256 of its secret. Never deleted: revoked.
+ */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    role: text('role').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    expiresAt: ts('expires_at'),
+    revokedAt: ts('revoked_at'),
+    lastUsedAt: ts('last_used_at'),
+  },
+  (t) => [
+    unique('api_tokens_name_key').on(t.name),
+    unique('api_tokens_token_hash_key').on(t.tokenHash),
+    check('api_tokens_role_check', sql`${t.role} IN ('viewer', 'operator', 'author', 'admin')`),
+    check('api_tokens_token_hash_check', sql`${t.tokenHash} ~ '^[0-9a-f]{64}$'`),
+  ],
+);
+
+/**
+ * Every state-changing request, allowed or refused (SPEC §10). Append-only: a trigger in the
+ * migration refuses UPDATE, DELETE and TRUNCATE.
+ */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    at: ts('at').notNull().defaultNow(),
+    /** The token's name; null when no valid token was presented (or authentication is off). */
+    actor: text('actor'),
+    tokenId: uuid('token_id').references(() => apiTokens.id),
+    /** `METHOD /route/:pattern`, or the raw path when no route matched. */
+    action: text('action').notNull(),
+    /** The resource acted on: the path, or the Location of what the request created. */
+    target: text('target').notNull(),
+    /** The HTTP status answered. */
+    outcome: integer('outcome').notNull(),
+    /** The problem code of a refusal (TOKEN_REVOKED, ROLE_TOO_LOW, …), null on success. */
+    code: text('code'),
+    requestId: text('request_id').notNull(),
+    address: text('address'),
+  },
+  (t) => [
+    index('audit_events_at_idx').on(t.at),
+    index('audit_events_actor_at_idx').on(t.actor, t.at),
+    check('audit_events_outcome_check', sql`${t.outcome} BETWEEN 100 AND 599`),
+  ],
+);
+
 /** One operator's attestation of one compute step run (at most one per step run). */
 export const computeAttestations = pgTable(
   'compute_attestations',
@@ -226,10 +281,15 @@ export const computeAttestations = pgTable(
     outcome: text('outcome').notNull(),
     notes: text('notes'),
     contractSnapshot: jsonb('contract_snapshot').notNull(),
+    /** The token the attestation was made with (SPEC §10); null only with authentication off. */
+    tokenId: uuid('token_id').references(() => apiTokens.id),
+    /** Whether `attested_by` is the token's name (true) or a name the body gave with authentication off (false). */
+    attestedByVerified: boolean('attested_by_verified').notNull().default(false),
   },
   (t) => [
     unique('compute_attestations_step_run_id_key').on(t.stepRunId),
     check('compute_attestations_outcome_check', sql`${t.outcome} IN ('SUCCESS', 'FAIL')`),
+    check('compute_attestations_verified_iff_token', sql`${t.attestedByVerified} = (${t.tokenId} IS NOT NULL)`),
   ],
 );
 

@@ -4,6 +4,7 @@ import { createEngineDeps } from '../../src/engine/create-deps.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
 import type { FaultPoints } from '../../src/engine/faults.js';
 import { buildApp, type App } from '../../src/http/app.js';
+import { authOptions, type AuthOptions } from '../../src/http/auth/options.js';
 import { createProviders } from '../../src/providers/llm/registry.js';
 
 export interface TestDepsOptions {
@@ -37,6 +38,12 @@ export function testDeps(database: Database, options: TestDepsOptions = {}): Eng
   });
 }
 
-export function testApp(database: Database, options: { bodyLimit?: number } & TestDepsOptions = {}): Promise<App> {
-  return buildApp(testDeps(database, options), options.bodyLimit ? { bodyLimit: options.bodyLimit } : {});
+/**
+ * Authentication off (STEPGATE_AUTH=off on loopback): the suites about runs, manifests and
+ * attestations test the engine through HTTP; the access suites (test/access.*) pass `auth`.
+ */
+export const AUTH_OFF: AuthOptions = authOptions({ mode: 'off' });
+
+export function testApp(database: Database, options: { bodyLimit?: number; auth?: AuthOptions } & TestDepsOptions = {}): Promise<App> {
+  return buildApp(testDeps(database, options), { ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}), auth: options.auth ?? AUTH_OFF });
 }

@@ -5,6 +5,8 @@ import { ROOT, startCli, waitForLine } from './cli.js';
 export interface ServerProcess {
   readonly baseUrl: string;
   readonly child: ChildProcess;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
   stop(): Promise<number | null>;
 }
 
@@ -16,11 +18,17 @@ export async function startServer(env: Record<string, string | undefined>, optio
   const child = options.built
     ? spawn(process.execPath, ['dist/main.js', 'serve'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', DATABASE_URL: undefined, PORT: '0', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     : startCli(['serve'], { PORT: '0', ...env });
-  const line = await waitForLine(child, /is serving http:\/\//);
+  let output = '';
+  const record = (chunk: Buffer) => (output += chunk.toString());
+  child.stdout!.on('data', record);
+  child.stderr!.on('data', record);
+  // A first start creates the database (PGlite: initdb): slow on a loaded machine.
+  const line = await waitForLine(child, /is serving http:\/\//, 120_000);
   const baseUrl = /(http:\/\/[^\s]+?)\s/.exec(line)![1]!;
   return {
     baseUrl,
     child,
+    output: () => output,
     stop() {
       if (child.exitCode !== null) return Promise.resolve(child.exitCode);
       return new Promise((resolve) => {

@@ -34,12 +34,15 @@ export async function attestCommand(api: ApiClient, out: Output, runId: string, 
     throw new CliError(`Run ${run.id} has no step run "${step}". Its steps: ${run.step_runs.map((s) => s.step_key).join(', ') || '(none yet)'}.`, EXIT.notFound);
   }
   const artifacts = await readArtifacts(options);
-  const attestedBy = options.by ?? process.env.STEPGATE_OPERATOR ?? safeUserName();
-  const body = { outcome, attested_by: attestedBy, ...(options.notes !== undefined ? { notes: options.notes } : {}), artifacts };
+  // With a token the server knows who attests (the token's name); --by may only repeat it.
+  // Without one (a server with STEPGATE_AUTH=off) the body names the attester.
+  const attestedBy = options.by ?? (api.hasToken ? undefined : (process.env.STEPGATE_OPERATOR ?? safeUserName()));
+  const body = { outcome, ...(attestedBy !== undefined ? { attested_by: attestedBy } : {}), ...(options.notes !== undefined ? { notes: options.notes } : {}), artifacts };
   const attested = await api.request<RunJson>('POST', `/api/runs/${run.id}/steps/${stepRun.id}/attest`, { json: body });
   if (out.json) out.data(attested);
   else {
-    out.line(`Attested ${stepRun.step_key} ${outcome} as ${attestedBy}.`);
+    const recorded = attested.step_runs.find((s) => s.id === stepRun.id)?.attestation;
+    out.line(`Attested ${stepRun.step_key} ${outcome} as ${recorded?.attested_by ?? attestedBy}${recorded && !recorded.attested_by_verified ? ' (not verified: authentication is off)' : ''}.`);
     for (const a of artifacts) out.line(`  ${a.name}: ${a.uri} sha256:${a.sha256} ${a.bytes} bytes`);
     if (attested.status === 'waiting') out.line(`Continue the run: stepgate resume ${attested.id}`);
     else await printRun(api, out, attested, { verb: 'status' });

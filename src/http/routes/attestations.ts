@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Principal } from '../../core/access.js';
+import { RequestInvalidError } from '../../core/errors.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { attestStep } from '../../engine/attest.js';
 import { listPending, listReadyToResume } from '../../engine/inbox.js';
@@ -24,7 +26,7 @@ const artifactSchema = z.strictObject({
 export const attestBodySchema = z.strictObject({
   outcome: z.enum(['SUCCESS', 'FAIL']),
   notes: z.string().max(100_000).nullish(),
-  attested_by: z.string().trim().min(1, 'expected who attests (a name or an id)'),
+  attested_by: z.string().trim().min(1, 'expected who attests (a name or an id)').optional().describe("Optional: who attests is the token's name; one that differs is refused (422). Required with authentication off, and stored as not verified"),
   artifacts: z
     .array(artifactSchema)
     .default([])
@@ -55,12 +57,35 @@ const pendingSchema = z
   })
   .meta({ id: 'PendingAttestation' });
 
+/**
+ * Who attests (SPEC §4, §10): the token's name, verified; a body `attested_by` may only repeat
+ * it. With authentication off the body must name someone, stored as not verified.
+ */
+function attesterOf(principal: Principal | null, claimed: string | undefined): { attestedBy: string; tokenId: string | null } {
+  if (principal?.kind === 'token') {
+    if (claimed !== undefined && claimed !== principal.name) {
+      throw new RequestInvalidError(
+        [{ path: 'attested_by', message: `the token attests as "${principal.name}", not "${claimed}": omit attested_by, or attest with the token of "${claimed}"` }],
+        `attested_by "${claimed}" differs from the name of the token the request was made with ("${principal.name}"); nothing was stored.`,
+      );
+    }
+    return { attestedBy: principal.name, tokenId: principal.tokenId };
+  }
+  if (claimed === undefined) {
+    throw new RequestInvalidError(
+      [{ path: 'attested_by', message: 'required while authentication is off (STEPGATE_AUTH=off): the body names who attests (CLI: --by NAME or STEPGATE_OPERATOR)' }],
+      'The request body is invalid: attested_by is required while authentication is off.',
+    );
+  }
+  return { attestedBy: claimed, tokenId: null };
+}
+
 export const attestationRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app, { deps }) => {
   app.post(
     '/api/runs/:run_id/steps/:step_run_id/attest',
     {
       schema: {
-        summary: 'Attest a compute step: outcome, notes, who, and the artifacts it produced',
+        summary: 'Attest a compute step: outcome, notes and the artifacts it produced; who attests is the token',
         description: 'One attestation per step run. SUCCESS makes the step SUCCESS (resume then continues the run); FAIL ends the run in error.',
         params: z.object({ run_id: z.string(), step_run_id: z.string() }),
         body: attestBodySchema,
@@ -68,8 +93,9 @@ export const attestationRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = as
       },
     },
     async (request, reply) => {
-      const { outcome, notes, attested_by: attestedBy, artifacts } = request.body;
-      const view = await attestStep(deps, request.params.run_id, request.params.step_run_id, { outcome, notes, attestedBy, artifacts });
+      const { outcome, notes, artifacts } = request.body;
+      const attester = attesterOf(request.principal, request.body.attested_by);
+      const view = await attestStep(deps, request.params.run_id, request.params.step_run_id, { outcome, notes, ...attester, artifacts });
       return reply.status(201).send(runJson(view));
     },
   );

@@ -35,8 +35,8 @@ export async function attest(db: Db, prepared: PreparedRunner | undefined, input
               AND EXISTS (SELECT 1 FROM run WHERE status IN ('waiting', 'running'))
             RETURNING id, step_key
           ), attestation AS (
-            INSERT INTO compute_attestations (step_run_id, attested_by, outcome, notes, contract_snapshot)
-            SELECT id, ${input.attestedBy}, ${input.outcome}, ${input.notes}, ${json(input.contractSnapshot)} FROM step
+            INSERT INTO compute_attestations (step_run_id, attested_by, outcome, notes, contract_snapshot, token_id, attested_by_verified)
+            SELECT id, ${input.attestedBy}, ${input.outcome}, ${input.notes}, ${json(input.contractSnapshot)}, ${input.tokenId}::uuid, ${input.tokenId !== null} FROM step
             RETURNING id
           ), artifacts AS (
             INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes)
