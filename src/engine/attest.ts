@@ -1,4 +1,4 @@
-import { canonicalComputeOutput, missingOutputs, type AttestedArtifact } from '../core/attestation.js';
+import { canonicalComputeOutput, DEFAULT_ARTIFACT_SCHEMES, missingOutputs, schemeIssues, type AttestedArtifact } from '../core/attestation.js';
 import { AlreadyAttestedError, RequestInvalidError, RunNotFoundError, StepRunNotFoundError, StepRunNotWaitingError } from '../core/errors.js';
 import { attestationTarget, recordAttestation } from '../storage/attestations.js';
 import type { EngineDeps } from './deps.js';
@@ -18,6 +18,8 @@ export interface AttestRequest {
  * constraint and guarded update are what decide when requests race.
  */
 export async function attestStep(deps: EngineDeps, runId: string, stepRunId: string, request: AttestRequest): Promise<RunView> {
+  const refused = schemeIssues(request.artifacts, deps.artifactSchemes ?? DEFAULT_ARTIFACT_SCHEMES);
+  if (refused.length > 0) throw new RequestInvalidError(refused, `The request body is invalid: ${refused.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
   const target = isUuid(runId) ? await attestationTarget(deps.db, runId, isUuid(stepRunId) ? stepRunId : null, deps.prepared) : undefined;
   if (!target) throw new RunNotFoundError(runId);
   if (!target.step_key || !target.status) throw new StepRunNotFoundError(runId, stepRunId);

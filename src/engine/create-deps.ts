@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { InputLimits } from '../core/limits.js';
 import type { LlmProvider } from '../core/llm.js';
+import type { Metrics } from '../core/metrics.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
 import type { EngineDeps } from './deps.js';
 import type { FaultPoints } from './faults.js';
@@ -14,6 +16,9 @@ export function createEngineDeps(options: {
   defaultModel: string;
   leaseMs: number;
   faults?: FaultPoints;
+  limits?: InputLimits;
+  artifactSchemes?: readonly string[];
+  metrics?: Metrics;
 }): EngineDeps {
   return {
     db: options.db,
@@ -25,5 +30,8 @@ export function createEngineDeps(options: {
     executorId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     plans: createPlanCache(),
     faults: options.faults,
+    limits: options.limits,
+    artifactSchemes: options.artifactSchemes,
+    metrics: options.metrics,
   };
 }
