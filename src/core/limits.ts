@@ -31,30 +31,43 @@ const MAX_ISSUES = 50;
  */
 export function inputIssues(value: unknown, limits: Pick<InputLimits, 'maxStringLength' | 'maxDepth'>): Issue[] {
   const issues: Issue[] = [];
-  const stack: Array<{ value: unknown; path: ReadonlyArray<string | number> }> = [{ value, path: [] }];
+  // Each entry knows its parent, so a path is built only for a value that has a problem.
+  interface Entry {
+    readonly value: unknown;
+    readonly key: string | number | undefined;
+    readonly parent: Entry | undefined;
+    readonly depth: number;
+  }
+  const pathOf = (entry: Entry, key?: string): string => {
+    const segments: Array<string | number> = key === undefined ? [] : [key];
+    for (let e: Entry | undefined = entry; e?.key !== undefined; e = e.parent) segments.push(e.key);
+    return formatPath(segments.reverse()) || '(body)';
+  };
+  const stack: Entry[] = [{ value, key: undefined, parent: undefined, depth: 0 }];
   while (stack.length > 0 && issues.length < MAX_ISSUES) {
-    const { value: current, path } = stack.pop()!;
-    const at = () => formatPath(path) || '(body)';
+    const entry = stack.pop()!;
+    const current = entry.value;
     if (typeof current === 'string') {
       const problem = stringProblem(current, limits.maxStringLength);
-      if (problem) issues.push({ path: at(), message: problem });
+      if (problem) issues.push({ path: pathOf(entry), message: problem });
     } else if (typeof current === 'number') {
-      if (!Number.isFinite(current)) issues.push({ path: at(), message: 'expected a finite number, found one too large to represent' });
+      if (!Number.isFinite(current)) issues.push({ path: pathOf(entry), message: 'expected a finite number, found one too large to represent' });
     } else if (typeof current === 'object' && current !== null) {
-      if (path.length >= limits.maxDepth) {
-        issues.push({ path: at(), message: `nested deeper than the limit of ${limits.maxDepth} levels (STEPGATE_MAX_DEPTH)` });
+      if (entry.depth >= limits.maxDepth) {
+        issues.push({ path: pathOf(entry), message: `nested deeper than the limit of ${limits.maxDepth} levels (STEPGATE_MAX_DEPTH)` });
         continue;
       }
+      const depth = entry.depth + 1;
       if (Array.isArray(current)) {
-        for (let i = current.length - 1; i >= 0; i--) stack.push({ value: current[i], path: [...path, i] });
+        for (let i = current.length - 1; i >= 0; i--) stack.push({ value: current[i], key: i, parent: entry, depth });
         continue;
       }
       const keys = Object.keys(current);
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i]!;
         const keyProblem = FORBIDDEN_KEYS.has(key) ? `the key "${key}" is not allowed` : stringProblem(key, limits.maxStringLength);
-        if (keyProblem) issues.push({ path: formatPath([...path, key]), message: `key: ${keyProblem}` });
-        else stack.push({ value: (current as Record<string, unknown>)[key], path: [...path, key] });
+        if (keyProblem) issues.push({ path: pathOf(entry, key), message: `key: ${keyProblem}` });
+        else stack.push({ value: (current as Record<string, unknown>)[key], key, parent: entry, depth });
       }
     }
   }

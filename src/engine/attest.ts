@@ -51,5 +51,6 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
     if (now?.attested) throw new AlreadyAttestedError(stepRunId);
     throw new StepRunNotWaitingError(stepRunId, now?.status ?? 'gone');
   }
+  deps.metrics?.attestation(request.outcome);
   return showRun(deps, runId);
 }

@@ -8,6 +8,8 @@ export interface Problem {
   detail: string;
   code: string;
   instance?: string;
+  /** The request's id (X-Request-Id), to quote when reporting it. */
+  request_id?: string;
   errors?: readonly Issue[];
 }
 
@@ -43,6 +45,8 @@ export function httpStatusOf(err: StepgateError): number {
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',

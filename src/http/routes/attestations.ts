@@ -9,9 +9,10 @@ import { pageQuerySchema, problemResponses, runSchema } from '../schemas.js';
 import { runJson } from '../serialize.js';
 
 const artifactSchema = z.strictObject({
-  name: z.string().min(1).describe('Unique within the attestation; on SUCCESS each declared contract output needs one'),
+  name: z.string().min(1).max(100).describe('Unique within the attestation; on SUCCESS each declared contract output needs one'),
   uri: z
     .string()
+    .max(4096)
     .regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'expected a URI with a scheme, e.g. file:///data/forecast.csv or s3://bucket/key')
     .describe('Where the artifact is: file://, s3://, https://, …'),
   sha256: z
@@ -24,7 +25,7 @@ const artifactSchema = z.strictObject({
 export const attestBodySchema = z.strictObject({
   outcome: z.enum(['SUCCESS', 'FAIL']),
   notes: z.string().max(100_000).nullish(),
-  attested_by: z.string().trim().min(1, 'expected who attests (a name or an id)'),
+  attested_by: z.string().trim().min(1, 'expected who attests (a name or an id)').max(200),
   artifacts: z
     .array(artifactSchema)
     .default([])
