@@ -1,7 +1,10 @@
 import type { Config } from '../config.js';
 import { ConfigInvalidError } from '../core/errors.js';
 import { splitModel } from '../core/llm.js';
+import { pino, type Logger } from 'pino';
 import { buildApp, type App } from '../http/app.js';
+import { createPrometheusMetrics } from '../http/metrics.js';
+import { meteredProviders } from '../providers/llm/metered.js';
 import { createEngineDeps } from '../engine/create-deps.js';
 import { createProviders } from '../providers/llm/registry.js';
 import type { Database } from '../storage/database.js';
@@ -25,10 +28,31 @@ export async function migrateCommand(config: Config, log: (line: string) => void
   }
 }
 
-export async function serveCommand(config: Config, log: (line: string) => void): Promise<void> {
-  const providers = createProviders({
-    openai: { baseUrl: config.openaiBaseUrl, apiKey: config.openaiApiKey, timeoutMs: config.llmTimeoutMs, maxTries: config.llmMaxTries },
-  });
+/** Log paths that may carry secrets; pino replaces their values. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'headers.authorization',
+  '*.apiKey',
+  '*.OPENAI_API_KEY',
+  '*.token',
+];
+
+/** The server's logger: JSON lines on stdout, secrets redacted. */
+export function serverLogger(level: string): Logger {
+  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
+}
+
+export async function serveCommand(config: Config): Promise<void> {
+  const logger = serverLogger(config.logLevel);
+  const metrics = createPrometheusMetrics({ processMetrics: true });
+  const providers = meteredProviders(
+    createProviders({
+      openai: { baseUrl: config.openaiBaseUrl, apiKey: config.openaiApiKey, timeoutMs: config.llmTimeoutMs, maxTries: config.llmMaxTries },
+    }),
+    metrics,
+  );
   const defaultProvider = splitModel(config.defaultModel).provider;
   if (!providers.has(defaultProvider)) {
     throw new ConfigInvalidError(
@@ -38,21 +62,37 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   const database: Database = await openDatabase(config);
   let app: App | undefined;
   let closing: Promise<void> | undefined;
-  // Ctrl+C or SIGTERM, at any point: stop taking requests, let those under way finish, close
-  // the database (PGlite: release the data directory) and exit.
+  // Ctrl+C or SIGTERM, at any point: stop taking requests, let those under way finish for up
+  // to STEPGATE_SHUTDOWN_TIMEOUT_MS, close the database (PGlite: release the data directory)
+  // and exit. A run cut off stays `running` with its lease; once the lease expires it is
+  // stalled, and a resume (by any process) recovers it.
   const shutdown = (signal: string) => {
     closing ??= (async () => {
-      log(`${signal} received: closing stepgate.`);
-      await app?.close().catch(() => {});
-      await database.close();
-      process.exit(0);
+      const timeoutMs = config.shutdownTimeoutMs;
+      logger.info({ signal, timeout_ms: timeoutMs }, 'stopping: no new requests; waiting for the requests under way');
+      const drained = await within(timeoutMs, app?.close() ?? Promise.resolve());
+      if (!drained) {
+        logger.warn({ timeout_ms: timeoutMs }, 'requests still under way after STEPGATE_SHUTDOWN_TIMEOUT_MS: exiting anyway; a run they were advancing is recovered by a resume once its lease expires');
+      }
+      await within(5_000, database.close());
+      logger.info({ drained }, 'stopped');
+      process.exit(drained ? 0 : 1);
     })();
   };
   process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
   try {
     await database.migrate();
-    const deps = createEngineDeps({ db: database.db, prepared: config.preparedStatements ? database.prepared : undefined, providers, defaultModel: config.defaultModel, leaseMs: config.runLeaseMs });
-    app = await buildApp(deps, { bodyLimit: config.bodyLimit, logger: { level: config.logLevel } });
+    const deps = createEngineDeps({
+      db: database.db,
+      prepared: config.preparedStatements ? database.prepared : undefined,
+      providers,
+      defaultModel: config.defaultModel,
+      leaseMs: config.runLeaseMs,
+      limits: config.limits,
+      artifactSchemes: config.artifactSchemes,
+      metrics,
+    });
+    app = await buildApp(deps, { bodyLimit: config.bodyLimit, loggerInstance: logger, metrics });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await app?.close().catch(() => {});
@@ -61,5 +101,17 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  log(`stepgate is serving http://${config.host}:${port} on ${describeDatabase(config)}. Press Ctrl+C to stop.`);
+  const url = `http://${config.host}:${port}`;
+  logger.info(`stepgate is serving ${url} on ${describeDatabase(config)}. Press Ctrl+C to stop.`);
+}
+
+/** Whether `work` settled within `ms` (it goes on in the background otherwise). */
+async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -52,6 +52,16 @@ export function registerJsonBody(app: FastifyInstance, limits: InputLimits): voi
 /** Query strings and path parameters: the same limits, before validation and handlers. */
 export function checkUrlParts(limits: InputLimits) {
   return async (request: FastifyRequest) => {
+    const query = request.url.indexOf('?') >= 0 ? request.url.slice(request.url.indexOf('?') + 1) : '';
+    // The query parser keeps what it cannot decode as is; a query that is not percent-encoded
+    // UTF-8 is refused instead.
+    for (const part of query.split(/[&=]/)) {
+      try {
+        decodeURIComponent(part);
+      } catch {
+        throw new MalformedBodyError(`The query string is not valid percent-encoded UTF-8 near "${part.slice(0, 40)}".`);
+      }
+    }
     for (const [part, value] of [['query string', request.query], ['path', request.params]] as const) {
       const issues = inputIssues(value ?? {}, { maxStringLength: limits.maxStringLength, maxDepth: 4 });
       if (issues.length > 0) throw refused(part, issues);

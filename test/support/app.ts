@@ -3,7 +3,11 @@ import type { LlmProvider } from '../../src/core/llm.js';
 import { createEngineDeps } from '../../src/engine/create-deps.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
 import type { FaultPoints } from '../../src/engine/faults.js';
+import type { InputLimits } from '../../src/core/limits.js';
+import type { FastifyBaseLogger } from 'fastify';
 import { buildApp, type App } from '../../src/http/app.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from '../../src/http/metrics.js';
+import { meteredProviders } from '../../src/providers/llm/metered.js';
 import { createProviders } from '../../src/providers/llm/registry.js';
 
 export interface TestDepsOptions {
@@ -14,15 +18,16 @@ export interface TestDepsOptions {
   leaseMs?: number;
   faults?: FaultPoints;
   providers?: ReadonlyMap<string, LlmProvider>;
+  limits?: InputLimits;
+  artifactSchemes?: readonly string[];
+  /** When given, providers are metered into it and the engine reports to it. */
+  metrics?: PrometheusMetrics;
 }
 
 export function testDeps(database: Database, options: TestDepsOptions = {}): EngineDeps {
-  return createEngineDeps({
-    db: database.db,
-    prepared: database.prepared,
-    providers:
-      options.providers ??
-      createProviders({
+  const providers =
+    options.providers ??
+    createProviders({
         openai: {
           baseUrl: options.openaiBaseUrl ?? 'http://127.0.0.1:9/v1',
           apiKey: 'test-key',
@@ -30,13 +35,26 @@ export function testDeps(database: Database, options: TestDepsOptions = {}): Eng
           maxTries: 3,
           backoffMs: 10,
         },
-      }),
+      });
+  return createEngineDeps({
+    db: database.db,
+    prepared: database.prepared,
+    providers: options.metrics ? meteredProviders(providers, options.metrics) : providers,
     defaultModel: options.defaultModel ?? 'offline:echo',
     leaseMs: options.leaseMs ?? 60_000,
     ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.artifactSchemes ? { artifactSchemes: options.artifactSchemes } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
 }
 
-export function testApp(database: Database, options: { bodyLimit?: number } & TestDepsOptions = {}): Promise<App> {
-  return buildApp(testDeps(database, options), options.bodyLimit ? { bodyLimit: options.bodyLimit } : {});
+/** An app over a test database; its metrics registry is metered into by the providers too. */
+export function testApp(database: Database, options: { bodyLimit?: number; loggerInstance?: FastifyBaseLogger } & TestDepsOptions = {}): Promise<App> {
+  const metrics = options.metrics ?? createPrometheusMetrics();
+  return buildApp(testDeps(database, { ...options, metrics }), {
+    metrics,
+    ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : {}),
+  });
 }

@@ -5,6 +5,8 @@ import { ROOT, startCli, waitForLine } from './cli.js';
 export interface ServerProcess {
   readonly baseUrl: string;
   readonly child: ChildProcess;
+  /** Everything the process wrote so far, stdout and stderr (its log: JSON lines). */
+  output(): string;
   stop(): Promise<number | null>;
 }
 
@@ -14,13 +16,17 @@ export interface ServerProcess {
  */
 export async function startServer(env: Record<string, string | undefined>, options: { built?: boolean } = {}): Promise<ServerProcess> {
   const child = options.built
-    ? spawn(process.execPath, ['dist/main.js', 'serve'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', DATABASE_URL: undefined, PORT: '0', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    ? spawn(process.execPath, ['dist/main.js', 'serve'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', DATABASE_URL: undefined, PORT: '0', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     : startCli(['serve'], { PORT: '0', ...env });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const line = await waitForLine(child, /is serving http:\/\//);
   const baseUrl = /(http:\/\/[^\s]+?)\s/.exec(line)![1]!;
   return {
     baseUrl,
     child,
+    output: () => output,
     stop() {
       if (child.exitCode !== null) return Promise.resolve(child.exitCode);
       return new Promise((resolve) => {
