@@ -21,7 +21,8 @@ export async function startServer(env: Record<string, string | undefined>, optio
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const line = await waitForLine(child, /is serving http:\/\//);
+  // Creating a fresh embedded database takes seconds, and longer on a busy machine.
+  const line = await waitForLine(child, /is serving http:\/\//, 120_000);
   const baseUrl = /(http:\/\/[^\s]+?)\s/.exec(line)![1]!;
   return {
     baseUrl,
