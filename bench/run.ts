@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --db pglite|postgres]`: engine overhead against the
- * database's own floor, pause/resume latency, throughput, statements per step, and HTTP
+ * `npm run bench [-- --quick] [-- --db pglite|postgres]`: manifest validation time per step
+ * count (250, 500, 1000, and over the limit), engine overhead against the database's own floor, pause/resume latency, throughput, statements per step, and HTTP
  * figures, on PGlite and (with DATABASE_URL) PostgreSQL. Prints a table, writes
  * bench/results/latest.json. It reports goals as met or not met and never fails on them.
  */
@@ -8,6 +8,7 @@ import { openBenchDatabase, type BenchDbName } from './databases.js';
 import { engineBenchmarks } from './engine.js';
 import { httpBenchmarks } from './http.js';
 import { printTable, writeResults, type Figure } from './report.js';
+import { validationBenchmarks } from './validation.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -17,6 +18,8 @@ const names: BenchDbName[] = only ? [only] : serverUrl ? ['pglite', 'postgres'] 
 if (!serverUrl && !only) console.log('DATABASE_URL is not set: PostgreSQL figures are skipped (set it to a server to measure both).');
 
 const figures: Figure[] = [];
+console.log(`\nmanifest validation: ${quick ? 'quick run' : 'full run'}…`);
+figures.push(...validationBenchmarks(quick));
 for (const name of names) {
   console.log(`\n${name}: ${quick ? 'quick run' : 'full run'}…`);
   const db = await openBenchDatabase(name, serverUrl);

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { ConfigInvalidError } from './core/errors.js';
 import { formatZodError } from './core/issues.js';
 import { isLoopback, type AuthOptions } from './http/auth/options.js';
+import { DEFAULT_ARTIFACT_SCHEMES } from './core/attestation.js';
+import { DEFAULT_LIMITS, type InputLimits } from './core/limits.js';
 
 /**
  * Every setting stepgate reads, with its default. Read once, in the composition root.
@@ -34,6 +36,20 @@ const configSchema = z.object({
   STEPGATE_DEFAULT_MODEL: z.string().regex(/^[a-z][a-z0-9_-]*:.+$/, 'expected "provider:model"').default('offline:echo'),
   /** Largest request body accepted, in bytes (413 beyond it). */
   STEPGATE_BODY_LIMIT: whole(1_048_576, 1),
+  /** Steps per manifest (422 beyond it, before any other validation). */
+  STEPGATE_MAX_STEPS: whole(DEFAULT_LIMITS.maxSteps, 1),
+  /** Characters in any one string or key of a request body or manifest. */
+  STEPGATE_MAX_STRING_LENGTH: whole(DEFAULT_LIMITS.maxStringLength, 1),
+  /** Nesting of objects and arrays in a request body or manifest. */
+  STEPGATE_MAX_DEPTH: whole(DEFAULT_LIMITS.maxDepth, 2, 1000),
+  /** URI schemes an artifact may use (comma-separated). */
+  STEPGATE_ARTIFACT_SCHEMES: z
+    .string()
+    .regex(/^\s*[a-z][a-z0-9+.-]*\s*(,\s*[a-z][a-z0-9+.-]*\s*)*$/i, 'expected comma-separated URI schemes, e.g. s3,https,file')
+    .default(DEFAULT_ARTIFACT_SCHEMES.join(','))
+    .transform((list) => list.split(',').map((scheme) => scheme.trim().toLowerCase())),
+  /** How long SIGTERM waits for requests under way before the process exits anyway. */
+  STEPGATE_SHUTDOWN_TIMEOUT_MS: whole(30_000, 0),
   OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().optional(),
   /** Per-try timeout of one LLM request. */
@@ -65,6 +81,9 @@ export interface Config {
   readonly dataDir: string;
   readonly defaultModel: string;
   readonly bodyLimit: number;
+  readonly limits: InputLimits;
+  readonly artifactSchemes: readonly string[];
+  readonly shutdownTimeoutMs: number;
   readonly openaiBaseUrl: string;
   readonly openaiApiKey: string | undefined;
   readonly llmTimeoutMs: number;
@@ -94,6 +113,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       dataDir: env.STEPGATE_DATA_DIR,
       defaultModel: env.STEPGATE_DEFAULT_MODEL,
       bodyLimit: env.STEPGATE_BODY_LIMIT,
+      limits: { maxSteps: env.STEPGATE_MAX_STEPS, maxStringLength: env.STEPGATE_MAX_STRING_LENGTH, maxDepth: env.STEPGATE_MAX_DEPTH },
+      artifactSchemes: env.STEPGATE_ARTIFACT_SCHEMES,
+      shutdownTimeoutMs: env.STEPGATE_SHUTDOWN_TIMEOUT_MS,
       openaiBaseUrl: env.OPENAI_BASE_URL,
       openaiApiKey: env.OPENAI_API_KEY,
       llmTimeoutMs: env.STEPGATE_LLM_TIMEOUT_MS,

@@ -58,7 +58,7 @@ let exitCode: number = EXIT.ok;
 program
   .command('serve')
   .description('Apply pending migrations, then serve the HTTP API on HOST:PORT (what `npm start` runs).')
-  .action(async () => serveCommand(readConfig(), say));
+  .action(async () => serveCommand(readConfig()));
 
 program
   .command('migrate')

@@ -30,6 +30,16 @@ it('runs the README walkthrough of A → B → C to a successful run', { timeout
     expect(resumed.step_runs[2].output).toBe(`[offline:echo] Write a memo about file://${work}/forecast.csv.`);
     expect(JSON.parse(lines[0]!).status).toBe('waiting');
     expect(existsSync(join(work, 'forecast.csv'))).toBe(true);
+    // The server's output is its log: JSON lines only, each request's lines with its id.
+    const logLines = server.output().trim().split('\n');
+    const entries = logLines.map((line) => {
+      expect(() => JSON.parse(line), line).not.toThrow();
+      return JSON.parse(line) as { msg: string; request_id?: string; req?: unknown };
+    });
+    expect(entries.some((entry) => entry.msg.startsWith('stepgate is serving http://'))).toBe(true);
+    const requestLines = entries.filter((entry) => entry.req !== undefined);
+    expect(requestLines.length).toBeGreaterThanOrEqual(6);
+    for (const entry of requestLines) expect(entry.request_id).toMatch(/^[0-9a-f-]{36}$/);
   } finally {
     await server.stop();
     rmSync(work, { recursive: true, force: true });

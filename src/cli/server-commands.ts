@@ -1,14 +1,17 @@
 import type { Config } from '../config.js';
 import { ConfigInvalidError } from '../core/errors.js';
 import { splitModel } from '../core/llm.js';
+import { pino, type Logger } from 'pino';
 import { buildApp, type App } from '../http/app.js';
+import { createPrometheusMetrics } from '../http/metrics.js';
+import { meteredProviders } from '../providers/llm/metered.js';
 import { createEngineDeps } from '../engine/create-deps.js';
 import { faultsFromEnv } from '../engine/faults.js';
+import { bootstrapAdminToken } from '../engine/tokens.js';
+import { writeAdminToken } from './admin-token.js';
 import { createProviders } from '../providers/llm/registry.js';
 import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open.js';
-import { bootstrapAdminToken } from '../engine/tokens.js';
-import { writeAdminToken } from './admin-token.js';
 
 /** `stepgate serve` and `stepgate migrate`: the two commands that open the database themselves. */
 
@@ -28,10 +31,31 @@ export async function migrateCommand(config: Config, log: (line: string) => void
   }
 }
 
-export async function serveCommand(config: Config, log: (line: string) => void): Promise<void> {
-  const providers = createProviders({
-    openai: { baseUrl: config.openaiBaseUrl, apiKey: config.openaiApiKey, timeoutMs: config.llmTimeoutMs, maxTries: config.llmMaxTries },
-  });
+/** Log paths that may carry secrets; pino replaces their values. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'headers.authorization',
+  '*.apiKey',
+  '*.OPENAI_API_KEY',
+  '*.token',
+];
+
+/** The server's logger: JSON lines on stdout, secrets redacted. */
+export function serverLogger(level: string): Logger {
+  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
+}
+
+export async function serveCommand(config: Config): Promise<void> {
+  const logger = serverLogger(config.logLevel);
+  const metrics = createPrometheusMetrics({ processMetrics: true });
+  const providers = meteredProviders(
+    createProviders({
+      openai: { baseUrl: config.openaiBaseUrl, apiKey: config.openaiApiKey, timeoutMs: config.llmTimeoutMs, maxTries: config.llmMaxTries },
+    }),
+    metrics,
+  );
   const defaultProvider = splitModel(config.defaultModel).provider;
   if (!providers.has(defaultProvider)) {
     throw new ConfigInvalidError(
@@ -41,31 +65,48 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   const database: Database = await openDatabase(config);
   let app: App | undefined;
   let closing: Promise<void> | undefined;
-  // Ctrl+C or SIGTERM, at any point: stop taking requests, let those under way finish, close
-  // the database (PGlite: release the data directory) and exit.
+  // Ctrl+C or SIGTERM, at any point: stop taking requests, let those under way finish for up
+  // to STEPGATE_SHUTDOWN_TIMEOUT_MS, close the database (PGlite: release the data directory)
+  // and exit. A run cut off stays `running` with its lease; once the lease expires it is
+  // stalled, and a resume (by any process) recovers it.
   const shutdown = (signal: string) => {
     closing ??= (async () => {
-      log(`${signal} received: closing stepgate.`);
-      await app?.close().catch(() => {});
-      await database.close();
-      process.exit(0);
+      const timeoutMs = config.shutdownTimeoutMs;
+      logger.info({ signal, timeout_ms: timeoutMs }, 'stopping: no new requests; waiting for the requests under way');
+      const drained = await within(timeoutMs, app?.close() ?? Promise.resolve());
+      if (!drained) {
+        logger.warn({ timeout_ms: timeoutMs }, 'requests still under way after STEPGATE_SHUTDOWN_TIMEOUT_MS: exiting anyway; a run they were advancing is recovered by a resume once its lease expires');
+      }
+      await within(5_000, database.close());
+      logger.info({ drained }, 'stopped');
+      process.exit(drained ? 0 : 1);
     })();
   };
   process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
   try {
     await database.migrate();
-    const deps = createEngineDeps({ db: database.db, prepared: config.preparedStatements ? database.prepared : undefined, providers, defaultModel: config.defaultModel, leaseMs: config.runLeaseMs, faults: faultsFromEnv(process.env) });
+    const deps = createEngineDeps({
+      db: database.db,
+      prepared: config.preparedStatements ? database.prepared : undefined,
+      providers,
+      defaultModel: config.defaultModel,
+      leaseMs: config.runLeaseMs,
+      limits: config.limits,
+      artifactSchemes: config.artifactSchemes,
+      metrics,
+      faults: faultsFromEnv(process.env),
+    });
     if (config.auth.mode === 'on') {
       // Secure by default, still two commands: the first start makes an admin token the CLI finds.
       const created = await bootstrapAdminToken(deps);
-      if (created) log(`Created the admin token "${created.name}" in ${writeAdminToken(config.dataDir, created.token)} (readable by you only); the CLI uses it from there.`);
+      if (created) logger.info(`Created the admin token "${created.name}" in ${writeAdminToken(config.dataDir, created.token)} (readable by you only); the CLI uses it from there.`);
     } else {
-      log('Authentication is off (STEPGATE_AUTH=off): no tokens are checked and attestations record the attested_by their body gives, marked as not verified.');
+      logger.warn('Authentication is off (STEPGATE_AUTH=off): no tokens are checked and attestations record the attested_by their body gives, marked as not verified.');
     }
     if ((config.host === '0.0.0.0' || config.host === '::') && config.auth.allowedHosts.length === 0) {
-      log(`HOST=${config.host}: only loopback names are answered until STEPGATE_ALLOWED_HOSTS lists the names clients use to reach this server.`);
+      logger.warn(`HOST=${config.host}: only loopback names are answered until STEPGATE_ALLOWED_HOSTS lists the names clients use to reach this server`);
     }
-    app = await buildApp(deps, { bodyLimit: config.bodyLimit, logger: { level: config.logLevel }, auth: config.auth });
+    app = await buildApp(deps, { bodyLimit: config.bodyLimit, loggerInstance: logger, metrics, auth: config.auth });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await app?.close().catch(() => {});
@@ -74,5 +115,17 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  log(`stepgate is serving http://${config.host}:${port} on ${describeDatabase(config)}. Press Ctrl+C to stop.`);
+  const url = `http://${config.host}:${port}`;
+  logger.info(`stepgate is serving ${url} on ${describeDatabase(config)}. Press Ctrl+C to stop.`);
+}
+
+/** Whether `work` settled within `ms` (it goes on in the background otherwise). */
+async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -30,3 +30,15 @@ export function canonicalComputeOutput(outcome: 'SUCCESS' | 'FAIL', notes: strin
     artifacts: Object.fromEntries(artifacts.map((a) => [a.name, { uri: a.uri, sha256: a.sha256, bytes: a.bytes }])),
   };
 }
+
+/** Artifact URI schemes accepted unless STEPGATE_ARTIFACT_SCHEMES says otherwise (SPEC §11). */
+export const DEFAULT_ARTIFACT_SCHEMES: readonly string[] = ['s3', 'gs', 'az', 'https', 'http', 'file'];
+
+/** Artifacts whose URI scheme is not allowed (`javascript:`, `data:`, …), one issue each. */
+export function schemeIssues(artifacts: readonly AttestedArtifact[], allowed: readonly string[]): Issue[] {
+  return artifacts.flatMap((artifact, i) => {
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(artifact.uri)?.[1]?.toLowerCase();
+    if (scheme !== undefined && allowed.includes(scheme)) return [];
+    return [{ path: `artifacts[${i}].uri`, message: `the scheme "${scheme ?? ''}:" is not allowed: expected one of ${allowed.map((s) => `${s}:`).join(', ')} (STEPGATE_ARTIFACT_SCHEMES)` }];
+  });
+}

@@ -1,4 +1,4 @@
-import { canonicalComputeOutput, missingOutputs, type AttestedArtifact } from '../core/attestation.js';
+import { canonicalComputeOutput, DEFAULT_ARTIFACT_SCHEMES, missingOutputs, schemeIssues, type AttestedArtifact } from '../core/attestation.js';
 import { AlreadyAttestedError, DeadlinePassedError, RequestInvalidError, RunNotFoundError, StepRunNotFoundError, StepRunNotWaitingError } from '../core/errors.js';
 import { attestationTarget } from '../storage/attestations.js';
 import type { EngineDeps } from './deps.js';
@@ -20,6 +20,8 @@ export interface AttestRequest {
  * constraint and guarded update are what decide when requests race.
  */
 export async function attestStep(deps: EngineDeps, runId: string, stepRunId: string, request: AttestRequest): Promise<RunView> {
+  const refused = schemeIssues(request.artifacts, deps.artifactSchemes ?? DEFAULT_ARTIFACT_SCHEMES);
+  if (refused.length > 0) throw new RequestInvalidError(refused, `The request body is invalid: ${refused.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
   const target = isUuid(runId) ? await attestationTarget(deps.db, runId, isUuid(stepRunId) ? stepRunId : null, deps.prepared) : undefined;
   if (!target) throw new RunNotFoundError(runId);
   if (!target.step_key || !target.status) throw new StepRunNotFoundError(runId, stepRunId);
@@ -54,6 +56,7 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
     refuseUnlessWaiting(stepRunId, now ?? { status: 'gone', run_status: outcome.runStatus ?? 'gone', overdue: outcome.overdue });
     throw new StepRunNotWaitingError(stepRunId, outcome.stepStatus ?? 'gone', `Step run ${stepRunId} could not be attested: its run is ${outcome.runStatus ?? 'gone'}.`);
   }
+  deps.metrics?.attestation(request.outcome);
   await deps.faults?.hit('afterAttest');
   return showRun(deps, runId);
 }

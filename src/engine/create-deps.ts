@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { InputLimits } from '../core/limits.js';
 import type { LlmProvider } from '../core/llm.js';
+import type { Metrics } from '../core/metrics.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
 import { createRunStore } from '../storage/transitions/index.js';
 import type { EngineDeps } from './deps.js';
 import type { FaultPoints } from './faults.js';
+import { meteredStore } from './metered-store.js';
 import { createPlanCache } from './plan.js';
 
 /** Fills in what every process computes the same way: its executor id and a plan cache. */
@@ -15,10 +18,13 @@ export function createEngineDeps(options: {
   defaultModel: string;
   leaseMs: number;
   faults?: FaultPoints | undefined;
+  limits?: InputLimits;
+  artifactSchemes?: readonly string[];
+  metrics?: Metrics;
 }): EngineDeps {
   return {
     db: options.db,
-    store: createRunStore(options.db, options.prepared),
+    store: options.metrics ? meteredStore(createRunStore(options.db, options.prepared), options.metrics) : createRunStore(options.db, options.prepared),
     prepared: options.prepared,
     providers: options.providers,
     providerNames: [...options.providers.keys()],
@@ -27,5 +33,8 @@ export function createEngineDeps(options: {
     executorId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     plans: createPlanCache(),
     faults: options.faults,
+    limits: options.limits,
+    artifactSchemes: options.artifactSchemes,
+    metrics: options.metrics,
   };
 }

@@ -1,5 +1,7 @@
+import type { InputLimits } from '../core/limits.js';
 import type { LlmProvider } from '../core/llm.js';
 import type { RunStore } from '../core/run-store.js';
+import type { Metrics } from '../core/metrics.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
 import type { FaultPoints } from './faults.js';
 import type { PlanCache } from './plan.js';
@@ -22,4 +24,10 @@ export interface EngineDeps {
   readonly leaseMs: number;
   readonly plans: PlanCache;
   readonly faults?: FaultPoints | undefined;
+  /** Steps, string lengths and nesting a manifest may have (default DEFAULT_LIMITS). */
+  readonly limits?: InputLimits | undefined;
+  /** URI schemes an attested artifact may use (default DEFAULT_ARTIFACT_SCHEMES). */
+  readonly artifactSchemes?: readonly string[] | undefined;
+  /** Where the engine counts what it does (transitions, attestations); nothing when absent. */
+  readonly metrics?: Metrics | undefined;
 }

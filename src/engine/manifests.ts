@@ -11,8 +11,8 @@ export interface CheckedManifest {
 }
 
 /** Validates a parsed manifest; throws ManifestInvalidError listing every problem. Stores nothing. */
-export function checkManifest(deps: Pick<EngineDeps, 'providerNames'>, value: unknown): CheckedManifest {
-  const result = validateManifest(value, { providers: deps.providerNames });
+export function checkManifest(deps: Pick<EngineDeps, 'providerNames' | 'limits'>, value: unknown): CheckedManifest {
+  const result = validateManifest(value, { providers: deps.providerNames, limits: deps.limits });
   if (!result.ok) throw new ManifestInvalidError(result.issues);
   return { manifest: result.manifest, contentHash: contentHash(result.manifest) };
 }

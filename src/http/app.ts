@@ -1,5 +1,5 @@
 import swagger, { type SwaggerTransform } from '@fastify/swagger';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -7,6 +7,8 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { isStepgateError } from '../core/errors.js';
+import { DEFAULT_LIMITS } from '../core/limits.js';
+import { countStalledRuns } from '../storage/stalled-runs.js';
 import { sqlState, violatedConstraint } from '../storage/sqlstate.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { PROBLEM_CONTENT_TYPE, problem, problemOf, type Problem } from './problem.js';
@@ -21,6 +23,10 @@ import { installGuard } from './auth/guard.js';
 import { authOptions, type AuthOptions } from './auth/options.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
+import { checkUrlParts, registerJsonBody } from './body.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from './metrics.js';
+import { requestIdOf, REQUEST_ID_HEADER } from './request-id.js';
+import { metricsRoutes } from './routes/metrics.js';
 
 export interface AppOptions {
   /** Largest request body in bytes; larger bodies get a 413. */
@@ -28,6 +34,10 @@ export interface AppOptions {
   readonly logger?: FastifyServerOptions['logger'];
   /** Tokens, roles, Host/Origin checks, rate limits (SPEC §10). Default: authentication on, defaults of src/config.ts. */
   readonly auth?: AuthOptions;
+  /** A pino logger made by the caller (main.ts: JSON lines, secrets redacted). */
+  readonly loggerInstance?: FastifyBaseLogger;
+  /** What `GET /metrics` serves; the engine's and providers' metrics should point at the same one. */
+  readonly metrics?: PrometheusMetrics;
 }
 
 /** Never in a log line: a token, a cookie. */
@@ -38,23 +48,36 @@ export type App = FastifyInstance;
 /** Builds the HTTP API around the use cases. Never listens: main.ts or a test decides that. */
 export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Promise<App> {
   const bodyLimit = options.bodyLimit ?? 1_048_576;
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const metrics = options.metrics ?? createPrometheusMetrics();
+  metrics.countStalledRunsWith(() => countStalledRuns(deps.db));
   const logger = options.logger ?? false;
   const app = Fastify({
-    logger: typeof logger === 'object' ? { ...logger, redact: { paths: REDACT, censor: '[redacted]' } } : logger,
+    ...(options.loggerInstance
+      ? { loggerInstance: options.loggerInstance }
+      : { logger: typeof logger === 'object' ? { ...logger, redact: { paths: REDACT, censor: '[redacted]' } } : logger }),
     bodyLimit,
     // A run advances within its request; give it time, but not forever.
     requestTimeout: 0,
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // Errors Fastify meets before routing (a malformed URL, …) are problems too.
+    frameworkErrors: (err, request, reply) => {
+      const body = problem(400, 'MALFORMED_REQUEST', `The request is malformed: ${err.message}`, { instance: request.url, request_id: request.id });
+      void (reply as unknown as FastifyReply).status(400).header(REQUEST_ID_HEADER, request.id).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  // An empty body under a JSON content type (curl -X POST -H 'content-type: application/json'
-  // …/resume) means "no body", not a syntax error; routes that need a body say so with a 422.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') done(null, undefined);
-    else void parseJson(request, body as string, done);
-  });
+  registerJsonBody(app, limits);
   app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  app.addHook('preValidation', checkUrlParts(limits));
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -78,11 +101,13 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
     const body = toProblem(err, { bodyLimit, contentType: request.headers['content-type'] });
     if (body.status >= 500) request.log.error({ err: loggable(err) }, 'request failed');
     body.instance = request.url;
-    return reply.status(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+    body.request_id = request.id;
+    return reply.status(body.status).header(REQUEST_ID_HEADER, request.id).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
   });
   app.setNotFoundHandler((request, reply) => {
     const body = problem(404, 'ROUTE_NOT_FOUND', `There is no route ${request.method} ${request.url.split('?')[0]}. GET /api/openapi.json lists them.`, {
       instance: request.url,
+      request_id: request.id,
     });
     return reply.status(404).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
   });
@@ -95,6 +120,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   await app.register(lifecycleRoutes, { deps });
   await app.register(tokenRoutes, { deps });
   await app.register(auditRoutes, { deps });
+  await app.register(metricsRoutes, { metrics });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;
 }

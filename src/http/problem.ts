@@ -8,6 +8,8 @@ export interface Problem {
   detail: string;
   code: string;
   instance?: string;
+  /** The request's id (X-Request-Id), to quote when reporting it. */
+  request_id?: string;
   errors?: readonly Issue[];
 }
 

@@ -11,6 +11,7 @@ export const problemSchema = z
     detail: z.string(),
     code: z.string().describe('Stable error code, e.g. MANIFEST_INVALID.'),
     instance: z.string().optional(),
+    request_id: z.string().optional().describe("The request's id (X-Request-Id, echoed or generated), to quote when reporting it."),
     errors: z
       .array(z.object({ path: z.string(), message: z.string() }))
       .optional()

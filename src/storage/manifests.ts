@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq } from 'drizzle-orm';
+import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
 import type { Manifest } from '../core/manifest/schema.js';
 import type { Db } from './database.js';
 import { manifests, manifestSteps } from './schema.js';
@@ -35,20 +35,24 @@ export async function insertManifest(db: Db, manifest: Manifest, contentHash: st
           contentHash,
         })
         .returning({ id: manifests.id });
-      await tx.insert(manifestSteps).values(
-        manifest.steps.map((step, position) => ({
-          manifestId: row!.id,
-          key: step.key,
-          position,
-          dependsOn: step.depends_on ?? [],
-          prompt: step.prompt ?? null,
-          model: step.model ?? null,
-          params: step.params ?? null,
-          output: step.output ?? null,
-          stepType: step.step_type ?? null,
-          computeContract: step.compute_contract ?? null,
-        })),
-      );
+      // All steps as ONE jsonb parameter: no manifest size can reach the driver's limit of
+      // 65,535 bind parameters (one per column per row would, at ~6,500 steps).
+      const rows = manifest.steps.map((step, position) => ({
+        key: step.key,
+        position,
+        depends_on: step.depends_on ?? [],
+        prompt: step.prompt ?? undefined,
+        model: step.model ?? undefined,
+        params: step.params ?? undefined,
+        output: step.output ?? undefined,
+        step_type: step.step_type ?? undefined,
+        compute_contract: step.compute_contract ?? undefined,
+      }));
+      await tx.execute(sql`
+        INSERT INTO manifest_steps (manifest_id, key, position, depends_on, prompt, model, params, output, step_type, compute_contract)
+        SELECT ${row!.id}::uuid, s.key, s.position, COALESCE(s.depends_on, '{}'), s.prompt, s.model, s.params, s.output, s.step_type, s.compute_contract
+        FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          AS s(key text, position int, depends_on text[], prompt text, model text, params jsonb, output jsonb, step_type text, compute_contract jsonb)`);
       return row!.id;
     });
     return { kind: 'created', manifest: (await getManifest(db, id))! };

@@ -3,8 +3,12 @@ import type { LlmProvider } from '../../src/core/llm.js';
 import { createEngineDeps } from '../../src/engine/create-deps.js';
 import type { EngineDeps } from '../../src/engine/deps.js';
 import type { FaultPoints } from '../../src/engine/faults.js';
+import type { InputLimits } from '../../src/core/limits.js';
+import type { FastifyBaseLogger } from 'fastify';
 import { buildApp, type App } from '../../src/http/app.js';
 import { authOptions, type AuthOptions } from '../../src/http/auth/options.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from '../../src/http/metrics.js';
+import { meteredProviders } from '../../src/providers/llm/metered.js';
 import { createProviders } from '../../src/providers/llm/registry.js';
 
 export interface TestDepsOptions {
@@ -15,15 +19,16 @@ export interface TestDepsOptions {
   leaseMs?: number;
   faults?: FaultPoints;
   providers?: ReadonlyMap<string, LlmProvider>;
+  limits?: InputLimits;
+  artifactSchemes?: readonly string[];
+  /** When given, providers are metered into it and the engine reports to it. */
+  metrics?: PrometheusMetrics;
 }
 
 export function testDeps(database: Database, options: TestDepsOptions = {}): EngineDeps {
-  return createEngineDeps({
-    db: database.db,
-    prepared: database.prepared,
-    providers:
-      options.providers ??
-      createProviders({
+  const providers =
+    options.providers ??
+    createProviders({
         openai: {
           baseUrl: options.openaiBaseUrl ?? 'http://127.0.0.1:9/v1',
           apiKey: 'test-key',
@@ -31,10 +36,17 @@ export function testDeps(database: Database, options: TestDepsOptions = {}): Eng
           maxTries: 3,
           backoffMs: 10,
         },
-      }),
+      });
+  return createEngineDeps({
+    db: database.db,
+    prepared: database.prepared,
+    providers: options.metrics ? meteredProviders(providers, options.metrics) : providers,
     defaultModel: options.defaultModel ?? 'offline:echo',
     leaseMs: options.leaseMs ?? 60_000,
     ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.artifactSchemes ? { artifactSchemes: options.artifactSchemes } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
 }
 
@@ -44,6 +56,16 @@ export function testDeps(database: Database, options: TestDepsOptions = {}): Eng
  */
 export const AUTH_OFF: AuthOptions = authOptions({ mode: 'off' });
 
-export function testApp(database: Database, options: { bodyLimit?: number; auth?: AuthOptions } & TestDepsOptions = {}): Promise<App> {
-  return buildApp(testDeps(database, options), { ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}), auth: options.auth ?? AUTH_OFF });
+/** An app over a test database; its metrics registry is metered into by the providers too. */
+export function testApp(
+  database: Database,
+  options: { bodyLimit?: number; loggerInstance?: FastifyBaseLogger; auth?: AuthOptions } & TestDepsOptions = {},
+): Promise<App> {
+  const metrics = options.metrics ?? createPrometheusMetrics();
+  return buildApp(testDeps(database, { ...options, metrics }), {
+    metrics,
+    auth: options.auth ?? AUTH_OFF,
+    ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : {}),
+  });
 }

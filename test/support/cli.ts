@@ -26,7 +26,7 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
 export function startCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', DATABASE_URL: undefined, ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', DATABASE_URL: undefined, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isStepgateError } from '../../core/errors.js';
+import { DEFAULT_LIMITS } from '../../core/limits.js';
 import { parseManifestSource } from '../../core/manifest/parse.js';
 import { validateManifest } from '../../core/manifest/validate.js';
 import { PROVIDER_NAMES } from '../../providers/llm/names.js';
@@ -25,7 +26,7 @@ export function validateCommand(files: string[], out: Output): number {
       return { file, valid: false, errors: [{ path: '', message: `cannot read the file: ${(err as Error).message}`, line: null, column: null }] };
     }
     try {
-      const source = parseManifestSource(text);
+      const source = parseManifestSource(text, { maxDepth: DEFAULT_LIMITS.maxDepth });
       const result = validateManifest(source.value, { providers: PROVIDER_NAMES });
       if (result.ok) return { file, valid: true, errors: [] };
       return {

@@ -10,14 +10,19 @@ export const STEP_KEY_PATTERN = /^[A-Za-z0-9_-]+$/;
 export const MODEL_PATTERN = /^[a-z][a-z0-9_-]*:.+$/;
 /** An ISO 8601 duration with at least one part, e.g. PT48H, P2D, P1DT12H, PT90M, P1W; at most 6 digits a part. */
 export const ISO_DURATION = /^P(?=\d|T\d)(?:\d{1,6}Y)?(?:\d{1,6}M)?(?:\d{1,6}W)?(?:\d{1,6}D)?(?:T(?=\d)(?:\d{1,6}H)?(?:\d{1,6}M)?(?:\d{1,6}S)?)?$/;
+/** Identifiers are short; free text is held to STEPGATE_MAX_STRING_LENGTH by the input guard. */
+export const MAX_NAME_LENGTH = 100;
+/** `version` is stored as a PostgreSQL integer. */
+export const MAX_VERSION = 2_147_483_647;
 
 const stepKey = z
   .string()
+  .max(MAX_NAME_LENGTH)
   .regex(STEP_KEY_PATTERN, 'expected a step key of letters, digits, "_" or "-"')
   .describe('Unique within the manifest.');
 
 const ioName = z.union(
-  [z.string().min(1), z.looseObject({ name: z.string().min(1) }).describe('An object with at least a "name".')],
+  [z.string().min(1).max(MAX_NAME_LENGTH), z.looseObject({ name: z.string().min(1).max(MAX_NAME_LENGTH) }).describe('An object with at least a "name".')],
   { error: 'expected a non-empty name, or an object with a non-empty "name"' },
 );
 
@@ -59,10 +64,11 @@ export const stepSchema = z
       .nullish()
       .describe('task (the default when missing or null) or compute.'),
     description: z.string().optional(),
-    depends_on: z.array(z.string()).optional(),
+    depends_on: z.array(z.string().max(MAX_NAME_LENGTH)).optional(),
     prompt: z.string().min(1).optional().describe('Handlebars template; sees inputs.* and steps.<upstream>.*'),
     model: z
       .string()
+      .max(200)
       .regex(MODEL_PATTERN, 'expected "provider:model", e.g. "offline:echo" or "openai:gpt-4o-mini"')
       .optional(),
     params: z.record(z.string(), z.unknown()).optional().describe('Passed to the provider as is.'),
@@ -75,8 +81,9 @@ export const manifestSchema = z
   .strictObject({
     name: z
       .string()
+      .max(MAX_NAME_LENGTH)
       .regex(MANIFEST_NAME_PATTERN, 'expected lowercase letters, digits, "_", "." or "-", starting with a letter or digit'),
-    version: z.number().int().min(1).default(1),
+    version: z.number().int().min(1).max(MAX_VERSION).default(1),
     description: z.string().optional(),
     steps: z.array(stepSchema).min(1, 'expected at least one step'),
   })

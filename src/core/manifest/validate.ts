@@ -1,7 +1,8 @@
 import { Ajv } from 'ajv';
 import type { Issue } from '../errors.js';
 import { describe, formatZodError } from '../issues.js';
-import { ancestorsOf, topologicalOrder } from '../dag.js';
+import { topologicalOrder, upstreamQuery } from '../dag.js';
+import { DEFAULT_LIMITS, inputIssues, type InputLimits } from '../limits.js';
 import { analyzeTemplate } from '../template.js';
 import { formatPath } from './parse.js';
 import { ioNames, manifestSchema, type Manifest } from './schema.js';
@@ -16,15 +17,32 @@ import { ioNames, manifestSchema, type Manifest } from './schema.js';
 export interface ValidateOptions {
   /** Providers a `model: "provider:model"` may name. */
   readonly providers: readonly string[];
+  /** Steps, string lengths and nesting (default DEFAULT_LIMITS). */
+  readonly limits?: InputLimits | undefined;
 }
 
 export type ValidationResult = { ok: true; manifest: Manifest } | { ok: false; issues: Issue[] };
 
+/** Problems reported at most: enough to fix a manifest, bounded for a hostile one. */
+const MAX_REPORTED = 200;
+
 export function validateManifest(value: unknown, options: ValidateOptions): ValidationResult {
+  // Cheap, linear refusals first: what cannot be stored, and a manifest over the step limit,
+  // are refused before any other work.
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const unstorable = inputIssues(value, limits);
+  if (unstorable.length > 0) return { ok: false, issues: unstorable };
+  if (isObject(value) && Array.isArray(value.steps) && value.steps.length > limits.maxSteps) {
+    return { ok: false, issues: [{ path: 'steps', message: `expected at most ${limits.maxSteps} steps (STEPGATE_MAX_STEPS), found ${value.steps.length}` }] };
+  }
   const parsed = manifestSchema.safeParse(value, { reportInput: true });
   const issues = parsed.success ? [] : formatZodError(parsed.error);
   issues.push(...semanticIssues(value, options));
   const unique = dedupe(issues);
+  if (unique.length > MAX_REPORTED) {
+    const more = unique.length - MAX_REPORTED;
+    return { ok: false, issues: [...unique.slice(0, MAX_REPORTED), { path: '', message: `… and ${more} more problem${more === 1 ? '' : 's'}` }] };
+  }
   if (unique.length > 0 || !parsed.success) return { ok: false, issues: unique };
   return { ok: true, manifest: parsed.data };
 }
@@ -88,11 +106,13 @@ function semanticIssues(value: unknown, options: ValidateOptions): Issue[] {
   }
 
   const byKey = new Map(steps.filter((s) => s.key !== undefined && firstIndexOfKey.get(s.key) === s.index).map((s) => [s.key!, s]));
+  // Every reference (a contract input's `from`, a template's `{{steps.X…}}`) is collected
+  // first, so that the upstream question is asked of the referenced steps only.
+  const references: Array<{ step: RawStep; parts: readonly string[]; report: (message: string) => void }> = [];
   for (const step of steps) {
     // A contract input may say where its value comes from (`from: steps.A.output`), for the inbox.
     const contract = step.raw.compute_contract;
     if (step.key !== undefined && isObject(contract) && Array.isArray(contract.inputs)) {
-      const upstream = ancestorsOf(nodes, step.key);
       contract.inputs.forEach((input, j) => {
         if (!isObject(input) || input.from === undefined) return;
         const path = at(step, 'compute_contract', 'inputs', j, 'from');
@@ -100,8 +120,7 @@ function semanticIssues(value: unknown, options: ValidateOptions): Issue[] {
           issues.push({ path, message: `expected a reference like "steps.A.output" or "inputs.region", found ${describe(input.from)}` });
           return;
         }
-        const message = referenceProblem(input.from.split('.'), step.key!, upstream, byKey);
-        if (message) issues.push({ path, message });
+        references.push({ step, parts: input.from.split('.'), report: (message) => issues.push({ path, message }) });
       });
     }
   }
@@ -112,11 +131,15 @@ function semanticIssues(value: unknown, options: ValidateOptions): Issue[] {
       issues.push({ path: at(step, 'prompt'), message: analysis.message });
       continue;
     }
-    const upstream = ancestorsOf(nodes, step.key);
     for (const ref of analysis.references) {
-      const message = referenceProblem(ref.parts, step.key, upstream, byKey);
-      if (message) issues.push({ path: at(step, 'prompt'), message: `{{${ref.original}}}: ${message}` });
+      references.push({ step, parts: ref.parts, report: (message) => issues.push({ path: at(step, 'prompt'), message: `{{${ref.original}}}: ${message}` }) });
     }
+  }
+  const targets = new Set(references.flatMap((ref) => (ref.parts[0] === 'steps' && ref.parts[1] !== undefined ? [ref.parts[1]] : [])));
+  const isUpstream = upstreamQuery(nodes, targets);
+  for (const ref of references) {
+    const message = referenceProblem(ref.parts, ref.step.key!, isUpstream, byKey);
+    if (message) ref.report(message);
   }
   return issues;
 }
@@ -179,7 +202,12 @@ const COMPUTE_FIELDS = ['outcome', 'notes', 'artifacts'];
 const ARTIFACT_FIELDS = ['uri', 'sha256', 'bytes'];
 
 /** What is wrong with one `{{...}}` reference in the prompt of step `key`, if anything. */
-function referenceProblem(parts: readonly string[], key: string, upstream: Set<string>, byKey: Map<string, RawStep>): string | undefined {
+function referenceProblem(
+  parts: readonly string[],
+  key: string,
+  isUpstream: (target: string, key: string) => boolean | undefined,
+  byKey: Map<string, RawStep>,
+): string | undefined {
   const [head, target, field, name, leaf] = parts;
   if (head === 'inputs') return undefined;
   if (head !== 'steps') return `templates see inputs.<name> and steps.<upstream step>.…, found "${head}"`;
@@ -187,7 +215,8 @@ function referenceProblem(parts: readonly string[], key: string, upstream: Set<s
   const source = byKey.get(target);
   if (!source) return `unknown step "${target}"`;
   if (target === key) return 'a step cannot use its own output';
-  if (!upstream.has(target)) return `step "${target}" is not upstream of "${key}": add it to depends_on (directly or through a step it feeds)`;
+  // On a cycle there is no upstream to speak of: the cycle is reported instead.
+  if (isUpstream(target, key) === false) return `step "${target}" is not upstream of "${key}": add it to depends_on (directly or through a step it feeds)`;
   if (field === undefined) return undefined;
   if (source.type === 'task') {
     return field === 'output' ? undefined : `a task step's canonical output is steps.${target}.output, found "${field}"`;
@@ -220,6 +249,9 @@ function isObject(value: unknown): value is Raw {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** At most ten, so that messages stay short however large the manifest. */
 function list(items: readonly string[]): string {
-  return items.length === 0 ? '(none)' : items.map((item) => `"${item}"`).join(', ');
+  if (items.length === 0) return '(none)';
+  const shown = items.slice(0, 10).map((item) => `"${item}"`).join(', ');
+  return items.length > 10 ? `${shown} and ${items.length - 10} more` : shown;
 }

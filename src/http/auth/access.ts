@@ -11,7 +11,7 @@ export type Access = 'public' | Role;
 export const ACCESS: Readonly<Record<string, Access>> = {
   'GET /healthz': 'public',
   'GET /api/openapi.json': 'public',
-  // (GET /metrics and the console's static files at / get their lines when they are served.)
+  // (The console's static files at / get their lines when they are served.)
 
   'GET /api/me': 'viewer',
   'GET /api/manifests': 'viewer',
@@ -22,6 +22,7 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   'GET /api/runs/:run_id/steps/:step_run_id': 'viewer',
   'GET /api/attestations/pending': 'viewer',
   'GET /api/runs/:run_id/plan': 'viewer',
+  'GET /metrics': 'viewer',
 
   'POST /api/runs/:run_id/steps/:step_run_id/attest': 'operator',
   'POST /api/runs/:run_id/resume': 'operator',

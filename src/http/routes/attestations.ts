@@ -11,9 +11,10 @@ import { pageQuerySchema, problemResponses, readyRunSchema, runSchema } from '..
 import { runJson } from '../serialize.js';
 
 const artifactSchema = z.strictObject({
-  name: z.string().min(1).describe('Unique within the attestation; on SUCCESS each declared contract output needs one'),
+  name: z.string().min(1).max(100).describe('Unique within the attestation; on SUCCESS each declared contract output needs one'),
   uri: z
     .string()
+    .max(4096)
     .regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'expected a URI with a scheme, e.g. file:///data/forecast.csv or s3://bucket/key')
     .describe('Where the artifact is: file://, s3://, https://, …'),
   sha256: z
@@ -26,7 +27,7 @@ const artifactSchema = z.strictObject({
 export const attestBodySchema = z.strictObject({
   outcome: z.enum(['SUCCESS', 'FAIL']),
   notes: z.string().max(100_000).nullish(),
-  attested_by: z.string().trim().min(1, 'expected who attests (a name or an id)').optional().describe("Optional: who attests is the token's name; one that differs is refused (422). Required with authentication off, and stored as not verified"),
+  attested_by: z.string().trim().min(1, 'expected who attests (a name or an id)').max(200).optional().describe("Optional: who attests is the token's name; one that differs is refused (422). Required with authentication off, and stored as not verified"),
   artifacts: z
     .array(artifactSchema)
     .default([])

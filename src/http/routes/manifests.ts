@@ -1,12 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { MalformedBodyError } from '../../core/errors.js';
+import { DEFAULT_LIMITS } from '../../core/limits.js';
 import { parseManifestSource } from '../../core/manifest/parse.js';
 import { manifestSchema } from '../../core/manifest/schema.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { checkManifest, listManifests, showManifest, storeManifest } from '../../engine/manifests.js';
 import { idParamsSchema, manifestSchemaOut, manifestSummarySchema, pageQuerySchema, problemResponses } from '../schemas.js';
 import { manifestJson, manifestSummaryJson } from '../serialize.js';
+import { decodeUtf8, parseJsonText } from '../body.js';
+import { duplicateKey } from '../../core/manifest/json-duplicates.js';
+import { MalformedBodyError } from '../../core/errors.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
@@ -14,21 +17,30 @@ const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text
  * Manifest bodies are parsed here, not by Fastify: JSON and YAML alike go through the YAML
  * parser (JSON is YAML 1.2), which rejects duplicate keys and keeps positions.
  */
+/** JSON is parsed as JSON (fast, whatever the nesting); duplicate keys are refused as in YAML. */
+function parseJsonManifest(text: string): unknown {
+  const value = parseJsonText(text);
+  const duplicate = duplicateKey(text);
+  if (duplicate) {
+    const before = text.slice(0, duplicate.offset);
+    const line = before.split('\n').length;
+    throw new MalformedBodyError(
+      `The manifest is not valid YAML or JSON at line ${line}, column ${duplicate.offset - before.lastIndexOf('\n')}: Map keys must be unique ("${duplicate.key}" appears twice)`,
+    );
+  }
+  return value;
+}
+
 export const manifestRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app, { deps }) => {
+  const maxDepth = (deps.limits ?? DEFAULT_LIMITS).maxDepth;
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(['application/json', ...YAML_TYPES], { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
-    const isJson = (request.headers['content-type'] ?? '').includes('json');
-    if (isJson) {
-      try {
-        JSON.parse(text);
-      } catch (err) {
-        done(new MalformedBodyError(`The body is not valid JSON: ${(err as Error).message}`));
-        return;
-      }
-    }
+  app.addContentTypeParser(['application/json', ...YAML_TYPES], { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseManifestSource(text).value);
+      const text = decodeUtf8(body as Buffer);
+      // The limits on strings, keys, nesting and steps are checked by validation (checkManifest),
+      // which refuses a hostile manifest before any costly work.
+      if ((request.headers['content-type'] ?? '').includes('json')) done(null, parseJsonManifest(text));
+      else done(null, parseManifestSource(text, { maxDepth }).value);
     } catch (err) {
       done(err as Error);
     }
@@ -80,7 +92,7 @@ export const manifestRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async
     {
       schema: {
         summary: 'List manifests, newest first',
-        querystring: pageQuerySchema.extend({ name: z.string().optional().describe('Only manifests with this name') }),
+        querystring: pageQuerySchema.extend({ name: z.string().max(100).optional().describe('Only manifests with this name') }),
         response: {
           200: z.object({ items: z.array(manifestSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }),
           ...problemResponses(422),

@@ -13,7 +13,7 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
       schema: {
         summary: 'Create a run and execute it until it waits for attestation or ends',
         body: z.strictObject({
-          manifest_id: z.string().describe('UUID of a stored manifest'),
+          manifest_id: z.string().max(100).describe('UUID of a stored manifest'),
           id: z.uuid().optional().describe("The new run's id, if the caller chooses it (to follow the run while it executes, or to retry safely: a second start with the same id is a 409)"),
           inputs: z.record(z.string(), z.unknown()).default({}).describe('Values templates see as inputs.<name>'),
         }),
