@@ -158,7 +158,7 @@ async function runTaskStep(
   if (!provider) return fail({ message: `no provider "${providerName}" (model "${model}"); known: ${[...deps.providers.keys()].join(', ')}` });
 
   deps.faults?.hit('afterPromptBeforeLlm');
-  const request = { model: modelName, messages, params: step.params, output: { format: step.output.format, schema: step.output.schema } };
+  const request = { stepKey: step.key, model: modelName, messages, params: step.params, output: { format: step.output.format, schema: step.output.schema } };
   const began = performance.now();
   let reply;
   try {
@@ -173,7 +173,7 @@ async function runTaskStep(
       model: modelName,
       request: failure?.requestBody ?? request,
       response: failure?.responseBody ?? null,
-      usage: null,
+      usage: failure?.usage ?? null,
       latencyMs,
       tries: failure?.tries ?? 1,
       error,
