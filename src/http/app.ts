@@ -1,14 +1,10 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isStepgateError } from '../core/errors.js';
 import { sqlState, violatedConstraint } from '../storage/sqlstate.js';
 import type { EngineDeps } from '../engine/deps.js';
+import { swaggerOptions } from './openapi.js';
 import { PROBLEM_CONTENT_TYPE, problem, problemOf, type Problem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { manifestRoutes } from './routes/manifests.js';
@@ -44,19 +40,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   });
   app.setSerializerCompiler(serializerCompiler);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'stepgate',
-        version: '0.1.0',
-        description:
-          'Runs LLM pipelines that stop at work no LLM can do, wait for an operator to attest it, and resume where they stopped.',
-      },
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
+  await app.register(swagger, swaggerOptions);
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const body = toProblem(err, { bodyLimit, contentType: request.headers['content-type'] });
