@@ -27,3 +27,28 @@ it('passes CI when both suites passed, and fails it when a test failed', () => {
   expect(bad.stdout).toContain('1 passed, 1 failed');
   expect(bad.status).toBe(1);
 });
+
+it('counts the reports of several runs together, and fails CI when one of them failed or skipped PostgreSQL', () => {
+  const write = (assertions: Array<{ fullName: string; status: string }>) => {
+    const file = join(dir, `${Math.random()}.json`);
+    writeFileSync(file, JSON.stringify({ testResults: [{ status: 'passed', assertionResults: assertions }] }));
+    return file;
+  };
+  const run = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'scripts/ci-summary.mjs'), '--require-postgres', ...args], { encoding: 'utf8' });
+  const good = write([{ fullName: '[pglite] a', status: 'passed' }, { fullName: '[postgres] a', status: 'passed' }]);
+  const both = run(`node20=${good}`, `node26=${good}`);
+  expect(both.stdout).toContain('4 passed, 0 failed');
+  expect(both.stdout).toContain('(node26: 2 passed, 0 failed; 0 skipped; 1 PostgreSQL tests passed)');
+  expect(both.status).toBe(0);
+
+  const failing = write([{ fullName: '[pglite] a', status: 'failed' }, { fullName: '[postgres] a', status: 'passed' }]);
+  const oneFailed = run(`node20=${good}`, `node26=${failing}`);
+  expect(oneFailed.stdout).toContain('3 passed, 1 failed');
+  expect(oneFailed.status).toBe(1);
+
+  const noPostgres = write([{ fullName: '[pglite] a', status: 'passed' }, { fullName: '[postgres] a', status: 'skipped' }]);
+  const skipped = run(`node20=${good}`, `node26=${noPostgres}`);
+  expect(skipped.stdout).toContain('3 passed, 0 failed');
+  expect(skipped.stderr).toContain('node26: the PostgreSQL suite did not run');
+  expect(skipped.status).toBe(1);
+});

@@ -33,6 +33,8 @@ describe('the stepgate CLI against a real server on PGlite', { timeout: 300_000 
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/Run [0-9a-f-]{36} started: waiting/);
     expect(human.stdout).toMatch(/stepgate attest [0-9a-f-]{36} B --outcome SUCCESS --artifact forecast_csv=PATH/);
+    // The step summary shows each LLM call's tokens (prompt → completion) and latency.
+    expect(human.stdout).toMatch(/^ +A +task +SUCCESS +\d+ ms +\d+→\d+ tokens, LLM \d+ ms$/m);
 
     const run = await json('run', 'examples/quarterly-forecast.yaml', '--input', 'region=APAC');
     expect(run.status).toBe('waiting');
@@ -62,6 +64,8 @@ describe('the stepgate CLI against a real server on PGlite', { timeout: 300_000 
     expect(status.step_runs[2].output).toBe(`[offline:echo] Write a memo about ${pathToFileURL(file).href}.`);
     const humanStatus = await cli('status', run.id);
     expect(humanStatus.stdout).toContain(`B.forecast_csv: ${pathToFileURL(file).href} sha256:${digest}`);
+    expect(humanStatus.stdout).toMatch(/^ +C +task +SUCCESS +\d+ ms +\d+→\d+ tokens, LLM \d+ ms$/m);
+    expect(humanStatus.stdout).toMatch(/^ +B +compute +SUCCESS +\S.* attested by ana$/m);
 
     const listed = await json('runs', '--status', 'success');
     expect(listed.items.map((r: { id: string }) => r.id)).toContain(run.id);

@@ -102,5 +102,14 @@ describeEachDriver('storing, listing and showing manifests', (ctx) => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/manifests', '/api/manifests/validate', '/api/manifests/{id}', '/healthz']));
     expect(doc.paths['/api/manifests'].post.responses['422'].content['application/problem+json']).toBeDefined();
+    // What client generators need: a unique operationId on every operation, a license, and only used components.
+    const operations = Object.values(doc.paths as Record<string, Record<string, { operationId?: string }>>).flatMap((path) => Object.values(path));
+    const ids = operations.map((operation) => operation.operationId);
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(doc.paths['/api/runs'].post.operationId).toBe('createRun');
+    expect(doc.info.license).toEqual({ name: 'Apache-2.0', identifier: 'Apache-2.0' });
+    const text = JSON.stringify(doc);
+    expect(Object.keys(doc.components.schemas).filter((name) => !text.includes(`"#/components/schemas/${name}"`))).toEqual([]);
   });
 });

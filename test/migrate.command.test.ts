@@ -13,10 +13,12 @@ import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
 it('[pglite] npm run migrate applies the migrations and exits; a second run changes nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stepgate-migrate-'));
   try {
-    for (let i = 0; i < 2; i++) {
-      const result = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir });
-      expect(result.code, result.stderr).toBe(0);
-    }
+    const first = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout + first.stderr).toMatch(/Applied \d+ migrations to embedded PostgreSQL \(PGlite\) in .*: 0000_core, 0001_compute_substrate/);
+    const again = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout + again.stderr).toContain('Nothing to apply: the schema of embedded PostgreSQL (PGlite) in');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -30,8 +32,13 @@ it.runIf(url)('[postgres] two processes migrating one server at once both succee
   try {
     const together = await Promise.all([runCli(['migrate'], { DATABASE_URL: databaseUrl }), runCli(['migrate'], { DATABASE_URL: databaseUrl })]);
     expect(together.map((r) => r.code), together.map((r) => r.stderr).join('\n')).toEqual([0, 0]);
+    // One of the two applied everything, the other found nothing left to apply.
+    const said = together.map((r) => r.stdout + r.stderr).sort();
+    expect(said[0]).toMatch(/^Applied \d+ migrations to PostgreSQL at .*: 0000_core, 0001_compute_substrate/m);
+    expect(said[1]).toMatch(/^Nothing to apply: the schema of PostgreSQL at .* is current\./m);
     const again = await runCli(['migrate'], { DATABASE_URL: databaseUrl });
     expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout + again.stderr).toContain('Nothing to apply');
     const database = await openPostgres({ url: databaseUrl });
     try {
       const applied = await queryRows<{ n: number }>(database.db, sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`);

@@ -38,7 +38,8 @@ for (const driver of testDrivers()) {
 
     it('builds the schema of SPEC §2 on an empty database, and a rerun changes nothing', async () => {
       database = await driver.empty();
-      await database.migrate();
+      const first = await database.migrate();
+      expect(first.slice(0, 2)).toEqual(['0000_core', '0001_compute_substrate']);
       expect(await tablesOf(database)).toEqual([
         'compute_artifacts',
         'compute_attestations',
@@ -66,13 +67,14 @@ for (const driver of testDrivers()) {
 
       const applied = async () => (await queryRows<{ n: number }>(database.db, sql`SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations`))[0]!.n;
       expect(await applied()).toBe(MIGRATIONS.length);
-      await database.migrate();
+      expect(first).toHaveLength(MIGRATIONS.length);
+      expect(await database.migrate()).toEqual([]);
       expect(await applied()).toBe(MIGRATIONS.length);
     });
 
     it('upgrades a database that holds manifests and runs from before the compute migration', async () => {
       database = await driver.empty();
-      await database.migrate(migrationsUpTo('0000_core'));
+      expect(await database.migrate(migrationsUpTo('0000_core'))).toEqual(['0000_core']);
       expect(await tablesOf(database)).not.toContain('compute_attestations');
       await database.db.execute(sql`
         WITH m AS (
@@ -85,7 +87,7 @@ for (const driver of testDrivers()) {
         INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, ended_at, output)
         SELECT r.id, s.id, 'A', 'SUCCESS', now(), '"hi"' FROM r, s`);
 
-      await database.migrate();
+      expect(await database.migrate()).toContain('0001_compute_substrate');
       expect(await tablesOf(database)).toContain('compute_attestations');
       const old = await queryRows<{ key: string; step_type: string | null; compute_contract: unknown; prompt: string }>(
         database.db,

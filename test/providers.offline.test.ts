@@ -5,7 +5,7 @@ import { createProviders } from '../src/providers/llm/registry.js';
 import { PROVIDER_NAMES } from '../src/providers/llm/names.js';
 
 const ask = (content: string, output: { format: 'text' | 'json'; schema?: Record<string, unknown> }, model = 'echo') =>
-  offlineProvider().complete({ model, messages: [{ role: 'user', content }], params: {}, output });
+  offlineProvider().complete({ stepKey: 'A', model, messages: [{ role: 'user', content }], params: {}, output });
 
 describe('the offline provider', () => {
   it('echoes the prompt for text output, the same way every time', async () => {

@@ -7,6 +7,7 @@ import { describeEachDriver } from './support/databases.js';
 import { startRun, stepOf, storeManifest } from './support/runs.js';
 
 const request: LlmRequest = {
+  stepKey: 'A',
   model: 'gpt-test',
   messages: [{ role: 'user', content: 'Say hi.' }],
   params: { temperature: 0.2, max_tokens: 50 },

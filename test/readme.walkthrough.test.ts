@@ -7,7 +7,7 @@ import { ROOT } from './support/cli.js';
 import { createHash } from 'node:crypto';
 import { startServer } from './support/server-process.js';
 
-/** The README's curl walkthrough, run as written (only the port differs) against a real server. */
+/** The README's curl walkthrough, run as written against a real server (STEPGATE_URL says where). */
 it('runs the README walkthrough of A → B → C to a successful run', { timeout: 300_000 }, async () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = /<!-- walkthrough:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme);
@@ -16,8 +16,9 @@ it('runs the README walkthrough of A → B → C to a successful run', { timeout
   cpSync(join(ROOT, 'examples'), join(work, 'examples'), { recursive: true });
   const server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate') });
   try {
-    const script = section![1]!.replaceAll('http://127.0.0.1:8080', server.baseUrl);
-    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: work, encoding: 'utf8', env: { ...process.env, STEPGATE_TOKEN: undefined } });
+    const script = section![1]!;
+    expect(script).not.toMatch(/127\.0\.0\.1|localhost|:8080/); // the address comes from STEPGATE_URL only
+    const result = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: work, encoding: 'utf8', env: { ...process.env, STEPGATE_URL: server.baseUrl, STEPGATE_TOKEN: undefined } });
     expect(result.status, result.stderr).toBe(0);
     const lines = result.stdout.trim().split('\n');
     const resumed = JSON.parse(lines.at(-1)!);
@@ -60,6 +61,8 @@ it("runs the README's CLI quick start to a successful run whose stored digest is
     expect(result.status, result.stderr).toBe(0);
     const digest = createHash('sha256').update(readFileSync(join(work, 'forecast.csv'))).digest('hex');
     expect(result.stdout).toContain('examples/quarterly-forecast.yaml: valid');
+    expect(result.stdout).toMatch(/Run [0-9a-f-]{36} status: waiting/);
+    expect(result.stdout).toMatch(/stepgate attest [0-9a-f-]{36} B --outcome SUCCESS --artifact forecast_csv=PATH/);
     expect(result.stdout).toMatch(/Run [0-9a-f-]{36} status: success/);
     expect(result.stdout).toContain(`B.forecast_csv: file://${work}/forecast.csv sha256:${digest} 24 bytes`);
     expect(result.stdout.trim().split('\n').at(-1)).toBe(`${digest}  forecast.csv`);

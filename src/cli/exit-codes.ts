@@ -18,6 +18,7 @@ export function exitCodeOf(err: StepgateError): number {
     case 'MALFORMED_BODY':
     case 'MANIFEST_INVALID':
     case 'INPUTS_INVALID':
+    case 'MODEL_UNKNOWN':
     case 'REQUEST_INVALID':
     case 'CONFIG_INVALID':
       return EXIT.invalidInput;

@@ -24,8 +24,12 @@ export function describeDatabase(config: Config): string {
 export async function migrateCommand(config: Config, log: (line: string) => void): Promise<void> {
   const database = await openDatabase(config);
   try {
-    await database.migrate();
-    log(`Migrations applied to ${describeDatabase(config)}; the schema is current.`);
+    const applied = await database.migrate();
+    log(
+      applied.length === 0
+        ? `Nothing to apply: the schema of ${describeDatabase(config)} is current.`
+        : `Applied ${applied.length} migration${applied.length === 1 ? '' : 's'} to ${describeDatabase(config)}: ${applied.join(', ')}. The schema is current.`,
+    );
   } finally {
     await database.close();
   }
@@ -84,7 +88,8 @@ export async function serveCommand(config: Config): Promise<void> {
   };
   process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
   try {
-    await database.migrate();
+    const applied = await database.migrate();
+    if (applied.length > 0) logger.info({ migrations: applied }, `Applied ${applied.length} migration${applied.length === 1 ? '' : 's'}: ${applied.join(', ')}.`);
     const deps = createEngineDeps({
       db: database.db,
       prepared: config.preparedStatements ? database.prepared : undefined,

@@ -75,6 +75,17 @@ export class InputsInvalidError extends StepgateErrorBase {
   }
 }
 
+/** A step names a model its provider does not serve (the provider listed its models). */
+export class ModelUnknownError extends StepgateErrorBase {
+  readonly code = 'MODEL_UNKNOWN';
+  constructor(readonly issues: readonly Issue[]) {
+    super(
+      `${issues.length === 1 ? 'A step names a model' : `${issues.length} steps name models`} the provider does not serve: ${issues.map((i) => i.message).join('; ')}. ` +
+        `Fix the step's "model" (or STEPGATE_DEFAULT_MODEL) and store the manifest as a new version.`,
+    );
+  }
+}
+
 export class RequestInvalidError extends StepgateErrorBase {
   readonly code = 'REQUEST_INVALID';
   constructor(
@@ -277,6 +288,7 @@ export type StepgateError =
   | RunNotFoundError
   | StepRunNotFoundError
   | InputsInvalidError
+  | ModelUnknownError
   | RequestInvalidError
   | RunExistsError
   | RunNotWaitingError

@@ -12,6 +12,8 @@ export interface LlmMessage {
 }
 
 export interface LlmRequest {
+  /** The step asking (names the JSON Schema sent as `response_format`). */
+  readonly stepKey: string;
   /** The model name after "provider:". */
   readonly model: string;
   readonly messages: readonly LlmMessage[];
@@ -39,14 +41,17 @@ export interface LlmReply {
 
 /** A call that produced no usable reply; carries what evidence there is. */
 export class LlmCallError extends Error {
-  readonly kind: 'timeout' | 'http' | 'network' | 'provider';
+  /** `truncated`: the provider stopped at max_tokens (`finish_reason: length`); the reply is not used. */
+  readonly kind: 'timeout' | 'http' | 'network' | 'provider' | 'truncated';
   readonly requestBody: unknown;
   readonly responseBody: unknown;
   readonly status: number | undefined;
   readonly tries: number;
+  /** Tokens the provider reports for a reply it did send (a truncated one), else null. */
+  readonly usage: LlmUsage | null;
   constructor(
     message: string,
-    details: { kind: LlmCallError['kind']; requestBody: unknown; responseBody?: unknown; status?: number | undefined; tries: number },
+    details: { kind: LlmCallError['kind']; requestBody: unknown; responseBody?: unknown; status?: number | undefined; tries: number; usage?: LlmUsage | null },
   ) {
     super(message);
     this.name = 'LlmCallError';
@@ -55,12 +60,18 @@ export class LlmCallError extends Error {
     this.responseBody = details.responseBody ?? null;
     this.status = details.status;
     this.tries = details.tries;
+    this.usage = details.usage ?? null;
   }
 }
 
 export interface LlmProvider {
   readonly name: string;
   complete(request: LlmRequest): Promise<LlmReply>;
+  /**
+   * The model names the provider serves, or undefined when it cannot tell (no such endpoint,
+   * unreachable): then model names are not checked before a run starts.
+   */
+  knownModels?(): Promise<readonly string[] | undefined>;
 }
 
 /** `"openai:gpt-4o-mini"` → `{ provider: "openai", model: "gpt-4o-mini" }` */

@@ -5,6 +5,7 @@ import * as runs from '../storage/runs.js';
 import { isUniqueViolation } from '../storage/sqlstate.js';
 import { advanceHeldRun } from './advance.js';
 import type { EngineDeps } from './deps.js';
+import { checkModels } from './models.js';
 import { isUuid } from './manifests.js';
 import { planOf, type Plan } from './plan.js';
 
@@ -26,6 +27,7 @@ export async function startRun(deps: EngineDeps, request: { manifestId: string; 
   }
   const missing = missingInputs(plan, request.inputs);
   if (missing.length > 0) throw new InputsInvalidError(missing);
+  await checkModels(deps, plan);
   // A caller may choose the run's id (to follow the run while it executes, or to retry the
   // request safely): the primary key makes a second start with the same id a 409.
   const run = { id: request.runId ?? randomUUID(), manifestId: plan.manifestId, inputs: request.inputs };

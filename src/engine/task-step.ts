@@ -64,7 +64,7 @@ export async function runTaskStep(
   if (!provider) return finish({ status: 'FAIL', error: { message: `no provider "${providerName}" (model "${model}"); known: ${[...deps.providers.keys()].join(', ')}` } });
 
   await deps.faults?.hit('afterPromptBeforeLlm');
-  const request = { model: modelName, messages, params: step.params, output: { format: step.output.format, schema: step.output.schema } };
+  const request = { stepKey: step.key, model: modelName, messages, params: step.params, output: { format: step.output.format, schema: step.output.schema } };
   const began = performance.now();
   let reply;
   try {
@@ -74,7 +74,7 @@ export async function runTaskStep(
     await deps.faults?.hit('afterLlmBeforeCommit');
     const failure = err instanceof LlmCallError ? err : undefined;
     const error = { message: `the LLM call failed: ${failure?.message ?? (err instanceof Error ? err.message : String(err))}`, kind: failure?.kind ?? 'provider', status: failure?.status ?? null };
-    const call = { provider: providerName, model: modelName, request: failure?.requestBody ?? request, response: failure?.responseBody ?? null, usage: null, latencyMs, tries: failure?.tries ?? 1, error };
+    const call = { provider: providerName, model: modelName, request: failure?.requestBody ?? request, response: failure?.responseBody ?? null, usage: failure?.usage ?? null, latencyMs, tries: failure?.tries ?? 1, error };
     return finish({ status: 'FAIL', error }, storable(call).value);
   }
   const latencyMs = performance.now() - began;

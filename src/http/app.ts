@@ -1,16 +1,12 @@
-import swagger, { type SwaggerTransform } from '@fastify/swagger';
+import swagger, { type SwaggerOptions, type SwaggerTransform } from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { isStepgateError } from '../core/errors.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
 import { countStalledRuns } from '../storage/stalled-runs.js';
 import { sqlState, violatedConstraint } from '../storage/sqlstate.js';
 import type { EngineDeps } from '../engine/deps.js';
+import { swaggerOptions } from './openapi.js';
 import { PROBLEM_CONTENT_TYPE, problem, problemOf, type Problem } from './problem.js';
 import { healthRoutes } from './routes/health.js';
 import { manifestRoutes } from './routes/manifests.js';
@@ -79,23 +75,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
     metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'stepgate',
-        version: '0.1.0',
-        description:
-          'Runs LLM pipelines that stop at work no LLM can do, wait for an operator to attest it, and resume where they stopped.',
-      },
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (sg_…): `stepgate token create`, or <STEPGATE_DATA_DIR>/admin-token' } },
-      },
-      security: [{ bearer: [] }],
-    },
-    transform: withSecurity,
-    transformObject: jsonSchemaTransformObject,
-  });
+  await app.register(swagger, { ...swaggerOptions, transform: withSecurity } as SwaggerOptions);
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const body = toProblem(err, { bodyLimit, contentType: request.headers['content-type'] });

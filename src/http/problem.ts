@@ -48,6 +48,7 @@ export function httpStatusOf(err: StepgateError): number {
       return 409;
     case 'MANIFEST_INVALID':
     case 'INPUTS_INVALID':
+    case 'MODEL_UNKNOWN':
     case 'REQUEST_INVALID':
       return 422;
     case 'DATABASE_UNAVAILABLE':

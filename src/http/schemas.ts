@@ -37,9 +37,10 @@ export const manifestStepSchema = z
     depends_on: z.array(z.string()),
     prompt: z.string().nullable(),
     model: z.string().nullable(),
-    params: json.nullable(),
-    output: json.nullable(),
-    compute_contract: json.nullable(),
+    // z.unknown() admits null already; .nullable() would add an empty anyOf branch to the document.
+    params: json.describe('The step params as written, or null'),
+    output: json.describe('The output spec ({ format, schema? }), or null'),
+    compute_contract: json.describe('The compute contract (compute steps), or null'),
   })
   .meta({ id: 'ManifestStep' });
 

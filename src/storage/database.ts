@@ -15,10 +15,11 @@ export interface Database {
   readonly kind: DriverKind;
   readonly db: Db;
   /**
-   * Applies pending migrations; a no-op when the schema is current. Safe to run concurrently.
-   * `migrationsFolder` exists for tests that stop at an older migration.
+   * Applies pending migrations and answers their names, in order (none when the schema is
+   * current). Safe to run concurrently. `migrationsFolder` exists for tests that stop at an
+   * older migration.
    */
-  migrate(migrationsFolder?: string): Promise<void>;
+  migrate(migrationsFolder?: string): Promise<string[]>;
   /** Closes connections and releases what the driver holds (PGlite: the data directory lock). */
   close(): Promise<void>;
   /**

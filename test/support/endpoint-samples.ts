@@ -65,6 +65,19 @@ export const SAMPLES: Readonly<Record<string, Sample>> = {
       return { method: 'POST', url: `/api/runs/${run.runId}/resume` };
     },
   },
+  'POST /api/runs/:run_id/cancel': {
+    status: 200,
+    prepare: async (ctx) => ({ method: 'POST', url: `/api/runs/${(await waitingRun(ctx)).runId}/cancel`, payload: { reason: 'sample' } }),
+  },
+  'POST /api/runs/:run_id/retry': {
+    status: 200,
+    prepare: async (ctx) => {
+      const run = await waitingRun(ctx);
+      await call(ctx, 'POST', `/api/runs/${run.runId}/steps/${run.stepRunId}/attest`, { outcome: 'FAIL', notes: 'sample' });
+      return { method: 'POST', url: `/api/runs/${run.runId}/retry` };
+    },
+  },
+  'GET /api/runs/:run_id/plan': { status: 200, prepare: async (ctx) => ({ method: 'GET', url: `/api/runs/${(await waitingRun(ctx)).runId}/plan` }) },
   'POST /api/tokens': { status: 201, prepare: async () => ({ method: 'POST', url: '/api/tokens', payload: { name: `t-${randomUUID()}`, role: 'viewer' } }) },
   'DELETE /api/tokens/:id': {
     status: 200,

@@ -4,6 +4,7 @@ import type { ApiClient } from '../client.js';
 import { CliError } from '../client.js';
 import type { InboxJson, Page, RunJson } from '../api-types.js';
 import { EXIT } from '../exit-codes.js';
+import { llmUsageOf } from '../llm-usage.js';
 import { duration, status, table, type Output } from '../output.js';
 
 /** `stepgate run FILE|MANIFEST_ID`: registers the manifest if needed, starts a run, reports it. */
@@ -173,6 +174,7 @@ export function runState(out: Output, run: Pick<RunJson, 'status' | 'stalled' | 
 }
 
 export async function printRun(api: ApiClient, out: Output, run: RunJson, options: { verb: string }): Promise<void> {
+  const usage = await llmUsageOf(api, run);
   out.line(`Run ${run.id} ${options.verb}: ${runState(out, run)}`);
   out.line(
     table(
@@ -182,6 +184,7 @@ export async function printRun(api: ApiClient, out: Output, run: RunJson, option
         status(out, step.status),
         [step.attempt > 1 ? `attempt ${step.attempt}` : '', step.overdue ? out.style('red', 'OVERDUE') : step.due_at && step.status === 'WAITING_FOR_ATTESTATION' ? `due ${step.due_at}` : ''].filter(Boolean).join(' '),
         duration(step.started_at, step.ended_at),
+        out.style('gray', usage.get(step.id) ?? ''),
         step.error?.message ? out.style('red', truncate(step.error.message)) : step.attestation ? `attested by ${step.attestation.attested_by}` : '',
       ]),
     ),

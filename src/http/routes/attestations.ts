@@ -86,6 +86,8 @@ export const attestationRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = as
     '/api/runs/:run_id/steps/:step_run_id/attest',
     {
       schema: {
+        operationId: 'attestStepRun',
+        tags: ['attestations'],
         summary: 'Attest a compute step: outcome, notes and the artifacts it produced; who attests is the token',
         description: 'One attestation per step run. SUCCESS makes the step SUCCESS (resume then continues the run); FAIL ends the run in error.',
         params: z.object({ run_id: z.string(), step_run_id: z.string() }),
@@ -105,6 +107,8 @@ export const attestationRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = as
     '/api/runs/:run_id/resume',
     {
       schema: {
+        operationId: 'resumeRun',
+        tags: ['runs'],
         summary: 'Continue a waiting run from the database',
         description:
           'Exactly one caller advances a run: the others get 409. Runs what the attestations unblocked; answers the run, back to waiting (see waiting_on) or finished. ' +
@@ -120,6 +124,8 @@ export const attestationRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = as
     '/api/attestations/pending',
     {
       schema: {
+        operationId: 'listPendingAttestations',
+        tags: ['attestations'],
         summary: "The operator's inbox: every step run waiting for attestation (overdue first, then oldest), and the runs ready to resume",
         querystring: pageQuerySchema,
         response: {

@@ -26,6 +26,8 @@ export const auditRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (a
     '/api/audit',
     {
       schema: {
+        operationId: 'listAuditEvents',
+        tags: ['access'],
         summary: 'The audit log, newest first: every state-changing request, allowed or refused',
         querystring: z.object({
           actor: z.string().optional().describe('Only events of this token name'),

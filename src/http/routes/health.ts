@@ -10,6 +10,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (
     '/healthz',
     {
       schema: {
+        operationId: 'getHealth',
+        tags: ['health'],
         summary: 'Liveness and database reachability',
         response: { 200: z.object({ status: z.literal('ok') }), ...problemResponses(503) },
       },

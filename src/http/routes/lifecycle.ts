@@ -15,6 +15,8 @@ export const lifecycleRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = asyn
     '/api/runs/:run_id/cancel',
     {
       schema: {
+        operationId: 'cancelRun',
+        tags: ['runs'],
         summary: 'Cancel a pending, running or waiting run',
         description:
           'The run becomes cancelled (ended_at set) and its waits CANCELLED. A runner busy with the run records the step in flight and starts nothing more. ' +
@@ -31,6 +33,8 @@ export const lifecycleRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = asyn
     '/api/runs/:run_id/retry',
     {
       schema: {
+        operationId: 'retryRun',
+        tags: ['runs'],
         summary: 'Give the failed steps of a run in error a new attempt, and continue it',
         description:
           'Only from error. Every step whose last attempt ended FAIL (or was cancelled by that failure) gets a new step run (attempt + 1); the old one, its evidence and its attestation stay. ' +
@@ -46,6 +50,8 @@ export const lifecycleRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = asyn
     '/api/runs/:run_id/plan',
     {
       schema: {
+        operationId: 'getRunPlan',
+        tags: ['runs'],
         summary: 'Preview what a resume (or, for a run in error, a retry) would do: no write, no LLM call',
         params: runParams,
         response: { 200: runPlanSchema, ...problemResponses(404) },

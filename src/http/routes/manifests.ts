@@ -55,6 +55,8 @@ export const manifestRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async
     {
       validatorCompiler: passBody,
       schema: {
+        operationId: 'createManifest',
+        tags: ['manifests'],
         summary: 'Validate and store a manifest (JSON or YAML)',
         description: '201 when stored, 200 when an identical manifest was already stored, 409 when (name, version) holds a different one.',
         ...bodyDoc,
@@ -73,6 +75,8 @@ export const manifestRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async
     {
       validatorCompiler: passBody,
       schema: {
+        operationId: 'validateManifest',
+        tags: ['manifests'],
         summary: 'Validate a manifest without storing it',
         ...bodyDoc,
         response: {
@@ -91,6 +95,8 @@ export const manifestRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async
     '/api/manifests',
     {
       schema: {
+        operationId: 'listManifests',
+        tags: ['manifests'],
         summary: 'List manifests, newest first',
         querystring: pageQuerySchema.extend({ name: z.string().max(100).optional().describe('Only manifests with this name') }),
         response: {
@@ -110,6 +116,8 @@ export const manifestRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async
     '/api/manifests/:id',
     {
       schema: {
+        operationId: 'getManifest',
+        tags: ['manifests'],
         summary: 'Show a manifest with its steps',
         params: idParamsSchema,
         response: { 200: manifestSchemaOut, ...problemResponses(404) },

@@ -11,6 +11,8 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
     '/api/runs',
     {
       schema: {
+        operationId: 'createRun',
+        tags: ['runs'],
         summary: 'Create a run and execute it until it waits for attestation or ends',
         body: z.strictObject({
           manifest_id: z.string().max(100).describe('UUID of a stored manifest'),
@@ -31,6 +33,8 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
     '/api/runs',
     {
       schema: {
+        operationId: 'listRuns',
+        tags: ['runs'],
         summary: 'List runs, newest first',
         querystring: pageQuerySchema.extend({
           status: z.enum([...RUN_STATUSES, 'stalled']).optional().describe('A status, or stalled: running with an expired lease'),
@@ -53,6 +57,8 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
     '/api/runs/:run_id',
     {
       schema: {
+        operationId: 'getRun',
+        tags: ['runs'],
         summary: 'Show a run with its step runs',
         params: z.object({ run_id: z.string() }),
         response: { 200: runSchema, ...problemResponses(404) },
@@ -65,6 +71,8 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
     '/api/runs/:run_id/steps/:step_run_id',
     {
       schema: {
+        operationId: 'getStepRun',
+        tags: ['runs'],
         summary: "Show a step run with its evidence: a task step's artifacts, a compute step's attestation",
         params: z.object({ run_id: z.string(), step_run_id: z.string() }),
         response: { 200: stepRunDetailSchema, ...problemResponses(404) },

@@ -36,6 +36,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (a
     '/api/me',
     {
       schema: {
+        operationId: 'getMe',
+        tags: ['access'],
         summary: 'Who the token stands for: its name, role and expiry (the console checks a token with it)',
         response: {
           200: z.object({
@@ -59,6 +61,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (a
     '/api/tokens',
     {
       schema: {
+        operationId: 'createToken',
+        tags: ['access'],
         summary: 'Create a token; the answer holds its secret, shown this once and stored only as a hash',
         body: z.strictObject({
           name: z.string().describe('Unique; letters, digits and . _ @ + -'),
@@ -80,6 +84,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (a
     '/api/tokens',
     {
       schema: {
+        operationId: 'listTokens',
+        tags: ['access'],
         summary: 'List tokens (never their secrets), oldest first',
         response: { 200: z.object({ items: z.array(tokenSchema) }), ...problemResponses(401, 403) },
       },
@@ -91,6 +97,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (a
     '/api/tokens/:id',
     {
       schema: {
+        operationId: 'revokeToken',
+        tags: ['access'],
         summary: 'Revoke a token (by id or name): refused from its next request on, kept for the record',
         params: z.object({ id: z.string().describe('The token id, or its name') }),
         response: { 200: tokenSchema, ...problemResponses(401, 403, 404, 409) },

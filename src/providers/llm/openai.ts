@@ -1,5 +1,12 @@
 import OpenAI from 'openai';
-import { LlmCallError, MAX_RETRY_AFTER_MS, type LlmProvider, type LlmReply, type LlmRequest } from '../../core/llm.js';
+import { LlmCallError, MAX_RETRY_AFTER_MS, type LlmProvider, type LlmReply, type LlmRequest, type LlmUsage } from '../../core/llm.js';
+import { cachedModelList } from './model-list.js';
+import { responseFormatFor } from './response-format.js';
+
+/** How long a provider's model list is trusted before it is fetched again. */
+export const MODEL_LIST_TTL_MS = 60_000;
+/** The model list is a convenience: it never holds a run's start up for long. */
+const MODEL_LIST_TIMEOUT_MS = 5_000;
 
 export interface OpenAiOptions {
   readonly baseUrl: string;
@@ -12,12 +19,16 @@ export interface OpenAiOptions {
   readonly backoffMs?: number;
   /** Longest Retry-After honoured (default MAX_RETRY_AFTER_MS), so that a server cannot park a call for an hour. */
   readonly maxRetryAfterMs?: number;
+  /** How long the model list is cached (default MODEL_LIST_TTL_MS). */
+  readonly modelListTtlMs?: number;
 }
 
 /**
  * `openai:<model>` — the OpenAI chat-completions protocol at OPENAI_BASE_URL: the public API,
  * vLLM, Ollama, llama.cpp, LM Studio… The client's own retries are off: this loop retries
- * so that every try is counted and Retry-After is honoured.
+ * so that every try is counted and Retry-After is honoured. The step's output decides
+ * `response_format` (response-format.ts); a reply cut off at max_tokens is an error, never
+ * parsed; `GET /models` tells which model names exist, when the server can list them.
  */
 export function openAiProvider(options: OpenAiOptions): LlmProvider {
   const client = new OpenAI({
@@ -29,28 +40,43 @@ export function openAiProvider(options: OpenAiOptions): LlmProvider {
   });
   const backoffMs = options.backoffMs ?? 500;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS;
+  const knownModels = cachedModelList(async () => {
+    try {
+      const page = await client.models.list({ timeout: Math.min(options.timeoutMs, MODEL_LIST_TIMEOUT_MS) });
+      return page.data.map((model) => model.id);
+    } catch {
+      return undefined; // 404, 401, unreachable…: the server cannot tell, so nothing is checked
+    }
+  }, options.modelListTtlMs ?? MODEL_LIST_TTL_MS);
 
   return {
     name: 'openai',
+    knownModels,
     async complete(request: LlmRequest): Promise<LlmReply> {
-      const requestBody = { ...request.params, model: request.model, messages: request.messages.map((m) => ({ ...m })) };
+      const responseFormat = responseFormatFor(request);
+      const requestBody: Record<string, unknown> = {
+        ...(responseFormat ? { response_format: responseFormat } : {}),
+        ...request.params,
+        model: request.model,
+        messages: request.messages.map((m) => ({ ...m })),
+      };
       for (let tries = 1; ; tries++) {
         try {
-          const completion = await client.chat.completions.create(requestBody as OpenAI.ChatCompletionCreateParamsNonStreaming);
-          const text = completion.choices[0]?.message?.content;
-          if (typeof text !== 'string') {
-            throw new LlmCallError('the reply has no message content', { kind: 'provider', requestBody, responseBody: completion, tries });
+          const completion = await client.chat.completions.create(requestBody as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming);
+          const choice = completion.choices[0];
+          const usage = usageOf(completion.usage);
+          if (choice?.finish_reason === 'length') {
+            const limit = typeof requestBody.max_tokens === 'number' ? ` (${requestBody.max_tokens})` : typeof requestBody.max_completion_tokens === 'number' ? ` (${requestBody.max_completion_tokens})` : '';
+            throw new LlmCallError(
+              `the reply was cut off at max_tokens${limit} (finish_reason: length) after ${usage?.completion_tokens ?? 'an unknown number of'} tokens, so it was not used; raise the step's params.max_tokens or ask for a shorter reply`,
+              { kind: 'truncated', requestBody, responseBody: completion, tries, usage },
+            );
           }
-          const usage = completion.usage;
-          return {
-            text,
-            requestBody,
-            responseBody: completion,
-            usage: usage
-              ? { prompt_tokens: usage.prompt_tokens ?? null, completion_tokens: usage.completion_tokens ?? null, total_tokens: usage.total_tokens ?? null }
-              : null,
-            tries,
-          };
+          const text = choice?.message?.content;
+          if (typeof text !== 'string') {
+            throw new LlmCallError('the reply has no message content', { kind: 'provider', requestBody, responseBody: completion, tries, usage });
+          }
+          return { text, requestBody, responseBody: completion, usage, tries };
         } catch (err) {
           if (err instanceof LlmCallError) throw err;
           const failure = describeFailure(err, requestBody, tries);
@@ -61,6 +87,10 @@ export function openAiProvider(options: OpenAiOptions): LlmProvider {
       }
     },
   };
+}
+
+function usageOf(usage: OpenAI.CompletionUsage | undefined): LlmUsage | null {
+  return usage ? { prompt_tokens: usage.prompt_tokens ?? null, completion_tokens: usage.completion_tokens ?? null, total_tokens: usage.total_tokens ?? null } : null;
 }
 
 function describeFailure(err: unknown, requestBody: unknown, tries: number): { error: LlmCallError; retryable: boolean; retryAfterMs?: number | undefined } {

@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
 import { MIGRATIONS_FOLDER, type Database, type Db } from '../database.js';
+import { migrateReporting } from '../migration-report.js';
 import * as schema from '../schema.js';
 import { lockDataDir, type DataDirLock } from './lock.js';
 
@@ -39,7 +40,7 @@ export async function openPglite(target: PgliteTarget): Promise<Database & { cli
     client,
     async migrate(migrationsFolder = MIGRATIONS_FOLDER) {
       // One connection and one process per directory: nothing can migrate concurrently.
-      await migrate(drizzle({ client }), { migrationsFolder });
+      return migrateReporting((text) => client.query(text), migrationsFolder, () => migrate(drizzle({ client }), { migrationsFolder }));
     },
     async close() {
       if (closed) return;

@@ -5,6 +5,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { MIGRATIONS_FOLDER, type Database, type Db } from '../database.js';
+import { migrateReporting } from '../migration-report.js';
 import * as schema from '../schema.js';
 
 /** Any constant works as long as every stepgate process uses the same one. */
@@ -38,7 +39,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database &
       try {
         await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
         try {
-          await migrate(drizzle({ client }), { migrationsFolder });
+          return await migrateReporting((text) => client.query(text), migrationsFolder, () => migrate(drizzle({ client }), { migrationsFolder }));
         } finally {
           await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
         }

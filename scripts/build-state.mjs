@@ -1,0 +1,24 @@
+// Whether dist/ is the build of the current sources: dist/.tsbuildinfo (touched by the build's
+// last step) is newer than every file under src/ and than what configures the compiler.
+// Shared by bin/stepgate.js (run the build or the sources) and scripts/build-if-stale.mjs.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+
+const root = new URL('../', import.meta.url);
+export const BUILD_STAMP = new URL('dist/.tsbuildinfo', root);
+const INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+
+function newestIn(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const url = new URL(entry.name + (entry.isDirectory() ? '/' : ''), dir);
+    newest = Math.max(newest, entry.isDirectory() ? newestIn(url) : statSync(url).mtimeMs);
+  }
+  return newest;
+}
+
+export function buildIsCurrent() {
+  if (!existsSync(BUILD_STAMP) || !existsSync(new URL('dist/main.js', root))) return false;
+  const inputs = INPUTS.map((name) => new URL(name, root)).filter((url) => existsSync(url));
+  const newest = Math.max(newestIn(new URL('src/', root)), ...inputs.map((url) => statSync(url).mtimeMs));
+  return newest <= statSync(BUILD_STAMP).mtimeMs;
+}
