@@ -41,6 +41,8 @@ for (const driver of testDrivers()) {
       const first = await database.migrate();
       expect(first.slice(0, 2)).toEqual(['0000_core', '0001_compute_substrate']);
       expect(await tablesOf(database)).toEqual([
+        'api_tokens',
+        'audit_events',
         'compute_artifacts',
         'compute_attestations',
         'dag_runs',
@@ -59,7 +61,10 @@ for (const driver of testDrivers()) {
         'outcome',
         'notes',
         'contract_snapshot',
+        'token_id',
+        'attested_by_verified',
       ]);
+      expect((await columnsOf(database, 'audit_events')).map((c) => c.column_name)).toEqual(['id', 'at', 'actor', 'token_id', 'action', 'target', 'outcome', 'code', 'request_id', 'address']);
       expect((await columnsOf(database, 'compute_artifacts')).map((c) => c.column_name)).toEqual(['id', 'attestation_id', 'name', 'uri', 'sha256', 'bytes', 'created_at']);
       const steps = await columnsOf(database, 'manifest_steps');
       expect(steps.find((c) => c.column_name === 'step_type')).toMatchObject({ data_type: 'text', is_nullable: 'YES' });
@@ -96,6 +101,30 @@ for (const driver of testDrivers()) {
       expect(old).toEqual([{ key: 'A', step_type: null, compute_contract: null, prompt: 'hello' }]);
       const runs = await queryRows<{ status: string }>(database.db, sql`SELECT status FROM dag_step_runs`);
       expect(runs).toEqual([{ status: 'SUCCESS' }]);
+    });
+
+    it('keeps attestations made before tokens existed, marked as not verified and made with no token', async () => {
+      database = await driver.empty();
+      await database.migrate(migrationsUpTo('0001_compute_substrate'));
+      await database.db.execute(sql`
+        WITH m AS (
+          INSERT INTO manifests (name, version, document, content_hash) VALUES ('old', 1, '{}', 'h') RETURNING id
+        ), s AS (
+          INSERT INTO manifest_steps (manifest_id, key, position, step_type, compute_contract)
+          SELECT id, 'B', 0, 'compute', '{"executor":"excel","inputs":[],"outputs":[],"verification":"operator_attest"}' FROM m RETURNING id
+        ), r AS (
+          INSERT INTO dag_runs (manifest_id, status, started_at) SELECT id, 'waiting', now() FROM m RETURNING id
+        ), sr AS (
+          INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, ended_at, output)
+          SELECT r.id, s.id, 'B', 'SUCCESS', now(), '{}' FROM r, s RETURNING id
+        )
+        INSERT INTO compute_attestations (step_run_id, attested_by, outcome, contract_snapshot) SELECT id, 'ana', 'SUCCESS', '{}' FROM sr`);
+      await database.migrate();
+      const rows = await queryRows<{ attested_by: string; token_id: string | null; attested_by_verified: boolean }>(
+        database.db,
+        sql`SELECT attested_by, token_id, attested_by_verified FROM compute_attestations`,
+      );
+      expect(rows).toEqual([{ attested_by: 'ana', token_id: null, attested_by_verified: false }]);
     });
 
     describe('constraints', () => {
