@@ -32,6 +32,9 @@ it('runs the README walkthrough of A → B → C to a successful run', { timeout
     expect(JSON.parse(lines[0]!).status).toBe('waiting');
     expect(existsSync(join(work, 'forecast.csv'))).toBe(true);
     // The server's output is its log: JSON lines only, each request's lines with its id.
+    // (spawnSync blocked this process: let the log lines it could not read arrive.)
+    const completed = () => server.output().split('\n').filter((line) => line.includes('"request completed"')).length;
+    for (let waited = 0; completed() < 6 && waited < 10_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
     const logLines = server.output().trim().split('\n');
     const entries = logLines.map((line) => {
       expect(() => JSON.parse(line), line).not.toThrow();
