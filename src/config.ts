@@ -1,3 +1,4 @@
+import { delimiter, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigInvalidError } from './core/errors.js';
 import { formatZodError } from './core/issues.js';
@@ -38,6 +39,11 @@ const configSchema = z.object({
   STEPGATE_RUN_LEASE_MS: whole(300_000, 1),
   /** Named prepared statements on PostgreSQL; `off` behind a pooler that cannot keep them (PgBouncer < 1.21 in transaction mode). */
   STEPGATE_PREPARED_STATEMENTS: z.enum(['on', 'off']).default('on'),
+  /**
+   * Directories whose `file://` artifacts the server hashes itself at attest time (SPEC §13),
+   * separated by ":" like PATH; unset means none (every artifact is recorded unverified).
+   */
+  STEPGATE_ARTIFACT_ROOTS: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -55,6 +61,8 @@ export interface Config {
   readonly runLeaseMs: number;
   readonly preparedStatements: boolean;
   readonly logLevel: string;
+  /** STEPGATE_ARTIFACT_ROOTS as absolute paths (resolved against the working directory). */
+  readonly artifactRoots: readonly string[];
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -87,6 +95,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       runLeaseMs: env.STEPGATE_RUN_LEASE_MS,
       preparedStatements: env.STEPGATE_PREPARED_STATEMENTS === 'on',
       logLevel: env.LOG_LEVEL,
+      artifactRoots: (env.STEPGATE_ARTIFACT_ROOTS ?? '')
+        .split(delimiter)
+        .filter((root) => root !== '')
+        .map((root) => resolve(root)),
     };
   }
   const problems = formatZodError(parsed.error).map((issue) => `${issue.path}: ${issue.message}`);

@@ -18,6 +18,7 @@ describe('configuration from the environment', () => {
       runLeaseMs: 300_000,
       preparedStatements: true,
       logLevel: 'info',
+      artifactRoots: [],
     });
   });
 
@@ -25,6 +26,7 @@ describe('configuration from the environment', () => {
     const config = readConfig({ PORT: '9090', DATABASE_URL: '', STEPGATE_DATA_DIR: '/var/lib/stepgate', STEPGATE_DEFAULT_MODEL: 'openai:gpt-4o-mini' });
     expect(config).toMatchObject({ port: 9090, databaseUrl: undefined, dataDir: '/var/lib/stepgate', defaultModel: 'openai:gpt-4o-mini' });
     expect(readConfig({ STEPGATE_PREPARED_STATEMENTS: 'off' }).preparedStatements).toBe(false);
+    expect(readConfig({ STEPGATE_ARTIFACT_ROOTS: '/data/out::relative/dir' }).artifactRoots).toEqual(['/data/out', `${process.cwd()}/relative/dir`]);
   });
 
   it('refuses invalid values, naming each', () => {

@@ -17,6 +17,7 @@ export function exitCodeOf(err: StepgateError): number {
     case 'MANIFEST_INVALID':
     case 'INPUTS_INVALID':
     case 'REQUEST_INVALID':
+    case 'ARTIFACT_MISMATCH':
     case 'CONFIG_INVALID':
       return EXIT.invalidInput;
     case 'MANIFEST_CONFLICT':
@@ -30,6 +31,7 @@ export function exitCodeOf(err: StepgateError): number {
     case 'MANIFEST_NOT_FOUND':
     case 'RUN_NOT_FOUND':
     case 'STEP_RUN_NOT_FOUND':
+    case 'NOT_ATTESTED':
       return EXIT.notFound;
     case 'DATABASE_UNAVAILABLE':
       return EXIT.unreachable;

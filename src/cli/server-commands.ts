@@ -3,6 +3,8 @@ import { ConfigInvalidError } from '../core/errors.js';
 import { splitModel } from '../core/llm.js';
 import { buildApp, type App } from '../http/app.js';
 import { createEngineDeps } from '../engine/create-deps.js';
+import { activeSigningKey } from '../engine/keys.js';
+import { createFileRootVerifier } from '../providers/artifacts/file-roots.js';
 import { createProviders } from '../providers/llm/registry.js';
 import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open.js';
@@ -51,7 +53,16 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
   try {
     await database.migrate();
-    const deps = createEngineDeps({ db: database.db, prepared: config.preparedStatements ? database.prepared : undefined, providers, defaultModel: config.defaultModel, leaseMs: config.runLeaseMs });
+    const deps = createEngineDeps({
+      db: database.db,
+      prepared: config.preparedStatements ? database.prepared : undefined,
+      providers,
+      defaultModel: config.defaultModel,
+      leaseMs: config.runLeaseMs,
+      artifactVerifier: config.artifactRoots.length > 0 ? createFileRootVerifier(config.artifactRoots) : undefined,
+    });
+    // The provenance signing key exists from the first start on (GET /api/keys publishes it).
+    await activeSigningKey(deps);
     app = await buildApp(deps, { bodyLimit: config.bodyLimit, logger: { level: config.logLevel } });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {

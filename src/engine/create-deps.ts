@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { LlmProvider } from '../core/llm.js';
+import { noRootsVerifier, type ArtifactVerifier } from '../core/provenance/verification.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
 import type { EngineDeps } from './deps.js';
 import type { FaultPoints } from './faults.js';
@@ -14,6 +15,7 @@ export function createEngineDeps(options: {
   defaultModel: string;
   leaseMs: number;
   faults?: FaultPoints;
+  artifactVerifier?: ArtifactVerifier | undefined;
 }): EngineDeps {
   return {
     db: options.db,
@@ -25,5 +27,6 @@ export function createEngineDeps(options: {
     executorId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     plans: createPlanCache(),
     faults: options.faults,
+    artifactVerifier: options.artifactVerifier ?? noRootsVerifier,
   };
 }

@@ -1,4 +1,5 @@
 import type { LlmProvider } from '../core/llm.js';
+import type { ArtifactVerifier } from '../core/provenance/verification.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
 import type { FaultPoints } from './faults.js';
 import type { PlanCache } from './plan.js';
@@ -19,4 +20,6 @@ export interface EngineDeps {
   readonly leaseMs: number;
   readonly plans: PlanCache;
   readonly faults?: FaultPoints | undefined;
+  /** Digest verification at attest time (STEPGATE_ARTIFACT_ROOTS). */
+  readonly artifactVerifier: ArtifactVerifier;
 }

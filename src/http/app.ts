@@ -14,6 +14,8 @@ import { healthRoutes } from './routes/health.js';
 import { manifestRoutes } from './routes/manifests.js';
 import { runRoutes } from './routes/runs.js';
 import { attestationRoutes } from './routes/attestations.js';
+import { keyRoutes } from './routes/keys.js';
+import { provenanceRoutes } from './routes/provenance.js';
 import { validatorCompiler } from './validator.js';
 
 export interface AppOptions {
@@ -75,6 +77,8 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   await app.register(manifestRoutes, { deps });
   await app.register(runRoutes, { deps });
   await app.register(attestationRoutes, { deps });
+  await app.register(provenanceRoutes, { deps });
+  await app.register(keyRoutes, { deps });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;
 }

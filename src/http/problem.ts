@@ -21,6 +21,7 @@ export function httpStatusOf(err: StepgateError): number {
     case 'MANIFEST_NOT_FOUND':
     case 'RUN_NOT_FOUND':
     case 'STEP_RUN_NOT_FOUND':
+    case 'NOT_ATTESTED':
       return 404;
     case 'MANIFEST_CONFLICT':
     case 'RUN_EXISTS':
@@ -32,6 +33,7 @@ export function httpStatusOf(err: StepgateError): number {
     case 'MANIFEST_INVALID':
     case 'INPUTS_INVALID':
     case 'REQUEST_INVALID':
+    case 'ARTIFACT_MISMATCH':
       return 422;
     case 'DATABASE_UNAVAILABLE':
       return 503;

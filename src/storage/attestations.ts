@@ -9,6 +9,9 @@ export interface ArtifactInput {
   readonly uri: string;
   readonly sha256: string;
   readonly bytes: number;
+  /** Digest verification at attest time (core/provenance/verification.ts). */
+  readonly verified: boolean;
+  readonly verification: string;
 }
 
 export interface AttestationInput {
@@ -50,9 +53,10 @@ export async function recordAttestation(db: Db, input: AttestationInput, prepare
             SELECT id, ${input.attestedBy}, ${input.outcome}, ${input.notes}, ${JSON.stringify(input.contractSnapshot)}::jsonb FROM step
             RETURNING id
           ), artifacts AS (
-            INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes)
-            SELECT attestation.id, a.name, a.uri, a.sha256, a.bytes
-            FROM attestation, json_to_recordset(${JSON.stringify(input.artifacts)}::json) AS a(name text, uri text, sha256 text, bytes bigint)
+            INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes, verified, verification)
+            SELECT attestation.id, a.name, a.uri, a.sha256, a.bytes, a.verified, a.verification
+            FROM attestation, json_to_recordset(${JSON.stringify(input.artifacts)}::json)
+                 AS a(name text, uri text, sha256 text, bytes bigint, verified boolean, verification text)
           ), run AS (
             UPDATE dag_runs SET status = 'error', ended_at = now(), executor_id = NULL, lease_expires_at = NULL, updated_at = now(),
                    error = json_build_object('step_key', (SELECT step_key FROM step), 'step_run_id', ${input.stepRunId}::text,

@@ -6,7 +6,7 @@ import type { ApiClient } from '../client.js';
 import { CliError } from '../client.js';
 import type { ArtifactJson, RunJson } from '../api-types.js';
 import { EXIT } from '../exit-codes.js';
-import { hashFile } from '../hash.js';
+import { hashFile } from '../../providers/artifacts/hash-file.js';
 import type { Output } from '../output.js';
 import { printRun } from './runs.js';
 
