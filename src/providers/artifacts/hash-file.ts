@@ -23,5 +23,5 @@ export async function hashFile(path: string): Promise<{ sha256: string; bytes: n
 
 /** sha256 and size of an open file, streamed from its start; the handle stays open. */
 export function hashHandle(handle: FileHandle): Promise<{ sha256: string; bytes: number }> {
-  return hashStream(handle.createReadStream({ start: 0, autoClose: false }));
+  return hashStream(handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1024 * 1024 }));
 }
