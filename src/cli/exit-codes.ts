@@ -8,6 +8,10 @@ export const EXIT = {
   conflict: 3,
   notFound: 4,
   unreachable: 5,
+  /** `stepgate verify`: a signature does not verify with the keys given (or the statement is unsigned). */
+  signatureBad: 6,
+  /** `stepgate verify`: the signatures verify, but a local file differs from the statement's subjects. */
+  fileDiffers: 7,
 } as const;
 
 /** The exit code of every stepgate error code, in one exhaustive switch. */

@@ -40,7 +40,11 @@ export async function attestCommand(api: ApiClient, out: Output, runId: string, 
   if (out.json) out.data(attested);
   else {
     out.line(`Attested ${stepRun.step_key} ${outcome} as ${attestedBy}.`);
-    for (const a of artifacts) out.line(`  ${a.name}: ${a.uri} sha256:${a.sha256} ${a.bytes} bytes`);
+    const stored = attested.step_runs.find((s) => s.id === stepRun.id)?.attestation?.artifacts ?? [];
+    for (const a of stored) {
+      const verification = a.verified ? out.style('green', 'verified by the server') : out.style('gray', `not verified: ${a.verification}`);
+      out.line(`  ${a.name}: ${a.uri} sha256:${a.sha256} ${a.bytes} bytes (${verification})`);
+    }
     if (attested.status === 'waiting') out.line(`Continue the run: stepgate resume ${attested.id}`);
     else await printRun(api, out, attested, { verb: 'status' });
   }
