@@ -33,10 +33,6 @@ export interface ArtifactVerifier {
   check(artifact: ArtifactClaim): Promise<ArtifactCheck>;
 }
 
-export function describeVerification(code: string): string {
-  return (VERIFICATION_CODES as Record<string, string>)[code] ?? code;
-}
-
 /** Without a verifier (no STEPGATE_ARTIFACT_ROOTS): nothing is verified, and the reason says why. */
 export const noRootsVerifier: ArtifactVerifier = {
   async check(artifact) {

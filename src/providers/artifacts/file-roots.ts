@@ -13,13 +13,9 @@ import { hashHandle } from './hash-file.js';
  * once, by its real path, and measured and hashed through that one handle.
  */
 export function createFileRootVerifier(roots: readonly string[]): ArtifactVerifier {
-  let realRoots: Promise<string[]> | undefined;
-  const resolvedRoots = () =>
-    (realRoots ??= Promise.all(
-      roots.map((root) =>
-        realpath(resolve(root)).catch(() => resolve(root)), // a root that does not exist (yet) holds nothing
-      ),
-    ));
+  // Resolved on every check (a handful of realpath calls): a root created or relinked after
+  // start-up is seen as it is now.
+  const resolvedRoots = () => Promise.all(roots.map((root) => realpath(resolve(root)).catch(() => resolve(root))));
 
   return {
     async check(artifact: ArtifactClaim): Promise<ArtifactCheck> {
