@@ -26,7 +26,7 @@ if (url) {
 }
 
 /** The README's provenance round trip, run as written: attest → export → verify → tamper → verify fails. */
-it.each(databases)('[$name] runs the README provenance round trip: verified, then exit 7 for a changed file and exit 6 for a forged statement', { timeout: 480_000 }, async (database) => {
+for (const database of databases) it(`[${database.name}] runs the README provenance round trip: verified, then exit 7 for a changed file and exit 6 for a forged statement`, { timeout: 480_000 }, async () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = /<!-- provenance:start -->\s*```sh\n([\s\S]*?)```\s*<!-- provenance:end -->/.exec(readme);
   expect(section, 'README.md has a provenance block').not.toBeNull();
