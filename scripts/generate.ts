@@ -1,11 +1,13 @@
 /**
- * Writes the generated files that are committed: the manifest JSON Schema (for editors) and
- * the OpenAPI document, both from the Zod schemas the server validates with.
+ * Writes the generated files that are committed: the manifest JSON Schema (for editors), the
+ * provenance predicate's JSON Schema (for auditors) and the OpenAPI document, all from the Zod
+ * schemas the server works with.
  * `--check` writes nothing and fails when a committed file is stale (CI runs it).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { manifestSchema } from '../src/core/manifest/schema.js';
+import { attestationPredicateSchema, PREDICATE_TYPE } from '../src/core/provenance/predicate.js';
 import { buildApp } from '../src/http/app.js';
 import { createEngineDeps } from '../src/engine/create-deps.js';
 import type { Db } from '../src/storage/database.js';
@@ -18,6 +20,12 @@ const manifestJsonSchema = {
   ...z.toJSONSchema(manifestSchema, { io: 'input', target: 'draft-2020-12' }),
 };
 
+const predicateJsonSchema = {
+  $id: `${PREDICATE_TYPE}/schema.json`,
+  title: `stepgate attestation predicate (${PREDICATE_TYPE})`,
+  ...z.toJSONSchema(attestationPredicateSchema, { io: 'output', target: 'draft-2020-12' }),
+};
+
 // The routes only touch the database inside handlers; none runs here.
 const app = await buildApp(
   createEngineDeps({ db: undefined as unknown as Db, providers: new Map(), defaultModel: 'offline:echo', leaseMs: 1 }),
@@ -28,6 +36,7 @@ await app.close();
 
 const files: Array<[string, unknown]> = [
   ['schema/manifest.schema.json', manifestJsonSchema],
+  ['schema/attestation-predicate.schema.json', predicateJsonSchema],
   ['schema/openapi.json', openapi],
 ];
 

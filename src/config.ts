@@ -1,3 +1,4 @@
+import { delimiter, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigInvalidError } from './core/errors.js';
 import { formatZodError } from './core/issues.js';
@@ -71,6 +72,11 @@ const configSchema = z.object({
   /** Requests per window and address without a valid token. */
   STEPGATE_RATE_LIMIT_PER_ADDRESS: whole(120, 1),
   STEPGATE_RATE_LIMIT_WINDOW_MS: whole(60_000, 1),
+  /**
+   * Directories whose `file://` artifacts the server hashes itself at attest time (SPEC §13),
+   * separated by ":" like PATH; unset means none (every artifact is recorded unverified).
+   */
+  STEPGATE_ARTIFACT_ROOTS: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -92,6 +98,8 @@ export interface Config {
   readonly preparedStatements: boolean;
   readonly logLevel: string;
   readonly auth: AuthOptions;
+  /** STEPGATE_ARTIFACT_ROOTS as absolute paths (resolved against the working directory). */
+  readonly artifactRoots: readonly string[];
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -130,6 +138,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
         allowedOrigins: env.STEPGATE_ALLOWED_ORIGINS,
         rateLimit: { perToken: env.STEPGATE_RATE_LIMIT_PER_TOKEN, perAddress: env.STEPGATE_RATE_LIMIT_PER_ADDRESS, windowMs: env.STEPGATE_RATE_LIMIT_WINDOW_MS },
       },
+      artifactRoots: (env.STEPGATE_ARTIFACT_ROOTS ?? '')
+        .split(delimiter)
+        .filter((root) => root !== '')
+        .map((root) => resolve(root)),
     };
   }
   const problems = formatZodError(parsed.error).map((issue) => `${issue.path}: ${issue.message}`);

@@ -5,7 +5,10 @@ import { ApiClient, CliError } from './cli/client.js';
 import { attestCommand } from './cli/commands/attest.js';
 import { cancelCommand, planCommand, retryCommand } from './cli/commands/lifecycle.js';
 import { inboxCommand, resumeCommand, runCommand, runsCommand, statusCommand } from './cli/commands/runs.js';
+import { keysListCommand, keysRotateCommand } from './cli/commands/keys.js';
+import { provenanceCommand } from './cli/commands/provenance.js';
 import { validateCommand } from './cli/commands/validate.js';
+import { verifyCommand } from './cli/commands/verify.js';
 import { EXIT, exitCodeOf } from './cli/exit-codes.js';
 import { createOutput } from './cli/output.js';
 import { migrateCommand, serveCommand } from './cli/server-commands.js';
@@ -45,10 +48,13 @@ Examples:
   $ stepgate retry RUN_ID                             # a new attempt for the failed steps
   $ stepgate cancel RUN_ID --reason "superseded"
   $ stepgate token create --name ana --role operator --expires 90d
+  $ stepgate provenance RUN_ID --out audit/
+  $ stepgate verify audit/B.attempt-1.intoto.json forecast.csv --key audit/keys.json
 
 Token: STEPGATE_TOKEN, else <STEPGATE_DATA_DIR>/admin-token (default ./.stepgate), written by the server's first start.
 Exit codes: 0 ok, 1 unexpected failure, 2 invalid input, 3 conflict, 4 not found, 5 server or database unreachable,
-6 not authorized (missing, unknown, expired or revoked token, or a role too low).`,
+6 not authorized (missing, unknown, expired or revoked token, or a role too low),
+7 a signature does not verify (stepgate verify), 8 a file differs from the statement (stepgate verify).`,
   );
 
 const out = () => createOutput({ json: Boolean(program.opts().json) });
@@ -169,6 +175,45 @@ program
 registerAccessCommands(program, api, out, (code) => {
   exitCode = code;
 });
+
+program
+  .command('provenance')
+  .description("Export a run's signed provenance: one DSSE envelope (in-toto statement) per attestation.")
+  .argument('<run>', 'run id')
+  .option('-o, --out <dir>', 'write the envelopes, the bundle, the public keys and a README.md into DIR (default: the bundle on stdout)')
+  .addHelpText('after', '\nExamples:\n  $ stepgate provenance RUN_ID --out audit/\n  $ stepgate provenance RUN_ID > run.intoto.jsonl')
+  .action(async (run: string, options: { out?: string }) => {
+    exitCode = await provenanceCommand(api(), out(), run, options);
+  });
+
+program
+  .command('verify')
+  .description("Check a provenance envelope's signature (or a bundle's) and re-hash local files against its subjects.")
+  .argument('<statement>', 'a DSSE envelope file, or a bundle (JSON Lines)')
+  .argument('[files...]', 'local artifact files to re-hash: FILE, or SUBJECT=FILE to name the subject')
+  .option('--key <file>', "verify offline with this key file (a PEM public key, or keys.json) instead of the server's GET /api/keys")
+  .addHelpText(
+    'after',
+    '\nExit codes: 0 verified, 7 a signature does not verify (or the statement is unsigned), 8 a file differs or matches no subject.\n' +
+      'Examples:\n  $ stepgate verify audit/B.attempt-1.intoto.json forecast.csv\n  $ stepgate verify audit/bundle.intoto.jsonl forecast_csv=./q3.csv --key audit/keys.json',
+  )
+  .action(async (statement: string, files: string[], options: { key?: string }) => {
+    exitCode = await verifyCommand(api, out(), statement, files, options);
+  });
+
+const keys = program.command('keys').description("The server's provenance signing keys (Ed25519).");
+keys
+  .command('list')
+  .description('List the public keys: the active one, and the retired ones that still verify what they signed.')
+  .action(async () => {
+    exitCode = await keysListCommand(api(), out());
+  });
+keys
+  .command('rotate')
+  .description('Retire the active signing key and create a new one; old statements stay verifiable.')
+  .action(async () => {
+    exitCode = await keysRotateCommand(api(), out());
+  });
 
 try {
   await program.parseAsync(process.argv);

@@ -19,6 +19,7 @@ describe('configuration from the environment', () => {
       preparedStatements: true,
       logLevel: 'info',
       auth: { mode: 'on', host: '127.0.0.1', allowedHosts: [], allowedOrigins: [], rateLimit: { perToken: 1200, perAddress: 120, windowMs: 60_000 } },
+      artifactRoots: [],
     });
   });
 
@@ -36,6 +37,7 @@ describe('configuration from the environment', () => {
     const config = readConfig({ PORT: '9090', DATABASE_URL: '', STEPGATE_DATA_DIR: '/var/lib/stepgate', STEPGATE_DEFAULT_MODEL: 'openai:gpt-4o-mini' });
     expect(config).toMatchObject({ port: 9090, databaseUrl: undefined, dataDir: '/var/lib/stepgate', defaultModel: 'openai:gpt-4o-mini' });
     expect(readConfig({ STEPGATE_PREPARED_STATEMENTS: 'off' }).preparedStatements).toBe(false);
+    expect(readConfig({ STEPGATE_ARTIFACT_ROOTS: '/data/out::relative/dir' }).artifactRoots).toEqual(['/data/out', `${process.cwd()}/relative/dir`]);
   });
 
   it('refuses invalid values, naming each', () => {

@@ -81,7 +81,7 @@ const VERBS: Verb[] = [
           notes: null,
           attestedBy: 'table', tokenId: null,
           contractSnapshot: {},
-          artifacts: [{ name: 'x', uri: 'file:///x', sha256: DIGEST, bytes: 1 }],
+          artifacts: [{ name: 'x', uri: 'file:///x', sha256: DIGEST, bytes: 1, verified: false, verification: 'no_artifact_roots' }],
           output: { outcome: 'SUCCESS' },
         })
       ).kind === 'attested',

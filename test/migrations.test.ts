@@ -52,6 +52,7 @@ for (const driver of testDrivers()) {
         'manifests',
         'parsed_output_artifacts',
         'prompt_artifacts',
+        'signing_keys',
       ]);
       expect((await columnsOf(database, 'compute_attestations')).map((c) => c.column_name)).toEqual([
         'id',
@@ -65,7 +66,17 @@ for (const driver of testDrivers()) {
         'attested_by_verified',
       ]);
       expect((await columnsOf(database, 'audit_events')).map((c) => c.column_name)).toEqual(['id', 'at', 'actor', 'token_id', 'action', 'target', 'outcome', 'code', 'request_id', 'address']);
-      expect((await columnsOf(database, 'compute_artifacts')).map((c) => c.column_name)).toEqual(['id', 'attestation_id', 'name', 'uri', 'sha256', 'bytes', 'created_at']);
+      expect((await columnsOf(database, 'compute_artifacts')).map((c) => c.column_name)).toEqual([
+        'id',
+        'attestation_id',
+        'name',
+        'uri',
+        'sha256',
+        'bytes',
+        'created_at',
+        'verified',
+        'verification',
+      ]);
       const steps = await columnsOf(database, 'manifest_steps');
       expect(steps.find((c) => c.column_name === 'step_type')).toMatchObject({ data_type: 'text', is_nullable: 'YES' });
       expect(steps.find((c) => c.column_name === 'compute_contract')).toMatchObject({ data_type: 'jsonb', is_nullable: 'YES' });
@@ -125,6 +136,30 @@ for (const driver of testDrivers()) {
         sql`SELECT attested_by, token_id, attested_by_verified FROM compute_attestations`,
       );
       expect(rows).toEqual([{ attested_by: 'ana', token_id: null, attested_by_verified: false }]);
+    });
+
+    it('marks artifacts attested before digest verification existed as not verified, saying so', async () => {
+      database = await driver.empty();
+      await database.migrate(migrationsUpTo('0001_compute_substrate'));
+      await database.db.execute(sql`
+        WITH m AS (
+          INSERT INTO manifests (name, version, document, content_hash) VALUES ('old', 1, '{}', 'h') RETURNING id
+        ), s AS (
+          INSERT INTO manifest_steps (manifest_id, key, position, step_type, compute_contract)
+          SELECT id, 'B', 0, 'compute', '{}' FROM m RETURNING id
+        ), r AS (
+          INSERT INTO dag_runs (manifest_id, status, started_at, ended_at) SELECT id, 'success', now(), now() FROM m RETURNING id
+        ), sr AS (
+          INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, ended_at, output)
+          SELECT r.id, s.id, 'B', 'SUCCESS', now(), '{}' FROM r, s RETURNING id
+        ), a AS (
+          INSERT INTO compute_attestations (step_run_id, attested_by, outcome, contract_snapshot) SELECT id, 'ana', 'SUCCESS', '{}' FROM sr RETURNING id
+        )
+        INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes) SELECT id, 'x', 'file:///x', ${'a'.repeat(64)}, 1 FROM a`);
+      await database.migrate();
+      const artifacts = await queryRows<{ verified: boolean; verification: string }>(database.db, sql`SELECT verified, verification FROM compute_artifacts`);
+      expect(artifacts).toEqual([{ verified: false, verification: 'recorded_before_verification' }]);
+      await expect(database.db.execute(sql`UPDATE compute_artifacts SET verified = true`)).rejects.toMatchObject({ cause: { code: '23514' } });
     });
 
     describe('constraints', () => {

@@ -1,10 +1,17 @@
 /** The JSON the HTTP API answers, as far as the CLI reads it (see schema/openapi.json). */
 
+/** An artifact as attested (the request body's shape). */
 export interface ArtifactJson {
   name: string;
   uri: string;
   sha256: string;
   bytes: number;
+}
+
+/** An artifact as stored: with the result of digest verification at attest time. */
+export interface StoredArtifactJson extends ArtifactJson {
+  verified: boolean;
+  verification: string;
 }
 
 export interface StepRunJson {
@@ -19,7 +26,7 @@ export interface StepRunJson {
   overdue: boolean;
   output: unknown;
   error: { message?: string } | null;
-  attestation: { outcome: string; attested_by: string; attested_by_verified: boolean; token_id: string | null; notes: string | null; artifacts: ArtifactJson[] } | null;
+  attestation: { outcome: string; attested_by: string; attested_by_verified: boolean; token_id: string | null; notes: string | null; artifacts: StoredArtifactJson[] } | null;
 }
 
 export interface RunJson {

@@ -46,6 +46,12 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: { json: unknown } | { yaml: string }): Promise<T> {
+    const text = await this.requestText(method, path, body);
+    return (text ? safeJson(text) : null) as T;
+  }
+
+  /** The body as text, for answers that are not one JSON document (JSON Lines). */
+  async requestText(method: string, path: string, body?: { json: unknown } | { yaml: string }): Promise<string> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token.token}`;
     let payload: string | undefined;
@@ -68,8 +74,8 @@ export class ApiClient {
       );
     }
     const text = await response.text();
-    const parsed: unknown = text ? safeJson(text) : null;
     if (!response.ok) {
+      const parsed: unknown = text ? safeJson(text) : null;
       const problem = (parsed ?? { status: response.status, detail: text }) as Problem;
       const lines = [problem.detail ?? `HTTP ${response.status}`];
       for (const issue of problem.errors ?? []) lines.push(`  ${issue.path || '(body)'}: ${issue.message}`);
@@ -78,7 +84,7 @@ export class ApiClient {
       }
       throw new CliError(lines.join('\n'), exitCodeOfStatus(response.status), problem);
     }
-    return parsed as T;
+    return text;
   }
 }
 

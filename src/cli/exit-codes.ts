@@ -10,6 +10,10 @@ export const EXIT = {
   unreachable: 5,
   /** No usable token (missing, unknown, expired, revoked) or a role too low for the command. */
   notAuthorized: 6,
+  /** `stepgate verify`: a signature does not verify with the keys given (or the statement is unsigned). */
+  signatureBad: 7,
+  /** `stepgate verify`: the signatures verify, but a local file differs from the statement's subjects. */
+  fileDiffers: 8,
 } as const;
 
 /** The exit code of every stepgate error code, in one exhaustive switch. */
@@ -20,6 +24,7 @@ export function exitCodeOf(err: StepgateError): number {
     case 'INPUTS_INVALID':
     case 'MODEL_UNKNOWN':
     case 'REQUEST_INVALID':
+    case 'ARTIFACT_MISMATCH':
     case 'CONFIG_INVALID':
       return EXIT.invalidInput;
     case 'TOKEN_NAME_TAKEN':
@@ -39,6 +44,7 @@ export function exitCodeOf(err: StepgateError): number {
     case 'MANIFEST_NOT_FOUND':
     case 'RUN_NOT_FOUND':
     case 'STEP_RUN_NOT_FOUND':
+    case 'NOT_ATTESTED':
       return EXIT.notFound;
     case 'DATABASE_UNAVAILABLE':
       return EXIT.unreachable;

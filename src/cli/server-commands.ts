@@ -9,6 +9,8 @@ import { createEngineDeps } from '../engine/create-deps.js';
 import { faultsFromEnv } from '../engine/faults.js';
 import { bootstrapAdminToken } from '../engine/tokens.js';
 import { writeAdminToken } from './admin-token.js';
+import { activeSigningKey } from '../engine/keys.js';
+import { createFileRootVerifier } from '../providers/artifacts/file-roots.js';
 import { createProviders } from '../providers/llm/registry.js';
 import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open.js';
@@ -100,7 +102,10 @@ export async function serveCommand(config: Config): Promise<void> {
       artifactSchemes: config.artifactSchemes,
       metrics,
       faults: faultsFromEnv(process.env),
+      artifactVerifier: config.artifactRoots.length > 0 ? createFileRootVerifier(config.artifactRoots) : undefined,
     });
+    // The provenance signing key exists from the first start on (GET /api/keys publishes it).
+    await activeSigningKey(deps);
     if (config.auth.mode === 'on') {
       // Secure by default, still two commands: the first start makes an admin token the CLI finds.
       const created = await bootstrapAdminToken(deps);

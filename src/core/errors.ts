@@ -96,6 +96,29 @@ export class RequestInvalidError extends StepgateErrorBase {
   }
 }
 
+/** Digest verification at attest time found a file that differs from what was attested (SPEC §13). */
+export class ArtifactMismatchError extends StepgateErrorBase {
+  readonly code = 'ARTIFACT_MISMATCH';
+  constructor(readonly issues: readonly Issue[]) {
+    super(
+      `The attested digest or size does not match the file the server read: ${issues.length} artifact${issues.length === 1 ? '' : 's'} differ. ` +
+        'Nothing was stored; hash the file again (sha256sum, wc -c) and attest what it holds.',
+    );
+  }
+}
+
+/** Provenance was asked of a step run that has no attestation (yet). */
+export class NotAttestedError extends StepgateErrorBase {
+  readonly code = 'NOT_ATTESTED';
+  constructor(
+    readonly runId: string,
+    readonly stepRunId: string,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
 export class RunExistsError extends StepgateErrorBase {
   readonly code = 'RUN_EXISTS';
   constructor(readonly runId: string) {
@@ -290,6 +313,8 @@ export type StepgateError =
   | InputsInvalidError
   | ModelUnknownError
   | RequestInvalidError
+  | ArtifactMismatchError
+  | NotAttestedError
   | RunExistsError
   | RunNotWaitingError
   | StepRunNotWaitingError

@@ -125,6 +125,9 @@ export interface ArtifactInput {
   readonly uri: string;
   readonly sha256: string;
   readonly bytes: number;
+  /** Digest verification at attest time (core/provenance/verification.ts). */
+  readonly verified: boolean;
+  readonly verification: string;
 }
 
 export interface AttestationInput {

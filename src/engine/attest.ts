@@ -1,5 +1,6 @@
 import { canonicalComputeOutput, DEFAULT_ARTIFACT_SCHEMES, missingOutputs, schemeIssues, type AttestedArtifact } from '../core/attestation.js';
-import { AlreadyAttestedError, DeadlinePassedError, RequestInvalidError, RunNotFoundError, StepRunNotFoundError, StepRunNotWaitingError } from '../core/errors.js';
+import { checkArtifacts } from '../core/provenance/verification.js';
+import { AlreadyAttestedError, ArtifactMismatchError, DeadlinePassedError, RequestInvalidError, RunNotFoundError, StepRunNotFoundError, StepRunNotWaitingError } from '../core/errors.js';
 import { attestationTarget } from '../storage/attestations.js';
 import type { EngineDeps } from './deps.js';
 import { isUuid } from './manifests.js';
@@ -35,6 +36,10 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
   const missing = missingOutputs(step.contract, request.outcome, request.artifacts);
   if (missing.length > 0) throw new RequestInvalidError(missing, `The attestation does not cover the contract of step ${step.key}.`);
 
+  // Digest verification reads files: before the transaction, never inside it.
+  const checked = await checkArtifacts(deps.artifactVerifier, request.artifacts);
+  if (checked.mismatches.length > 0) throw new ArtifactMismatchError(checked.mismatches);
+
   const notes = request.notes ?? null;
   await deps.faults?.hit('beforeAttest');
   const outcome = await deps.store.attest({
@@ -45,7 +50,7 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
     attestedBy: request.attestedBy,
     tokenId: request.tokenId,
     contractSnapshot: step.contract,
-    artifacts: request.artifacts,
+    artifacts: request.artifacts.map((artifact, i) => ({ ...artifact, ...checked.results[i]! })),
     output: canonicalComputeOutput(request.outcome, notes, request.artifacts),
   });
   if (outcome.kind === 'already-attested') throw new AlreadyAttestedError(stepRunId);

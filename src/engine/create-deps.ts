@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { InputLimits } from '../core/limits.js';
 import type { LlmProvider } from '../core/llm.js';
 import type { Metrics } from '../core/metrics.js';
+import { noRootsVerifier, type ArtifactVerifier } from '../core/provenance/verification.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
 import { createRunStore } from '../storage/transitions/index.js';
 import type { EngineDeps } from './deps.js';
@@ -21,6 +22,7 @@ export function createEngineDeps(options: {
   limits?: InputLimits;
   artifactSchemes?: readonly string[];
   metrics?: Metrics;
+  artifactVerifier?: ArtifactVerifier | undefined;
 }): EngineDeps {
   return {
     db: options.db,
@@ -36,5 +38,6 @@ export function createEngineDeps(options: {
     limits: options.limits,
     artifactSchemes: options.artifactSchemes,
     metrics: options.metrics,
+    artifactVerifier: options.artifactVerifier ?? noRootsVerifier,
   };
 }

@@ -2,6 +2,7 @@ import type { InputLimits } from '../core/limits.js';
 import type { LlmProvider } from '../core/llm.js';
 import type { RunStore } from '../core/run-store.js';
 import type { Metrics } from '../core/metrics.js';
+import type { ArtifactVerifier } from '../core/provenance/verification.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
 import type { FaultPoints } from './faults.js';
 import type { PlanCache } from './plan.js';
@@ -30,4 +31,6 @@ export interface EngineDeps {
   readonly artifactSchemes?: readonly string[] | undefined;
   /** Where the engine counts what it does (transitions, attestations); nothing when absent. */
   readonly metrics?: Metrics | undefined;
+  /** Digest verification at attest time (STEPGATE_ARTIFACT_ROOTS). */
+  readonly artifactVerifier: ArtifactVerifier;
 }

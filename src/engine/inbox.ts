@@ -1,3 +1,4 @@
+import { resolveContractInputs } from '../core/contract-inputs.js';
 import type { ComputeContract } from '../core/manifest/schema.js';
 import { lookup } from '../core/template.js';
 import { pendingAttestations, readyToResume, successfulOutputs } from '../storage/attestations.js';
@@ -8,9 +9,8 @@ import type { EngineDeps } from './deps.js';
  * with what the operator needs to do the work: the contract, the values of its declared
  * inputs, and the canonical outputs of the steps it depends on.
  *
- * A declared input's value is found by its `from` reference when it has one (`{ name:
- * assumptions, from: steps.A.output }`), else by its name among the run's inputs or the
- * upstream step keys; otherwise it is null (the `upstream` outputs are there in full).
+ * A declared input's value is found as core/contract-inputs.ts says; one that is not found
+ * is null (the `upstream` outputs are there in full).
  */
 export async function listPending(deps: EngineDeps, page: { limit: number; offset: number }) {
   const { items, total } = await pendingAttestations(deps.db, page);
@@ -24,12 +24,7 @@ export async function listPending(deps: EngineDeps, page: { limit: number; offse
     }
     const context = { inputs: item.run_inputs, steps };
     const upstream = Object.fromEntries(item.depends_on.map((key) => [key, steps[key] ?? null]));
-    const inputs = contract.inputs.map((input) => {
-      const name = typeof input === 'string' ? input : input.name;
-      const from = typeof input === 'object' && typeof input.from === 'string' ? input.from : undefined;
-      const value = from ? lookup(context, from.split('.')) : (lookup(context, ['inputs', name]) ?? steps[name]);
-      return { name, from: from ?? null, value: value ?? null };
-    });
+    const inputs = resolveContractInputs(contract, context).map((input) => ({ ...input, value: input.value ?? null }));
     return { ...item, contract, inputs, upstream };
   });
   return { items: entries, total };

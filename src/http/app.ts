@@ -13,6 +13,8 @@ import { manifestRoutes } from './routes/manifests.js';
 import { runRoutes } from './routes/runs.js';
 import { attestationRoutes } from './routes/attestations.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
+import { keyRoutes } from './routes/keys.js';
+import { provenanceRoutes } from './routes/provenance.js';
 import { validatorCompiler } from './validator.js';
 import { accessOf } from './auth/access.js';
 import { installGuard } from './auth/guard.js';
@@ -101,6 +103,8 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   await app.register(tokenRoutes, { deps });
   await app.register(auditRoutes, { deps });
   await app.register(metricsRoutes, { metrics });
+  await app.register(provenanceRoutes, { deps });
+  await app.register(keyRoutes, { deps });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   return app;
 }

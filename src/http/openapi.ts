@@ -14,6 +14,7 @@ export const TAGS = [
   { name: 'attestations', description: "The operators' inbox and their attestations of compute steps" },
   { name: 'access', description: 'Tokens, who a token stands for, and the audit log' },
   { name: 'operations', description: 'Metrics for Prometheus' },
+  { name: 'provenance', description: 'Attestations as signed in-toto statements, and the keys that verify them' },
 ] as const;
 
 export type Tag = (typeof TAGS)[number]['name'];

@@ -33,6 +33,7 @@ export function httpStatusOf(err: StepgateError): number {
     case 'MANIFEST_NOT_FOUND':
     case 'RUN_NOT_FOUND':
     case 'STEP_RUN_NOT_FOUND':
+    case 'NOT_ATTESTED':
       return 404;
     case 'TOKEN_NAME_TAKEN':
     case 'TOKEN_ALREADY_REVOKED':
@@ -50,6 +51,7 @@ export function httpStatusOf(err: StepgateError): number {
     case 'INPUTS_INVALID':
     case 'MODEL_UNKNOWN':
     case 'REQUEST_INVALID':
+    case 'ARTIFACT_MISMATCH':
       return 422;
     case 'DATABASE_UNAVAILABLE':
       return 503;

@@ -70,7 +70,15 @@ export const pageQuerySchema = z.object({
 export const idParamsSchema = z.object({ id: z.string().describe('UUID') });
 
 export const computeArtifactSchema = z
-  .object({ name: z.string(), uri: z.string(), sha256: z.string(), bytes: z.number().int(), created_at: z.string() })
+  .object({
+    name: z.string(),
+    uri: z.string(),
+    sha256: z.string(),
+    bytes: z.number().int(),
+    verified: z.boolean().describe('true only when the server hashed the file itself at attest time (STEPGATE_ARTIFACT_ROOTS) and it matched'),
+    verification: z.string().describe('Why: digest_matched, no_artifact_roots, outside_artifact_roots, file_not_found, not_a_regular_file, unreadable, scheme_not_verified, recorded_before_verification'),
+    created_at: z.string(),
+  })
   .meta({ id: 'ComputeArtifact' });
 
 export const attestationSchema = z

@@ -93,7 +93,15 @@ export function attestationJson(attestation: AttestationWithArtifacts) {
     token_id: attestation.tokenId,
     attested_at: iso(attestation.attestedAt),
     contract_snapshot: attestation.contractSnapshot,
-    artifacts: attestation.artifacts.map((a) => ({ name: a.name, uri: a.uri, sha256: a.sha256, bytes: a.bytes, created_at: iso(a.createdAt) })),
+    artifacts: attestation.artifacts.map((a) => ({
+      name: a.name,
+      uri: a.uri,
+      sha256: a.sha256,
+      bytes: a.bytes,
+      verified: a.verified,
+      verification: a.verification,
+      created_at: iso(a.createdAt),
+    })),
   };
 }
 

@@ -107,3 +107,12 @@ export async function listManifests(db: Db, page: { limit: number; offset: numbe
   ]);
   return { items, total: totals[0]?.n ?? 0 };
 }
+
+/** What a provenance statement names of a manifest. */
+export async function manifestIdentity(db: Db, id: string) {
+  const [row] = await db
+    .select({ id: manifests.id, name: manifests.name, version: manifests.version, contentHash: manifests.contentHash })
+    .from(manifests)
+    .where(eq(manifests.id, id));
+  return row;
+}

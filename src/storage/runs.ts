@@ -83,7 +83,7 @@ interface RunViewRow {
       token_id: string | null;
       attested_at: string;
       contract_snapshot: unknown;
-      artifacts: Array<{ id: string; name: string; uri: string; sha256: string; bytes: number; created_at: string }>;
+      artifacts: Array<{ id: string; name: string; uri: string; sha256: string; bytes: number; verified: boolean; verification: string; created_at: string }>;
     } | null;
   }>;
 }
@@ -112,7 +112,8 @@ export async function getRunView(
                 'id', a.id, 'outcome', a.outcome, 'notes', a.notes, 'attested_by', a.attested_by, 'attested_by_verified', a.attested_by_verified, 'token_id', a.token_id, 'attested_at', a.attested_at,
                 'contract_snapshot', a.contract_snapshot,
                 'artifacts', COALESCE((
-                  SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'uri', x.uri, 'sha256', x.sha256, 'bytes', x.bytes, 'created_at', x.created_at) ORDER BY x.name)
+                  SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'uri', x.uri, 'sha256', x.sha256, 'bytes', x.bytes,
+                                                    'verified', x.verified, 'verification', x.verification, 'created_at', x.created_at) ORDER BY x.name)
                   FROM compute_artifacts x WHERE x.attestation_id = a.id), '[]'::json))
               FROM compute_attestations a WHERE a.step_run_id = sr.id)
           ) ORDER BY sr.started_at, sr.attempt, sr.id)
@@ -153,7 +154,7 @@ export async function getRunView(
         tokenId: a.token_id,
         attestedAt: date(a.attested_at),
         contractSnapshot: a.contract_snapshot,
-        artifacts: a.artifacts.map((x) => ({ id: x.id, attestationId: a.id, name: x.name, uri: x.uri, sha256: x.sha256, bytes: Number(x.bytes), createdAt: date(x.created_at) })),
+        artifacts: a.artifacts.map((x) => ({ id: x.id, attestationId: a.id, name: x.name, uri: x.uri, sha256: x.sha256, bytes: Number(x.bytes), verified: x.verified, verification: x.verification, createdAt: date(x.created_at) })),
       });
     }
     return {

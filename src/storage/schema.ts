@@ -10,6 +10,7 @@ import {
   text,
   timestamp,
   unique,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -306,10 +307,39 @@ export const computeArtifacts = pgTable(
     sha256: text('sha256').notNull(),
     bytes: bigint('bytes', { mode: 'number' }).notNull(),
     createdAt: ts('created_at').notNull().defaultNow(),
+    // Digest verification at attest time (SPEC §13): true only when the server hashed the file
+    // itself; `verification` says why (a code of core/provenance/verification.ts).
+    verified: boolean('verified').notNull().default(false),
+    verification: text('verification').notNull().default('recorded_before_verification'),
   },
   (t) => [
     unique('compute_artifacts_attestation_id_name_key').on(t.attestationId, t.name),
     check('compute_artifacts_sha256_check', sql`${t.sha256} ~ '^[0-9a-f]{64}$'`),
     check('compute_artifacts_bytes_check', sql`${t.bytes} >= 0`),
+    check('compute_artifacts_verified_iff_matched', sql`${t.verified} = (${t.verification} = 'digest_matched')`),
+  ],
+);
+
+/**
+ * The server's Ed25519 keys that sign provenance (SPEC §13). Kept in the database so every
+ * process sharing it signs with the same key; at most one is active (retired_at NULL), and
+ * retired keys stay so that statements they signed still verify.
+ */
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    /** The DSSE keyid: sha256 (hex) of the public key's SPKI DER encoding. */
+    keyid: text('keyid').primaryKey(),
+    algorithm: text('algorithm').notNull(),
+    /** SPKI, PEM. */
+    publicKey: text('public_key').notNull(),
+    /** PKCS#8, PEM. Never leaves the server. */
+    privateKey: text('private_key').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    retiredAt: ts('retired_at'),
+  },
+  (t) => [
+    check('signing_keys_algorithm_check', sql`${t.algorithm} = 'ed25519'`),
+    uniqueIndex('signing_keys_one_active_idx').on(t.algorithm).where(sql`${t.retiredAt} IS NULL`),
   ],
 );

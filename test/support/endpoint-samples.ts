@@ -78,6 +78,16 @@ export const SAMPLES: Readonly<Record<string, Sample>> = {
     },
   },
   'GET /api/runs/:run_id/plan': { status: 200, prepare: async (ctx) => ({ method: 'GET', url: `/api/runs/${(await waitingRun(ctx)).runId}/plan` }) },
+  'GET /api/runs/:run_id/steps/:step_run_id/provenance': {
+    status: 200,
+    prepare: async (ctx) => {
+      const run = await waitingRun(ctx);
+      await call(ctx, 'POST', `/api/runs/${run.runId}/steps/${run.stepRunId}/attest`, { outcome: 'SUCCESS', artifacts });
+      return { method: 'GET', url: `/api/runs/${run.runId}/steps/${run.stepRunId}/provenance` };
+    },
+  },
+  'GET /api/runs/:run_id/provenance': { status: 200, prepare: async (ctx) => ({ method: 'GET', url: `/api/runs/${(await waitingRun(ctx)).runId}/provenance` }) },
+  'POST /api/keys/rotate': { status: 201, prepare: async () => ({ method: 'POST', url: '/api/keys/rotate' }) },
   'POST /api/tokens': { status: 201, prepare: async () => ({ method: 'POST', url: '/api/tokens', payload: { name: `t-${randomUUID()}`, role: 'viewer' } }) },
   'DELETE /api/tokens/:id': {
     status: 200,

@@ -6,7 +6,7 @@ import type { ApiClient } from '../client.js';
 import { CliError } from '../client.js';
 import type { ArtifactJson, RunJson } from '../api-types.js';
 import { EXIT } from '../exit-codes.js';
-import { hashFile } from '../hash.js';
+import { hashFile } from '../../providers/artifacts/hash-file.js';
 import type { Output } from '../output.js';
 import { printRun } from './runs.js';
 
@@ -43,7 +43,10 @@ export async function attestCommand(api: ApiClient, out: Output, runId: string, 
   else {
     const recorded = attested.step_runs.find((s) => s.id === stepRun.id)?.attestation;
     out.line(`Attested ${stepRun.step_key} ${outcome} as ${recorded?.attested_by ?? attestedBy}${recorded && !recorded.attested_by_verified ? ' (not verified: authentication is off)' : ''}.`);
-    for (const a of artifacts) out.line(`  ${a.name}: ${a.uri} sha256:${a.sha256} ${a.bytes} bytes`);
+    for (const a of recorded?.artifacts ?? []) {
+      const verification = a.verified ? out.style('green', 'verified by the server') : out.style('gray', `not verified: ${a.verification}`);
+      out.line(`  ${a.name}: ${a.uri} sha256:${a.sha256} ${a.bytes} bytes (${verification})`);
+    }
     if (attested.status === 'waiting') out.line(`Continue the run: stepgate resume ${attested.id}`);
     else await printRun(api, out, attested, { verb: 'status' });
   }

@@ -191,7 +191,8 @@ export async function printRun(api: ApiClient, out: Output, run: RunJson, option
   );
   for (const step of run.step_runs) {
     for (const artifact of step.attestation?.artifacts ?? []) {
-      out.line(`  ${step.step_key}.${artifact.name}: ${artifact.uri} sha256:${artifact.sha256} ${artifact.bytes} bytes`);
+      const verification = artifact.verified ? out.style('green', 'verified by the server') : out.style('gray', `not verified: ${artifact.verification}`);
+      out.line(`  ${step.step_key}.${artifact.name}: ${artifact.uri} sha256:${artifact.sha256} ${artifact.bytes} bytes (${verification})`);
     }
   }
   if (run.status === 'waiting' && run.waiting_on.length > 0) {

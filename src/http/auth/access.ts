@@ -23,6 +23,10 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   'GET /api/attestations/pending': 'viewer',
   'GET /api/runs/:run_id/plan': 'viewer',
   'GET /metrics': 'viewer',
+  'GET /api/runs/:run_id/steps/:step_run_id/provenance': 'viewer',
+  'GET /api/runs/:run_id/provenance': 'viewer',
+  // Public keys: anyone verifying a statement needs them, and they are no secret.
+  'GET /api/keys': 'public',
 
   'POST /api/runs/:run_id/steps/:step_run_id/attest': 'operator',
   'POST /api/runs/:run_id/resume': 'operator',
@@ -36,6 +40,7 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   'GET /api/tokens': 'admin',
   'DELETE /api/tokens/:id': 'admin',
   'GET /api/audit': 'admin',
+  'POST /api/keys/rotate': 'admin',
 };
 
 export const routeKey = (method: string, url: string) => `${method === 'HEAD' ? 'GET' : method} ${url}`;

@@ -39,9 +39,10 @@ export async function attest(db: Db, prepared: PreparedRunner | undefined, input
             SELECT id, ${input.attestedBy}, ${input.outcome}, ${input.notes}, ${json(input.contractSnapshot)}, ${input.tokenId}::uuid, ${input.tokenId !== null} FROM step
             RETURNING id
           ), artifacts AS (
-            INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes)
-            SELECT attestation.id, a.name, a.uri, a.sha256, a.bytes
-            FROM attestation, json_to_recordset(${JSON.stringify(input.artifacts)}::json) AS a(name text, uri text, sha256 text, bytes bigint)
+            INSERT INTO compute_artifacts (attestation_id, name, uri, sha256, bytes, verified, verification)
+            SELECT attestation.id, a.name, a.uri, a.sha256, a.bytes, a.verified, a.verification
+            FROM attestation, json_to_recordset(${JSON.stringify(input.artifacts)}::json)
+                 AS a(name text, uri text, sha256 text, bytes bigint, verified boolean, verification text)
           ), seq AS (
             UPDATE dag_runs SET attested_seq = attested_seq + 1, updated_at = now(),
                    status = CASE WHEN ${fail} AND status = 'waiting' THEN 'error' ELSE status END,
