@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import { ConfigInvalidError } from '../core/errors.js';
 import { splitModel } from '../core/llm.js';
 import { buildApp, type App } from '../http/app.js';
+import { CONSOLE_DIR } from '../http/console.js';
 import { createEngineDeps } from '../engine/create-deps.js';
 import { createProviders } from '../providers/llm/registry.js';
 import type { Database } from '../storage/database.js';
@@ -52,7 +53,7 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   try {
     await database.migrate();
     const deps = createEngineDeps({ db: database.db, prepared: config.preparedStatements ? database.prepared : undefined, providers, defaultModel: config.defaultModel, leaseMs: config.runLeaseMs });
-    app = await buildApp(deps, { bodyLimit: config.bodyLimit, logger: { level: config.logLevel } });
+    app = await buildApp(deps, { bodyLimit: config.bodyLimit, logger: { level: config.logLevel }, consoleDir: CONSOLE_DIR });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await app?.close().catch(() => {});
@@ -61,5 +62,5 @@ export async function serveCommand(config: Config, log: (line: string) => void):
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  log(`stepgate is serving http://${config.host}:${port} on ${describeDatabase(config)}. Press Ctrl+C to stop.`);
+  log(`stepgate is serving http://${config.host}:${port} on ${describeDatabase(config)} (the operator console is at /). Press Ctrl+C to stop.`);
 }

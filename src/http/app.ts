@@ -15,11 +15,14 @@ import { manifestRoutes } from './routes/manifests.js';
 import { runRoutes } from './routes/runs.js';
 import { attestationRoutes } from './routes/attestations.js';
 import { validatorCompiler } from './validator.js';
+import { isConsoleRoute, registerConsole, sendConsoleIndex } from './console.js';
 
 export interface AppOptions {
   /** Largest request body in bytes; larger bodies get a 413. */
   readonly bodyLimit?: number;
   readonly logger?: FastifyServerOptions['logger'];
+  /** Serve the operator console built into this directory at `/` (stepgate serve: dist/console). */
+  readonly consoleDir?: string;
 }
 
 export type App = FastifyInstance;
@@ -65,6 +68,10 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
     return reply.status(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
   });
   app.setNotFoundHandler((request, reply) => {
+    if (isConsoleRoute(request)) {
+      const sent = sendConsoleIndex(reply, options.consoleDir);
+      if (sent) return sent;
+    }
     const body = problem(404, 'ROUTE_NOT_FOUND', `There is no route ${request.method} ${request.url.split('?')[0]}. GET /api/openapi.json lists them.`, {
       instance: request.url,
     });
@@ -76,6 +83,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   await app.register(runRoutes, { deps });
   await app.register(attestationRoutes, { deps });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  if (options.consoleDir !== undefined) await registerConsole(app, options.consoleDir);
   return app;
 }
 
