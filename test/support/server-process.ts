@@ -12,11 +12,11 @@ export interface ServerProcess {
  * `stepgate serve` as a real process on a free port: the TypeScript sources (through tsx), or
  * with `built` the compiled build in dist/, as `npm start` runs it.
  */
-export async function startServer(env: Record<string, string | undefined>, options: { built?: boolean } = {}): Promise<ServerProcess> {
+export async function startServer(env: Record<string, string | undefined>, options: { built?: boolean; startTimeoutMs?: number } = {}): Promise<ServerProcess> {
   const child = options.built
     ? spawn(process.execPath, ['dist/main.js', 'serve'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'warn', DATABASE_URL: undefined, PORT: '0', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     : startCli(['serve'], { PORT: '0', ...env });
-  const line = await waitForLine(child, /is serving http:\/\//);
+  const line = await waitForLine(child, /is serving http:\/\//, options.startTimeoutMs);
   const baseUrl = /(http:\/\/[^\s]+?)\s/.exec(line)![1]!;
   return {
     baseUrl,

@@ -54,6 +54,7 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (why?: 
     // A burst of transitions (a run advancing several steps) becomes one refresh.
     const stop = followEvents(
       client,
+      session.features.events,
       () => {
         clearTimeout(timer);
         timer = setTimeout(() => setLiveTick((t) => t + 1), 150);
@@ -64,7 +65,7 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut: (why?: 
       clearTimeout(timer);
       stop();
     };
-  }, [client]);
+  }, [client, session.features.events]);
   const { path } = useLocation();
   const current = (prefix: string) => (path === prefix || path.startsWith(`${prefix}/`) ? 'page' : undefined);
 

@@ -6,11 +6,15 @@ export type LiveState = 'connecting' | 'live' | 'unavailable' | 'reconnecting';
 /**
  * Follows `GET /api/events` (Server-Sent Events, SPEC §12). Read with fetch rather than
  * EventSource so the token travels in the Authorization header, never in the URL; reconnects
- * with `Last-Event-ID`. A server without the route (404) is "unavailable": the pages then
- * refresh after the operator's own actions.
+ * with `Last-Event-ID`. On a server without the route (features.ts) it is "unavailable": the
+ * pages then refresh after the operator's own actions.
  */
-export function followEvents(client: ApiClient, onEvent: (type: string, data: string) => void, onState: (state: LiveState) => void): () => void {
+export function followEvents(client: ApiClient, available: boolean, onEvent: (type: string, data: string) => void, onState: (state: LiveState) => void): () => void {
   const controller = new AbortController();
+  if (!available) {
+    onState('unavailable');
+    return () => controller.abort();
+  }
   let lastEventId: string | undefined;
   let delay = 1000;
 

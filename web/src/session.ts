@@ -1,4 +1,5 @@
-import { ApiClient, ApiError } from './api/client.js';
+import { ApiClient } from './api/client.js';
+import { readFeatures, type Features } from './features.js';
 
 /** Roles of SPEC §10, each including the ones before it. */
 export const ROLES = ['viewer', 'operator', 'author', 'admin'] as const;
@@ -11,6 +12,7 @@ export interface Session {
   readonly role: Role;
   /** The server has no tokens (STEPGATE_AUTH=off, or a server without GET /api/me). */
   readonly authOff: boolean;
+  readonly features: Features;
 }
 
 const KEY = 'stepgate.session';
@@ -18,7 +20,8 @@ const KEY = 'stepgate.session';
 export function loadSession(): Session | undefined {
   try {
     const raw = sessionStorage.getItem(KEY);
-    return raw ? (JSON.parse(raw) as Session) : undefined;
+    const session = raw ? (JSON.parse(raw) as Partial<Session>) : undefined;
+    return session?.features && session.role ? (session as Session) : undefined;
   } catch {
     return undefined;
   }
@@ -35,20 +38,15 @@ export function atLeast(session: Session | undefined, role: Role): boolean {
 }
 
 /**
- * Asks the server who the token stands for (`GET /api/me` → { name, role }). A server without
- * that route (404) runs without tokens: the operator is signed in with every action, and the UI
- * says authentication is off.
+ * Asks the server who the token stands for (`GET /api/me` → { name, role }; a wrong token is a
+ * 401 with its message). A server without that route runs without tokens: the operator is
+ * signed in with every action, and the UI says authentication is off.
  */
 export async function signIn(token: string, nameWhenAuthOff: string): Promise<Session> {
   const client = new ApiClient(token || undefined);
-  try {
-    const me = await client.get<{ name: string; role: string }>('/api/me');
-    const role = (ROLES as readonly string[]).includes(me.role) ? (me.role as Role) : 'viewer';
-    return { token, name: me.name, role, authOff: false };
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) {
-      return { token, name: nameWhenAuthOff.trim(), role: 'admin', authOff: true };
-    }
-    throw err;
-  }
+  const features = await readFeatures(client);
+  if (!features.me) return { token, name: nameWhenAuthOff.trim(), role: 'admin', authOff: true, features };
+  const me = await client.get<{ name: string; role: string; auth?: string }>('/api/me');
+  const role = (ROLES as readonly string[]).includes(me.role) ? (me.role as Role) : 'viewer';
+  return { token, name: me.name, role, authOff: me.auth === 'off', features };
 }

@@ -1,5 +1,4 @@
 import { useState } from 'preact/hooks';
-import { ApiError } from '../api/client.js';
 import type { Run, RunSummary } from '../api/types.js';
 import { useApp } from '../hooks.js';
 import { atLeast } from '../session.js';
@@ -34,7 +33,8 @@ export function RunActions({ run, onDone }: { run: Run; onDone: (run: Run) => vo
   const [result, setResult] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
   if (!atLeast(session, 'operator')) return null;
-  const actions = actionsFor(run);
+  const offered = { resume: true, cancel: session.features.cancel, retry: session.features.retry };
+  const actions = actionsFor(run).filter((action) => offered[action]);
 
   const perform = async (action: Action) => {
     setBusy(true);
@@ -46,7 +46,7 @@ export function RunActions({ run, onDone }: { run: Run; onDone: (run: Run) => vo
       setResult(describe(action, next));
       onDone(next);
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 404 && action !== 'resume' ? `This server does not offer ${LABEL[action]} yet (404).` : (err as Error).message);
+      setError((err as Error).message);
     } finally {
       setBusy(false);
     }

@@ -30,7 +30,9 @@ export function Dag(props: { steps: readonly DagStep[]; selected: string | undef
           const step = byKey.get(node.key)!;
           const status = step.status ?? 'NOT_STARTED';
           const waiting = status === 'WAITING_FOR_ATTESTATION';
-          const label = `Step ${node.key}, ${step.type}, ${status.toLowerCase().replaceAll('_', ' ')}${step.overdue ? ', overdue' : ''}`;
+          // "waiting", not "waiting for attestation": the names of SPEC §14's buttons (Attest) must stay unique.
+          const said = waiting ? 'waiting' : status.toLowerCase().replaceAll('_', ' ');
+          const label = `Step ${node.key}, ${step.type}, ${said}${step.overdue ? ', overdue' : ''}`;
           return (
             <g
               key={node.key}
@@ -55,7 +57,7 @@ export function Dag(props: { steps: readonly DagStep[]; selected: string | undef
               </text>
               <text x="10" y="40" class="dag-status">
                 {step.type === 'compute' ? '⚙ ' : ''}
-                {waiting ? 'waiting' : status.toLowerCase().replaceAll('_', ' ')}
+                {said}
                 {step.overdue ? ' · overdue' : ''}
               </text>
             </g>
