@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { launchBrowser, RESULTS_DIR, signInWithoutToken, type Browser } from './support/browser.js';
+import { launchBrowser, requireConsoleAndChromium, RESULTS_DIR, signInWithoutToken, type Browser } from './support/browser.js';
 import { startWaitingRun } from './support/console-fixtures.js';
 import { api, startServer, type ServerProcess } from './support/server-process.js';
 
@@ -17,20 +17,28 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
   let server: ServerProcess;
   let browser: Browser;
 
+  let setupError: unknown;
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'stepgate-console-e2e-'));
-    server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate'), STEPGATE_AUTH: 'off' }, { built: true, startTimeoutMs: 120_000 });
-    browser = await launchBrowser(server.baseUrl);
+    try {
+      requireConsoleAndChromium();
+      work = mkdtempSync(join(tmpdir(), 'stepgate-console-e2e-'));
+      server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate'), STEPGATE_AUTH: 'off' }, { built: true, startTimeoutMs: 120_000 });
+      browser = await launchBrowser(server.baseUrl);
+    } catch (err) {
+      setupError = err;
+    }
   }, 240_000);
 
   beforeEach(() => {
+    // A missing Chromium or build fails every test with the fix, never skips them.
+    if (setupError) throw setupError;
     browser.problems.length = 0;
   });
 
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('shows the wait in the inbox, draws the DAG, attests two files with their digests, resumes to success', async () => {
