@@ -76,7 +76,7 @@ export function AttestForm(props: { runId: string; stepRunId: string; stepKey: s
       <h3 id={`attest-${props.stepRunId}`}>Attest {props.stepKey}</h3>
       <div class="field">
         <label for="attest-outcome">Outcome</label>
-        <select id="attest-outcome" value={outcome} aria-invalid={errors.outcome ? true : undefined} onChange={(e) => setOutcome((e.currentTarget as HTMLSelectElement).value as AttestDraft['outcome'])}>
+        <select id="attest-outcome" value={outcome} aria-invalid={errors.outcome ? true : undefined} aria-describedby={errors.outcome ? 'attest-outcome-error' : undefined} onChange={(e) => setOutcome((e.currentTarget as HTMLSelectElement).value as AttestDraft['outcome'])}>
           <option value="SUCCESS">SUCCESS: the work is done, here are its outputs</option>
           <option value="FAIL">FAIL: the work failed (the run ends in error)</option>
         </select>
@@ -85,13 +85,13 @@ export function AttestForm(props: { runId: string; stepRunId: string; stepKey: s
       {session.authOff && (
         <div class="field">
           <label for="attest-by">Attested by</label>
-          <input id="attest-by" type="text" autoComplete="name" value={attestedBy} aria-invalid={errors.attested_by ? true : undefined} onInput={(e) => setAttestedBy((e.currentTarget as HTMLInputElement).value)} />
+          <input id="attest-by" type="text" autoComplete="name" value={attestedBy} aria-invalid={errors.attested_by ? true : undefined} aria-describedby={errors.attested_by ? 'attest-by-error' : undefined} onInput={(e) => setAttestedBy((e.currentTarget as HTMLInputElement).value)} />
           <FieldError id="attest-by" message={errors.attested_by} />
         </div>
       )}
       <div class="field">
         <label for="attest-notes">Notes</label>
-        <textarea id="attest-notes" rows={3} value={notes} aria-invalid={errors.notes ? true : undefined} onInput={(e) => setNotes((e.currentTarget as HTMLTextAreaElement).value)} />
+        <textarea id="attest-notes" rows={3} value={notes} aria-invalid={errors.notes ? true : undefined} aria-describedby={errors.notes ? 'attest-notes-error' : undefined} onInput={(e) => setNotes((e.currentTarget as HTMLTextAreaElement).value)} />
         <FieldError id="attest-notes" message={errors.notes} />
       </div>
       {props.outputs.map((name) => (
@@ -107,6 +107,7 @@ export function AttestForm(props: { runId: string; stepRunId: string; stepKey: s
               placeholder={`file:///data/${name} or s3://bucket/key`}
               value={uris[name] ?? ''}
               aria-invalid={errors[fieldKey.uri(name)] ? true : undefined}
+              aria-describedby={errors[fieldKey.uri(name)] ? `uri-${name}-error` : undefined}
               onInput={(e) => setUris((u) => ({ ...u, [name]: (e.currentTarget as HTMLInputElement).value }))}
             />
             <FieldError id={`uri-${name}`} message={errors[fieldKey.uri(name)]} />

@@ -13,7 +13,9 @@ export interface DagStep extends DagNodeInput {
  * highlighted. Each node is a button (Enter or Space selects it) that opens its evidence.
  */
 export function Dag(props: { steps: readonly DagStep[]; selected: string | undefined; onSelect: (key: string) => void; direction?: 'LR' | 'TB' }) {
-  const placed = useMemo(() => layoutDag(props.steps, props.direction), [props.steps, props.direction]);
+  // Laid out again only when the graph's shape changes, not when a status does.
+  const shape = JSON.stringify(props.steps.map((s) => [s.key, s.dependsOn]));
+  const placed = useMemo(() => layoutDag(props.steps, props.direction), [shape, props.direction]);
   const byKey = new Map(props.steps.map((s) => [s.key, s]));
   return (
     <div class="dag-scroll">

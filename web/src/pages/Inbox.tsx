@@ -104,6 +104,12 @@ function InboxItem({ item }: { item: PendingAttestation }) {
           </dl>
         </details>
       )}
+      {Object.keys(item.upstream).length > 0 && (
+        <details>
+          <summary>Upstream outputs ({Object.keys(item.upstream).join(', ')})</summary>
+          <pre class="json">{json(item.upstream)}</pre>
+        </details>
+      )}
     </li>
   );
 }
