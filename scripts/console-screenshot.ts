@@ -15,7 +15,7 @@ const work = mkdtempSync(join(tmpdir(), 'stepgate-screenshot-'));
 const server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate'), STEPGATE_AUTH: 'off' }, { built: true, startTimeoutMs: 120_000 });
 try {
   const manifest = readFileSync(join(ROOT, 'examples', 'quarterly-forecast.yaml'), 'utf8');
-  const stored = await fetch(`${server.baseUrl}/api/manifests`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: manifest }).then((r) => r.json());
+  const stored = await fetch(`${server.baseUrl}/api/manifests`, { method: 'POST', headers: { 'content-type': 'application/yaml' }, body: manifest }).then((r) => r.json() as Promise<{ id: string }>);
   const run = await api(server.baseUrl, 'POST', '/api/runs', { manifest_id: stored.id, inputs: { region: 'EMEA' } });
   const csv = join(work, 'forecast.csv');
   writeFileSync(csv, 'quarter,revenue\nQ3,1200\nQ4,1350\n');
@@ -30,10 +30,7 @@ try {
     await page.getByLabel(`File for ${output}`).setInputFiles(csv);
     await page.getByLabel(`URI for ${output}`).fill(`s3://forecasts/2026/q3/${output}.csv`);
     await page.getByText('sha256').first().waitFor();
-    await page.evaluate(() => {
-      (document.activeElement as HTMLElement | null)?.blur();
-      window.scrollTo(0, 0);
-    });
+    await page.evaluate('document.activeElement?.blur(); window.scrollTo(0, 0)');
     await page.screenshot({ path: join(ROOT, 'docs', 'console.png'), fullPage: true, clip: { x: 0, y: 0, width: 1200, height: 1480 } });
     if (browser.problems.length > 0) throw new Error(browser.problems.join('\n'));
     console.log('wrote docs/console.png');

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, requireConsoleAndChromium, RESULTS_DIR, signInWithoutToken, type Browser } from './support/browser.js';
 import { startWaitingRun } from './support/console-fixtures.js';
-import { api, startServer, type ServerProcess } from './support/server-process.js';
+import { startConsoleServer, type ConsoleServer } from './support/console-server.js';
+import { api, type ServerProcess } from './support/server-process.js';
 
 /**
  * The console end to end, in Debian's Chromium against a real `stepgate serve` (authentication
@@ -14,6 +15,7 @@ import { api, startServer, type ServerProcess } from './support/server-process.j
  */
 describe('the operator console in a real browser', { timeout: 90_000 }, () => {
   let work: string;
+  let running: ConsoleServer | undefined;
   let server: ServerProcess;
   let browser: Browser;
 
@@ -22,7 +24,8 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     try {
       requireConsoleAndChromium();
       work = mkdtempSync(join(tmpdir(), 'stepgate-console-e2e-'));
-      server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate'), STEPGATE_AUTH: 'off' }, { built: true, startTimeoutMs: 120_000 });
+      running = await startConsoleServer(work, { STEPGATE_AUTH: 'off' });
+      server = running.server;
       browser = await launchBrowser(server.baseUrl);
     } catch (err) {
       setupError = err;
@@ -37,7 +40,7 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
 
   afterAll(async () => {
     await browser?.close();
-    await server?.stop();
+    await running?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -114,7 +117,8 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     const page = await browser.newPage({ width: 360, height: 740 });
     await signInWithoutToken(page, server.baseUrl, 'ana');
     await page.getByRole('heading', { name: 'Inbox' }).waitFor();
-    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    // Browser-side expressions are strings: this file is type-checked for Node, without the DOM.
+    const overflow = () => page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.goto(`${server.baseUrl}/runs/${runId}`);
     await page.getByRole('button', { name: 'Attest' }).waitFor();
@@ -131,9 +135,9 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     await page.getByLabel('URI for forecast_csv').focus();
     await page.keyboard.type('no-scheme');
     // Tab to the Attest button and press Enter.
-    const attest = page.getByRole('button', { name: 'Attest' });
-    for (let i = 0; i < 12 && !(await attest.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab');
-    expect(await attest.evaluate((el) => el === document.activeElement)).toBe(true);
+    const onAttest = () => page.evaluate<boolean>("document.activeElement?.tagName === 'BUTTON' && document.activeElement.textContent === 'Attest'");
+    for (let i = 0; i < 12 && !(await onAttest()); i++) await page.keyboard.press('Tab');
+    expect(await onAttest()).toBe(true);
     await page.keyboard.press('Enter');
     await page.getByText('Expected a URI with a scheme').waitFor();
     await page.getByText('On SUCCESS every declared output needs an artifact: choose the file for workbook.').waitFor();

@@ -16,7 +16,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, requireConsoleAndChromium, signInWithoutToken, type Browser } from './support/browser.js';
 import { TWO_OUTPUTS_MANIFEST } from './support/console-fixtures.js';
-import { startServer, type ServerProcess } from './support/server-process.js';
+import { startConsoleServer, type ConsoleServer } from './support/console-server.js';
+import type { ServerProcess } from './support/server-process.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the JSON of any route
 async function call(baseUrl: string, token: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -46,6 +47,7 @@ const ACTIONS = ['Attest', 'Resume', 'Cancel run', 'Retry'];
 
 describe('console sign-in and roles, with tokens', { timeout: 90_000 }, () => {
   let work: string;
+  let running: ConsoleServer | undefined;
   let server: ServerProcess;
   let browser: Browser;
   let admin: string;
@@ -56,7 +58,8 @@ describe('console sign-in and roles, with tokens', { timeout: 90_000 }, () => {
     try {
       requireConsoleAndChromium();
       work = mkdtempSync(join(tmpdir(), 'stepgate-console-auth-'));
-      server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate') }, { built: true, startTimeoutMs: 120_000 });
+      running = await startConsoleServer(work);
+      server = running.server;
       admin = readFileSync(join(work, '.stepgate', 'admin-token'), 'utf8').trim();
       for (const role of ['viewer', 'operator'] as const) {
         const created = await call(server.baseUrl, admin, 'POST', '/api/tokens', { name: `ana-${role}`, role });
@@ -75,7 +78,7 @@ describe('console sign-in and roles, with tokens', { timeout: 90_000 }, () => {
   });
   afterAll(async () => {
     await browser?.close();
-    await server?.stop();
+    await running?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -84,8 +87,9 @@ describe('console sign-in and roles, with tokens', { timeout: 90_000 }, () => {
     await signInWithToken(page, server.baseUrl, 'not-a-token');
     await page.getByRole('alert').filter({ hasText: '401' }).waitFor();
     expect(await page.getByRole('heading', { name: 'Inbox' }).count()).toBe(0);
-    expect(await page.evaluate(() => JSON.stringify(sessionStorage))).not.toContain('not-a-token');
-    expect(await page.evaluate(() => JSON.stringify(localStorage))).toBe('{}');
+    // Browser-side expressions are strings: this file is type-checked for Node, without the DOM.
+    expect(await page.evaluate<string>('JSON.stringify(sessionStorage)')).not.toContain('not-a-token');
+    expect(await page.evaluate<string>('JSON.stringify(localStorage)')).toBe('{}');
     expect(page.url()).not.toContain('token');
     expect(browser.problems).toEqual([expect.stringContaining('status of 401')]);
   });
@@ -117,12 +121,13 @@ describe('console sign-in and roles, with tokens', { timeout: 90_000 }, () => {
     expect(urls.some((url) => url.includes(tokens.operator))).toBe(false);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
-    expect(await page.evaluate(() => JSON.stringify(sessionStorage))).not.toContain(tokens.operator);
+    expect(await page.evaluate<string>('JSON.stringify(sessionStorage)')).not.toContain(tokens.operator);
   });
 });
 
 describe('console lifecycle actions and live updates', { timeout: 90_000 }, () => {
   let work: string;
+  let running: ConsoleServer | undefined;
   let server: ServerProcess;
   let browser: Browser;
 
@@ -131,7 +136,8 @@ describe('console lifecycle actions and live updates', { timeout: 90_000 }, () =
     try {
       requireConsoleAndChromium();
       work = mkdtempSync(join(tmpdir(), 'stepgate-console-live-'));
-      server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate'), STEPGATE_AUTH: 'off' }, { built: true, startTimeoutMs: 120_000 });
+      running = await startConsoleServer(work, { STEPGATE_AUTH: 'off' });
+      server = running.server;
       browser = await launchBrowser(server.baseUrl);
     } catch (err) {
       setupError = err;
@@ -144,7 +150,7 @@ describe('console lifecycle actions and live updates', { timeout: 90_000 }, () =
   });
   afterAll(async () => {
     await browser?.close();
-    await server?.stop();
+    await running?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -189,8 +195,8 @@ describe('console lifecycle actions and live updates', { timeout: 90_000 }, () =
     const item = page.getByRole('listitem', { name: new RegExp(`Step B of run ${runId.slice(0, 8)}`) });
     await item.waitFor();
     // A marker that a reload would wipe: the page must change without one.
-    await page.evaluate(() => Object.assign(window, { notReloaded: true }));
-    const notReloaded = () => page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded === true);
+    await page.evaluate('window.notReloaded = true');
+    const notReloaded = () => page.evaluate<boolean>('window.notReloaded === true');
     // Another operator attests with curl: the wait leaves the inbox, the run is ready to resume.
     const artifacts = ['forecast_csv', 'workbook'].map((name) => ({ name, uri: `s3://bucket/${name}`, sha256: 'c'.repeat(64), bytes: 1 }));
     expect((await call(server.baseUrl, undefined, 'POST', `/api/runs/${runId}/steps/${stepRunId}/attest`, { outcome: 'SUCCESS', attested_by: 'bo', artifacts })).status).toBe(201);
