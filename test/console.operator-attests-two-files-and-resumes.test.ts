@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, requireConsoleAndChromium, RESULTS_DIR, signInWithoutToken, type Browser } from './support/browser.js';
 import { startWaitingRun } from './support/console-fixtures.js';
 import { startConsoleServer, type ConsoleServer } from './support/console-server.js';
@@ -38,6 +38,10 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     browser.problems.length = 0;
   });
 
+  afterEach(async ({ task }) => {
+    if (task.result?.state === 'fail') await browser?.screenshotOnFailure(task.name);
+    await browser?.closePages();
+  });
   afterAll(async () => {
     await browser?.close();
     await running?.stop();
@@ -58,7 +62,7 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
 
     // Inbox: the wait, with its contract.
     const card = page.getByRole('listitem', { name: /Step B of run/ });
-    await expect.poll(() => card.count()).toBe(1);
+    await card.waitFor();
     expect(await card.textContent()).toContain('excel');
     expect(await card.textContent()).toContain('Run the Q3 workbook');
     await card.getByRole('link', { name: /Step B · console-forecast v1/ }).click();
@@ -68,7 +72,8 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     const graph = page.getByRole('group', { name: "The run's steps as a graph" });
     await graph.waitFor();
     expect(await graph.getByRole('button').count()).toBe(3);
-    await expect.poll(() => graph.locator('.dag-node.waiting').getAttribute('data-step')).toBe('B');
+    await graph.locator('.dag-node.waiting[data-step="B"]').waitFor();
+    expect(await graph.locator('.dag-node.waiting').count()).toBe(1);
     expect(await graph.getByRole('button', { name: /Step A, task, success/ }).count()).toBe(1);
     expect(await page.locator('.dag-edge').count()).toBe(2);
 
@@ -102,7 +107,7 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     await dialog.waitFor();
     await dialog.getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('status').filter({ hasText: 'Resumed: the run finished with success.' }).waitFor();
-    await expect.poll(async () => (await graph.locator('.dag-node.status-success').count())).toBe(3);
+    await expect.poll(() => graph.locator('.dag-node.status-success').count(), { timeout: 30_000 }).toBe(3);
     expect((await api(server.baseUrl, 'GET', `/api/runs/${runId}`)).body.status).toBe('success');
 
     mkdirSync(RESULTS_DIR, { recursive: true });
@@ -169,15 +174,22 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
   });
 
   it('filters the runs list by status', async () => {
+    const finished = await api(server.baseUrl, 'POST', '/api/manifests', { name: 'console-one-task', steps: [{ key: 'A', prompt: 'hi' }] });
+    expect((await api(server.baseUrl, 'POST', '/api/runs', { manifest_id: finished.body.id, inputs: {} })).body.status).toBe('success');
+    await startWaitingRun(server.baseUrl);
     const page = await browser.newPage();
     await signInWithoutToken(page, server.baseUrl, 'ana');
     await page.goto(`${server.baseUrl}/runs`);
     await page.getByLabel('Status').selectOption('success');
     await page.waitForURL('**/runs?status=success');
-    await page.locator('.rows .row').first().waitFor();
-    const statuses = await page.locator('.rows .row .status').allTextContents();
-    expect(statuses.length).toBeGreaterThan(0);
-    expect(statuses.every((s) => s.startsWith('success'))).toBe(true);
+    // Every run listed has the status chosen (and at least one is listed).
+    const onlyListed = async (status: string) => {
+      const listed = await page.locator('.rows .row .status').allTextContents();
+      return listed.length > 0 && listed.every((s) => s.startsWith(status));
+    };
+    await expect.poll(() => onlyListed('success'), { timeout: 30_000 }).toBe(true);
+    await page.getByLabel('Status').selectOption('waiting');
+    await expect.poll(() => onlyListed('waiting'), { timeout: 30_000 }).toBe(true);
     expect(browser.problems).toEqual([]);
   });
 });

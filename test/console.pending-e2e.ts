@@ -13,7 +13,7 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, requireConsoleAndChromium, signInWithoutToken, type Browser } from './support/browser.js';
 import { TWO_OUTPUTS_MANIFEST } from './support/console-fixtures.js';
 import { startConsoleServer, type ConsoleServer } from './support/console-server.js';
@@ -75,6 +75,10 @@ describe('console sign-in and roles, with tokens', { timeout: 90_000 }, () => {
     // A missing Chromium or build fails every test with the fix, never skips them.
     if (setupError) throw setupError;
     browser.problems.length = 0;
+  });
+  afterEach(async ({ task }) => {
+    if (task.result?.state === 'fail') await browser?.screenshotOnFailure(task.name);
+    await browser?.closePages();
   });
   afterAll(async () => {
     await browser?.close();
@@ -148,6 +152,10 @@ describe('console lifecycle actions and live updates', { timeout: 90_000 }, () =
     if (setupError) throw setupError;
     browser.problems.length = 0;
   });
+  afterEach(async ({ task }) => {
+    if (task.result?.state === 'fail') await browser?.screenshotOnFailure(task.name);
+    await browser?.closePages();
+  });
   afterAll(async () => {
     await browser?.close();
     await running?.stop();
@@ -207,7 +215,7 @@ describe('console lifecycle actions and live updates', { timeout: 90_000 }, () =
     await page.getByRole('group', { name: "The run's steps as a graph" }).waitFor();
     // … and resumes it: the run page turns every step to success.
     expect((await call(server.baseUrl, undefined, 'POST', `/api/runs/${runId}/resume`)).body.status).toBe('success');
-    await expect.poll(() => page.locator('.dag-node.status-success').count(), { timeout: 15_000 }).toBe(3);
+    await expect.poll(() => page.locator('.dag-node.status-success').count(), { timeout: 30_000 }).toBe(3);
     expect(await notReloaded()).toBe(true);
     expect(browser.problems).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -25,6 +25,10 @@ export interface Browser {
   /** Console errors, uncaught exceptions and requests to another origin, as they happened. */
   readonly problems: string[];
   newPage(options?: { width?: number; height?: number }): Promise<Page>;
+  /** Screenshots of every open page into test-results/, to see what a failed test saw. */
+  screenshotOnFailure(testName: string): Promise<void>;
+  /** Closes every tab, so that each test starts with one of its own. */
+  closePages(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,6 +66,16 @@ export async function launchBrowser(baseUrl: string): Promise<Browser> {
       const page = context.pages().find((p) => p.url() === 'about:blank') ?? (await context.newPage());
       await page.setViewportSize({ width: options.width ?? 1280, height: options.height ?? 900 });
       return page;
+    },
+    async screenshotOnFailure(name) {
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      const pages = context.pages();
+      for (const [i, page] of pages.entries()) {
+        await page.screenshot({ path: join(RESULTS_DIR, `failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 80)}-${i}.png`), fullPage: true }).catch(() => {});
+      }
+    },
+    async closePages() {
+      for (const page of context.pages()) await page.close().catch(() => {});
     },
     async close() {
       await context.close();
