@@ -19,6 +19,10 @@ function newestIn(dir) {
 export function buildIsCurrent() {
   if (!existsSync(BUILD_STAMP) || !existsSync(new URL('dist/main.js', root))) return false;
   const inputs = INPUTS.map((name) => new URL(name, root)).filter((url) => existsSync(url));
-  const newest = Math.max(newestIn(new URL('src/', root)), ...inputs.map((url) => statSync(url).mtimeMs));
+  // The console (web/) is built by the same `npm run build`, after the server.
+  const web = new URL('web/', root);
+  const consoleBuilt = existsSync(new URL('dist/console/index.html', root));
+  if (existsSync(web) && !consoleBuilt) return false;
+  const newest = Math.max(newestIn(new URL('src/', root)), existsSync(web) ? newestIn(web) : 0, ...inputs.map((url) => statSync(url).mtimeMs));
   return newest <= statSync(BUILD_STAMP).mtimeMs;
 }

@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import { buildApp, type App } from '../http/app.js';
 import { createPrometheusMetrics } from '../http/metrics.js';
 import { meteredProviders } from '../providers/llm/metered.js';
+import { CONSOLE_DIR } from '../http/console.js';
 import { createEngineDeps } from '../engine/create-deps.js';
 import { faultsFromEnv } from '../engine/faults.js';
 import { bootstrapAdminToken } from '../engine/tokens.js';
@@ -116,7 +117,7 @@ export async function serveCommand(config: Config): Promise<void> {
     if ((config.host === '0.0.0.0' || config.host === '::') && config.auth.allowedHosts.length === 0) {
       logger.warn(`HOST=${config.host}: only loopback names are answered until STEPGATE_ALLOWED_HOSTS lists the names clients use to reach this server`);
     }
-    app = await buildApp(deps, { bodyLimit: config.bodyLimit, loggerInstance: logger, metrics, auth: config.auth });
+    app = await buildApp(deps, { bodyLimit: config.bodyLimit, loggerInstance: logger, metrics, auth: config.auth, consoleDir: CONSOLE_DIR });
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await app?.close().catch(() => {});
@@ -126,7 +127,7 @@ export async function serveCommand(config: Config): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;
-  logger.info(`stepgate is serving ${url} on ${describeDatabase(config)}. Press Ctrl+C to stop.`);
+  logger.info(`stepgate is serving ${url} on ${describeDatabase(config)} (the operator console is at /). Press Ctrl+C to stop.`);
 }
 
 /** Whether `work` settled within `ms` (it goes on in the background otherwise). */

@@ -25,6 +25,7 @@ import { checkUrlParts, registerJsonBody } from './body.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './metrics.js';
 import { requestIdOf, REQUEST_ID_HEADER } from './request-id.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { isConsoleRoute, registerConsole, sendConsoleIndex } from './console.js';
 
 export interface AppOptions {
   /** Largest request body in bytes; larger bodies get a 413. */
@@ -36,6 +37,8 @@ export interface AppOptions {
   readonly loggerInstance?: FastifyBaseLogger;
   /** What `GET /metrics` serves; the engine's and providers' metrics should point at the same one. */
   readonly metrics?: PrometheusMetrics;
+  /** Serve the operator console built into this directory at `/` (stepgate serve: dist/console). */
+  readonly consoleDir?: string;
 }
 
 /** Never in a log line: a token, a cookie. */
@@ -87,6 +90,10 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
     return reply.status(body.status).header(REQUEST_ID_HEADER, request.id).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
   });
   app.setNotFoundHandler((request, reply) => {
+    if (isConsoleRoute(request)) {
+      const sent = sendConsoleIndex(reply, options.consoleDir);
+      if (sent) return sent;
+    }
     const body = problem(404, 'ROUTE_NOT_FOUND', `There is no route ${request.method} ${request.url.split('?')[0]}. GET /api/openapi.json lists them.`, {
       instance: request.url,
       request_id: request.id,
@@ -106,6 +113,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   await app.register(provenanceRoutes, { deps });
   await app.register(keyRoutes, { deps });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  if (options.consoleDir !== undefined) await registerConsole(app, options.consoleDir);
   return app;
 }
 

@@ -14,7 +14,7 @@ export interface ServerProcess {
  * `stepgate serve` as a real process on a free port: the TypeScript sources (through tsx), or
  * with `built` the compiled build in dist/, as `npm start` runs it.
  */
-export async function startServer(env: Record<string, string | undefined>, options: { built?: boolean; timeoutMs?: number } = {}): Promise<ServerProcess> {
+export async function startServer(env: Record<string, string | undefined>, options: { built?: boolean; timeoutMs?: number; startTimeoutMs?: number } = {}): Promise<ServerProcess> {
   const child = options.built
     ? spawn(process.execPath, ['dist/main.js', 'serve'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', DATABASE_URL: undefined, PORT: '0', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     : startCli(['serve'], { PORT: '0', ...env });
@@ -23,7 +23,7 @@ export async function startServer(env: Record<string, string | undefined>, optio
   child.stdout!.on('data', record);
   child.stderr!.on('data', record);
   // A first start creates the database (PGlite: initdb): slow on a loaded machine.
-  const line = await waitForLine(child, /is serving http:\/\//, options.timeoutMs ?? 120_000);
+  const line = await waitForLine(child, /is serving http:\/\//, options.startTimeoutMs ?? options.timeoutMs ?? 120_000);
   const baseUrl = /(http:\/\/[^\s]+?)\s/.exec(line)![1]!;
   return {
     baseUrl,

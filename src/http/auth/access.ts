@@ -11,7 +11,9 @@ export type Access = 'public' | Role;
 export const ACCESS: Readonly<Record<string, Access>> = {
   'GET /healthz': 'public',
   'GET /api/openapi.json': 'public',
-  // (The console's static files at / get their lines when they are served.)
+  // The operator console's static files (index.html, hashed assets) and its client routes:
+  // public, as any web page; every API call it makes carries the signed-in token.
+  'GET /*': 'public',
 
   'GET /api/me': 'viewer',
   'GET /api/manifests': 'viewer',
