@@ -1,6 +1,5 @@
 import { resolveContractInputs } from '../core/contract-inputs.js';
 import type { ComputeContract } from '../core/manifest/schema.js';
-import { lookup } from '../core/template.js';
 import { pendingAttestations, readyToResume, successfulOutputs } from '../storage/attestations.js';
 import type { EngineDeps } from './deps.js';
 
