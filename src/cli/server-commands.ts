@@ -110,7 +110,7 @@ export async function serveCommand(config: Config): Promise<void> {
     if (config.auth.mode === 'on') {
       // Secure by default, still two commands: the first start makes an admin token the CLI finds.
       const created = await bootstrapAdminToken(deps);
-      if (created) logger.info(`Created the admin token "${created.name}" in ${writeAdminToken(config.dataDir, created.token)} (readable by you only); the CLI uses it from there.`);
+      if (created) announce(logger, config).info(`Created the admin token "${created.name}" in ${writeAdminToken(config.dataDir, created.token)} (readable by you only); the CLI uses it from there.`);
     } else {
       logger.warn('Authentication is off (STEPGATE_AUTH=off): no tokens are checked and attestations record the attested_by their body gives, marked as not verified.');
     }
@@ -127,7 +127,13 @@ export async function serveCommand(config: Config): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;
-  logger.info(`stepgate is serving ${url} on ${describeDatabase(config)} (the operator console is at /). Press Ctrl+C to stop.`);
+  // The address and the admin token's path are what a person starting the server needs: said at
+  // info level even when LOG_LEVEL hides the rest (but not with LOG_LEVEL=silent).
+  announce(logger, config).info(`stepgate is serving ${url} on ${describeDatabase(config)} (the operator console is at /). Press Ctrl+C to stop.`);
+}
+
+function announce(logger: Logger, config: Config): Logger {
+  return config.logLevel === 'silent' ? logger : logger.child({}, { level: 'info' });
 }
 
 /** Whether `work` settled within `ms` (it goes on in the background otherwise). */

@@ -89,5 +89,6 @@ export async function signInWithoutToken(page: Page, baseUrl: string, name: stri
   await page.goto(baseUrl);
   await page.getByLabel('Your name (only used when authentication is off)').fill(name);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByText('authentication is off', { exact: false }).first().waitFor();
+  // Signed in (the session is saved) once the header names who, and that authentication is off.
+  await page.getByText(`${name} · authentication is off`).waitFor();
 }

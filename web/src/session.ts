@@ -46,7 +46,9 @@ export async function signIn(token: string, nameWhenAuthOff: string): Promise<Se
   const client = new ApiClient(token || undefined);
   const features = await readFeatures(client);
   if (!features.me) return { token, name: nameWhenAuthOff.trim(), role: 'admin', authOff: true, features };
-  const me = await client.get<{ name: string; role: string; auth?: string }>('/api/me');
+  const me = await client.get<{ name: string | null; role: string; authentication?: 'on' | 'off' }>('/api/me');
   const role = (ROLES as readonly string[]).includes(me.role) ? (me.role as Role) : 'viewer';
-  return { token, name: me.name, role, authOff: me.auth === 'off', features };
+  // With authentication off the server knows no name: the one typed at sign-in is sent as attested_by.
+  const authOff = me.authentication === 'off';
+  return { token, name: authOff ? nameWhenAuthOff.trim() : (me.name ?? ''), role, authOff, features };
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { EngineDeps } from '../../engine/deps.js';
 import { listPublicKeys, rotateSigningKey, type PublicKeyView } from '../../engine/keys.js';
+import { problemResponses } from '../schemas.js';
 import { iso } from '../serialize.js';
 
 /** The server's provenance signing keys: public halves only, retired ones included. */
@@ -34,7 +35,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
         operationId: 'listSigningKeys',
         tags: ['provenance'],
         summary: 'The public keys that verify provenance envelopes: the active one first, then the retired ones',
-        response: { 200: z.object({ keys: z.array(publicKeySchema) }) },
+        response: { 200: z.object({ keys: z.array(publicKeySchema) }), ...problemResponses(429) },
       },
     },
     async () => ({ keys: (await listPublicKeys(deps)).map(keyJson) }),
@@ -48,7 +49,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
         tags: ['provenance'],
         summary: 'Retire the active signing key and create a new one (stepgate keys rotate)',
         description: 'New envelopes are signed with the new key; the retired key stays listed at GET /api/keys, so what it signed still verifies.',
-        response: { 201: z.object({ active: publicKeySchema, retired: z.array(publicKeySchema) }) },
+        response: { 201: z.object({ active: publicKeySchema, retired: z.array(publicKeySchema) }), ...problemResponses(401, 403, 429) },
       },
     },
     async (_request, reply) => {
