@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from '../src/http/app.js';
 import { buildApp } from '../src/http/app.js';
+import { AUTH_OFF } from './support/app.js';
 import { createFileRootVerifier } from '../src/providers/artifacts/file-roots.js';
 import { createEngineDeps } from '../src/engine/create-deps.js';
 import { describeEachDriver } from './support/databases.js';
@@ -32,7 +33,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const appWithRoots = (database: Database, roots: string[]): Promise<App> =>
-  buildApp(createEngineDeps({ db: database.db, providers: new Map(), defaultModel: 'offline:echo', leaseMs: 60_000, artifactVerifier: createFileRootVerifier(roots) }));
+  buildApp(createEngineDeps({ db: database.db, providers: new Map(), defaultModel: 'offline:echo', leaseMs: 60_000, artifactVerifier: createFileRootVerifier(roots) }), { auth: AUTH_OFF });
 
 async function attestOne(app: App, artifact: { uri: string; sha256?: string; bytes?: number }) {
   const run = await startRun(app, await storeManifest(app, manifest));

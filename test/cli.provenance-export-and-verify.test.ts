@@ -29,13 +29,15 @@ for (const target of targets) {
     let work: string;
     let server: ServerProcess;
     let cleanup: () => Promise<void>;
-    const cli = (...args: string[]) => runCli(args, { STEPGATE_URL: server.baseUrl, STEPGATE_OPERATOR: 'ana' });
+    // Authentication off (this suite is about provenance): the attester is STEPGATE_OPERATOR, and
+    // the CLI must not find some other server's admin token.
+    const cli = (...args: string[]) => runCli(args, { STEPGATE_URL: server.baseUrl, STEPGATE_OPERATOR: 'ana', STEPGATE_TOKEN: undefined, STEPGATE_DATA_DIR: join(work, 'cli') });
 
     beforeAll(async () => {
       work = mkdtempSync(join(tmpdir(), 'stepgate-verify-'));
       let env: Record<string, string>;
       ({ env, cleanup } = await target.setup(work));
-      server = await startServer({ ...env, STEPGATE_ARTIFACT_ROOTS: work }, { timeoutMs: 120_000 });
+      server = await startServer({ ...env, STEPGATE_ARTIFACT_ROOTS: work, STEPGATE_AUTH: 'off' }, { timeoutMs: 120_000 });
     }, 150_000);
     afterAll(async () => {
       await server.stop();
@@ -44,7 +46,7 @@ for (const target of targets) {
     });
 
     // Each step runs the CLI as a process of its own: generous on a loaded machine.
-    it('exports a run and verifies it: 0 verified, 6 signature bad or unsigned, 7 file differs; rotation keeps old envelopes verifiable', { timeout: 480_000 }, async () => {
+    it('exports a run and verifies it: 0 verified, 7 signature bad or unsigned, 8 file differs; rotation keeps old envelopes verifiable', { timeout: 480_000 }, async () => {
       const started = await cli('--json', 'run', 'examples/quarterly-forecast.yaml', '--input', 'region=EMEA');
       expect(started.code, started.stderr).toBe(0);
       const run = JSON.parse(started.stdout) as { id: string };
@@ -102,7 +104,7 @@ for (const target of targets) {
       writeFileSync(join(work, 'other.txt'), 'unrelated');
       const stray = await cli('--json', 'verify', envelopePath, join(work, 'other.txt'));
       expect(stray.code).toBe(8);
-      expect(JSON.parse(stray.stdout)).toMatchObject({ verified: false, exit_code: 7, files: [{ result: 'not_in_statement' }] });
+      expect(JSON.parse(stray.stdout)).toMatchObject({ verified: false, exit_code: 8, files: [{ result: 'not_in_statement' }] });
 
       // A rotation: new envelopes get the new key, the exported one still verifies against the server.
       const rotated = await cli('keys', 'rotate');
@@ -121,7 +123,7 @@ for (const target of targets) {
       expect((await cli('verify', join(work, 'missing.json'))).code).toBe(2);
       const envelope = { payloadType: 'application/vnd.in-toto+json', payload: Buffer.from('{}').toString('base64'), signatures: [{ keyid: 'x', sig: 'AAAA' }] };
       writeFileSync(join(work, 'envelope.json'), JSON.stringify(envelope));
-      const unreachable = await runCli(['verify', join(work, 'envelope.json')], { STEPGATE_URL: 'http://127.0.0.1:9' });
+      const unreachable = await runCli(['verify', join(work, 'envelope.json')], { STEPGATE_URL: 'http://127.0.0.1:9', STEPGATE_TOKEN: undefined, STEPGATE_DATA_DIR: join(work, 'cli') });
       expect(unreachable.code).toBe(5);
       expect((await cli('provenance', '00000000-0000-4000-8000-000000000000')).code).toBe(4);
     });

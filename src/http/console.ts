@@ -60,6 +60,8 @@ export async function registerConsole(app: FastifyInstance, root: string): Promi
     root,
     prefix: '/',
     index: ['index.html'],
+    // Files, not API operations: kept out of the OpenAPI document.
+    schemaHide: true,
     cacheControl: false,
     setHeaders(res, path) {
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);

@@ -1,3 +1,4 @@
+import { CONSOLE_DIR } from '../../src/http/console.js';
 import type { Role } from '../../src/core/access.js';
 import type { Database } from '../../src/storage/database.js';
 import { authOptions, type AuthOptions } from '../../src/http/auth/options.js';
@@ -19,7 +20,8 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** An app with authentication on and a token per role, named after it (`viewer`, …, `admin`). */
 export async function securedApp(database: Database, options: { auth?: Partial<AuthOptions> } & TestDepsOptions = {}): Promise<{ app: App; tokens: Record<Role, string> }> {
-  const app = await testApp(database, { ...options, auth: authOn(options.auth) });
+  // With the console (built by npm ci / npm run build), so that its public route is checked too.
+  const app = await testApp(database, { ...options, auth: authOn(options.auth), consoleDir: CONSOLE_DIR });
   const tokens = {} as Record<Role, string>;
   for (const role of ['viewer', 'operator', 'author', 'admin'] as const) tokens[role] = await mintToken(database, role, role);
   return { app, tokens };

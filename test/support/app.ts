@@ -59,12 +59,13 @@ export const AUTH_OFF: AuthOptions = authOptions({ mode: 'off' });
 /** An app over a test database; its metrics registry is metered into by the providers too. */
 export function testApp(
   database: Database,
-  options: { bodyLimit?: number; loggerInstance?: FastifyBaseLogger; auth?: AuthOptions } & TestDepsOptions = {},
+  options: { bodyLimit?: number; loggerInstance?: FastifyBaseLogger; auth?: AuthOptions; consoleDir?: string } & TestDepsOptions = {},
 ): Promise<App> {
   const metrics = options.metrics ?? createPrometheusMetrics();
   return buildApp(testDeps(database, { ...options, metrics }), {
     metrics,
     auth: options.auth ?? AUTH_OFF,
+    ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
     ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
     ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : {}),
   });

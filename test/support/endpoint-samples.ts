@@ -88,6 +88,7 @@ export const SAMPLES: Readonly<Record<string, Sample>> = {
   },
   'GET /api/runs/:run_id/provenance': { status: 200, prepare: async (ctx) => ({ method: 'GET', url: `/api/runs/${(await waitingRun(ctx)).runId}/provenance` }) },
   'POST /api/keys/rotate': { status: 201, prepare: async () => ({ method: 'POST', url: '/api/keys/rotate' }) },
+  'GET /*': { status: 200, prepare: async () => ({ method: 'GET', url: '/' }) },
   'POST /api/tokens': { status: 201, prepare: async () => ({ method: 'POST', url: '/api/tokens', payload: { name: `t-${randomUUID()}`, role: 'viewer' } }) },
   'DELETE /api/tokens/:id': {
     status: 200,

@@ -36,6 +36,12 @@ export async function startGatedLlm(decide: (prompt: string, nth: number) => Gat
   const waiters: Array<{ matches: (prompt: string) => boolean; resolve: (request: GatedRequest) => void }> = [];
   const open = new Set<ServerResponse>();
   const server: Server = createServer((req, res) => {
+    // Only chat completions: GET /v1/models is a 404, like a server that cannot list its models
+    // (so stepgate checks no model name against it).
+    if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
+      return;
+    }
     let raw = '';
     req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
     req.on('end', () => {

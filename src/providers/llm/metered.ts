@@ -12,6 +12,8 @@ export function meteredProviders(providers: ReadonlyMap<string, LlmProvider>, me
 function metered(provider: LlmProvider, metrics: Metrics): LlmProvider {
   return {
     name: provider.name,
+    // The model list passes through unmetered (it is no LLM call).
+    ...(provider.knownModels ? { knownModels: () => provider.knownModels!() } : {}),
     async complete(request) {
       const began = performance.now();
       const seconds = () => (performance.now() - began) / 1000;
