@@ -42,7 +42,7 @@ describe('serve: the first admin token, and STEPGATE_AUTH=off', { timeout: 300_0
     } finally {
       await first.stop();
     }
-    expect(first.output()).toContain(`Created the admin token "admin" in ${path}`);
+    expect(first.output()).toContain(`Created the admin token admin in ${path}`);
     expect(first.output()).not.toContain(token);
     expect(first.output()).not.toContain(token.slice(3));
 

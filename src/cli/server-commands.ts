@@ -110,7 +110,7 @@ export async function serveCommand(config: Config): Promise<void> {
     if (config.auth.mode === 'on') {
       // Secure by default, still two commands: the first start makes an admin token the CLI finds.
       const created = await bootstrapAdminToken(deps);
-      if (created) announce(logger, config).info(`Created the admin token "${created.name}" in ${writeAdminToken(config.dataDir, created.token)} (readable by you only); the CLI uses it from there.`);
+      if (created) announce(logger, config).info(`Created the admin token ${created.name} in ${writeAdminToken(config.dataDir, created.token)} (readable by you only); the CLI uses it from there.`);
     } else {
       logger.warn('Authentication is off (STEPGATE_AUTH=off): no tokens are checked and attestations record the attested_by their body gives, marked as not verified.');
     }
