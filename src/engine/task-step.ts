@@ -85,8 +85,8 @@ export async function runTaskStep(
   // instead of failing the write — and being fetched, and paid, again on every resume.
   const evidence = storable({ provider: providerName, model: modelName, request: reply.requestBody, response: reply.responseBody, usage: reply.usage, latencyMs, tries: reply.tries, error: undefined });
   const call: CallRecord = evidence.value;
-  if (evidence.problem || storable(reply.text).problem) {
-    const problem = evidence.problem ?? storable(reply.text).problem!;
+  const problem = evidence.problem ?? storable(reply.text).problem;
+  if (problem) {
     const error = { message: `the reply cannot be stored: it holds ${problem.what} at ${problem.path}; the provider's reply is kept with it replaced by U+FFFD`, kind: 'unstorable' };
     return finish({ status: 'FAIL', error }, { ...call, error });
   }
