@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -9,7 +10,7 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `stepgate …` (src/main.ts) as a real subprocess. */
+/** Runs `stepgate …` (the current sources) as a real subprocess. */
 export function runCli(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = startCli(args, env);
@@ -23,8 +24,13 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
   });
 }
 
+/**
+ * `stepgate …` from the sources the global setup transpiled (STEPGATE_TEST_SOURCES), else
+ * src/main.ts through tsx (scripts outside the test run).
+ */
 export function startCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const sources = process.env.STEPGATE_TEST_SOURCES;
+  return spawn(process.execPath, [...(sources ? [join(sources, 'main.js')] : ['--import', 'tsx', 'src/main.ts']), ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', DATABASE_URL: undefined, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

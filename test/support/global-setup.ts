@@ -4,6 +4,7 @@ import type { TestProject } from 'vitest/node';
 import { openPglite } from '../../src/storage/pglite/connect.js';
 import { adminQuery, TEMPLATE_PREFIX } from './postgres-admin.js';
 import { openPostgres } from '../../src/storage/postgres/connect.js';
+import { transpileSourcesNow } from './transpiled-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,6 +20,10 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const dir = join(process.cwd(), '.tmp');
   mkdirSync(dir, { recursive: true });
+  // Every `stepgate` process the tests start runs these (test/support/cli.ts): tsx would
+  // compile the sources again in each of hundreds of processes.
+  const sources = transpileSourcesNow();
+  process.env.STEPGATE_TEST_SOURCES = sources.dir;
   const dumpPath = join(dir, `pglite-template-${process.pid}.tar`);
   const pglite = await openPglite({ memory: true });
   await pglite.migrate();
@@ -40,6 +45,7 @@ export default async function setup(project: TestProject) {
   project.provide('postgresTemplate', template);
 
   return async () => {
+    sources.remove();
     rmSync(dumpPath, { force: true });
     if (url && template) await adminQuery(url, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
   };
