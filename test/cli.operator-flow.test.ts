@@ -65,7 +65,7 @@ describe('the stepgate CLI against a real server on PGlite', { timeout: 300_000 
     const humanStatus = await cli('status', run.id);
     expect(humanStatus.stdout).toContain(`B.forecast_csv: ${pathToFileURL(file).href} sha256:${digest}`);
     expect(humanStatus.stdout).toMatch(/^ +C +task +SUCCESS +\d+ ms +\d+→\d+ tokens, LLM \d+ ms$/m);
-    expect(humanStatus.stdout).toMatch(/^ +B +compute +SUCCESS +\S.* attested by ana$/m);
+    expect(humanStatus.stdout).toMatch(/^ +B +compute +SUCCESS +\S.* attested by admin$/m);
 
     const listed = await json('runs', '--status', 'success');
     expect(listed.items.map((r: { id: string }) => r.id)).toContain(run.id);

@@ -121,6 +121,10 @@ describeEachDriver('provenance: every attestation as a signed in-toto statement'
     const app = await testApp(ctx.database);
     const { run, b } = await attestedRun(app);
     const before = (await get(app, `/api/runs/${run.id}/steps/${b.id}/provenance?envelope=dsse`)).json() as Envelope;
+    // A body the API does not read is refused, and rotates nothing (found by the fuzz suite).
+    const plain = await app.inject({ method: 'POST', url: '/api/keys/rotate', headers: { 'content-type': 'text/plain' }, payload: 'name: x' });
+    expect(plain.statusCode, plain.body).toBe(415);
+    expect((await get(app, '/api/keys')).json().keys).toHaveLength(1);
     const rotated = await app.inject({ method: 'POST', url: '/api/keys/rotate' });
     expect(rotated.statusCode, rotated.body).toBe(201);
     const { active, retired } = rotated.json();

@@ -17,10 +17,11 @@ const url = process.env.TEST_DATABASE_URL;
 if (url) {
   databases.push({
     name: 'postgres',
-    async env() {
+    async env(work) {
       const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
       await adminQuery(url, `CREATE DATABASE ${name}`);
-      return { env: { DATABASE_URL: withDatabase(url, name) }, cleanup: () => adminQuery(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+      // The server writes its first admin token under STEPGATE_DATA_DIR on PostgreSQL too; the CLI, run from `work`, reads it there.
+      return { env: { DATABASE_URL: withDatabase(url, name), STEPGATE_DATA_DIR: join(work, '.stepgate') }, cleanup: () => adminQuery(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
     },
   });
 }

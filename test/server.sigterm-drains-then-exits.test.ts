@@ -26,6 +26,8 @@ it('exits after the shutdown timeout with a slow LLM call in flight, and a new p
   dir = mkdtempSync(join(tmpdir(), 'stepgate-sigterm-'));
   const env = {
     STEPGATE_DATA_DIR: dir,
+    // Authentication is not what this test is about (the server listens on loopback).
+    STEPGATE_AUTH: 'off',
     OPENAI_BASE_URL: llm.baseUrl,
     OPENAI_API_KEY: 'sk-test-secret',
     STEPGATE_DEFAULT_MODEL: 'openai:slow',

@@ -33,6 +33,9 @@ export function refused(part: string, issues: Issue[]): RequestInvalidError {
 
 /** JSON bodies for every route (manifest routes parse their own, YAML included). */
 export function registerJsonBody(app: FastifyInstance, limits: InputLimits): void {
+  // The API reads JSON (and YAML, for manifests) only: Fastify's own text/plain parser would
+  // hand a route that takes no body a string it never looks at, and the request would succeed.
+  app.removeContentTypeParser('text/plain');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     try {
