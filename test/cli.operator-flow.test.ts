@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChatCompletionsServer } from './support/chat-completions-server.js';
 import { runCli, startCli } from './support/cli.js';
 import { startServer, type ServerProcess } from './support/server-process.js';
+import { migratedDataDir } from './support/data-dir.js';
 
 describe('the stepgate CLI against a real server on PGlite', { timeout: 300_000 }, () => {
   let server: ServerProcess;
@@ -21,7 +22,7 @@ describe('the stepgate CLI against a real server on PGlite', { timeout: 300_000 
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'stepgate-cli-'));
-    server = await startServer({ STEPGATE_DATA_DIR: join(work, 'data') });
+    server = await startServer({ STEPGATE_DATA_DIR: migratedDataDir(join(work, 'data')) });
   }, 180_000);
   afterAll(async () => {
     await server.stop();
@@ -123,7 +124,7 @@ describe('the stepgate CLI against a real server on PGlite', { timeout: 300_000 
 
   it('shows each step as it finishes with --progress, before the run is reported', async () => {
     const llm = await startChatCompletionsServer({ reply: 'slow answer', delayMs: 600 });
-    const slow = await startServer({ STEPGATE_DATA_DIR: join(work, 'slow'), OPENAI_BASE_URL: llm.baseUrl, OPENAI_API_KEY: 'k' });
+    const slow = await startServer({ STEPGATE_DATA_DIR: migratedDataDir(join(work, 'slow')), OPENAI_BASE_URL: llm.baseUrl, OPENAI_API_KEY: 'k' });
     try {
       const file = join(work, 'slow.yaml');
       writeFileSync(file, ['name: slow', 'steps:', '  - key: first', '    prompt: one', '    model: openai:m', '  - key: second', '    depends_on: [first]', '    prompt: two', '    model: openai:m', ''].join('\n'));

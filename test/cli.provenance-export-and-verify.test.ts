@@ -7,10 +7,11 @@ import { runCli } from './support/cli.js';
 import { withDatabase } from './support/global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
 import { api, startServer, type ServerProcess } from './support/server-process.js';
+import { migratedDataDir } from './support/data-dir.js';
 
 /** Both databases, as a real server process sees them. */
 const targets: Array<{ name: string; setup(work: string): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> }> = [
-  { name: 'pglite', setup: async (work) => ({ env: { STEPGATE_DATA_DIR: join(work, 'data') }, cleanup: async () => {} }) },
+  { name: 'pglite', setup: async (work) => ({ env: { STEPGATE_DATA_DIR: migratedDataDir(join(work, 'data')) }, cleanup: async () => {} }) },
 ];
 const url = process.env.TEST_DATABASE_URL;
 if (url) {

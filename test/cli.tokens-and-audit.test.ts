@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './support/cli.js';
 import { startServer, type ServerProcess } from './support/server-process.js';
+import { migratedDataDir } from './support/data-dir.js';
 
 describe('stepgate token and stepgate audit against a real server', { timeout: 300_000 }, () => {
   let server: ServerProcess;
@@ -14,7 +15,7 @@ describe('stepgate token and stepgate audit against a real server', { timeout: 3
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'stepgate-cli-tokens-'));
-    server = await startServer({ STEPGATE_DATA_DIR: join(work, 'data') });
+    server = await startServer({ STEPGATE_DATA_DIR: migratedDataDir(join(work, 'data')) });
   }, 180_000);
   afterAll(async () => {
     await server.stop();

@@ -10,7 +10,7 @@ import { runCli } from './support/cli.js';
 import { withDatabase } from './support/global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
 
-it('[pglite] npm run migrate applies the migrations and exits; a second run changes nothing', async () => {
+it('[pglite] npm run migrate applies the migrations and exits; a second run changes nothing', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stepgate-migrate-'));
   try {
     const first = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir });
@@ -28,7 +28,7 @@ const url = process.env.TEST_DATABASE_URL;
 /** The migrations drizzle-kit generated, from its journal: each is applied exactly once. */
 const journal = JSON.parse(readFileSync(new URL('../src/storage/migrations/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] };
 
-it.runIf(url)('[postgres] two processes migrating one server at once both succeed, and a rerun is a no-op', async () => {
+it.runIf(url)('[postgres] two processes migrating one server at once both succeed, and a rerun is a no-op', { timeout: 120_000 }, async () => {
   const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
   await adminQuery(url!, `CREATE DATABASE ${name}`);
   const databaseUrl = withDatabase(url!, name);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { runCli, startCli, waitForLine } from './support/cli.js';
+import { migratedDataDir } from './support/data-dir.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -12,7 +13,7 @@ afterEach(() => {
 const dataDir = () => {
   const dir = mkdtempSync(join(tmpdir(), 'stepgate-lock-'));
   dirs.push(dir);
-  return dir;
+  return migratedDataDir(dir);
 };
 
 it('refuses a second process on a data directory in use, naming the holder, and frees it on SIGTERM', async () => {
@@ -39,7 +40,7 @@ it('takes over a lock left behind by a process that is gone', async () => {
   writeFileSync(join(dir, 'stepgate.lock'), `${gone}\n`);
   const result = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir });
   expect(result.code, result.stderr).toBe(0);
-  expect(result.stderr).toContain('schema is current');
+  expect(result.stderr).toMatch(/Nothing to apply: the schema of embedded PostgreSQL \(PGlite\) in .* is current\./);
 });
 
 it('exits 3 when the port is taken, releasing its data directory', async () => {
@@ -52,6 +53,8 @@ it('exits 3 when the port is taken, releasing its data directory', async () => {
     expect(second.stderr).toContain('the port is taken');
     expect(existsSync(join(dir, 'stepgate.lock'))).toBe(false);
   } finally {
+    const exited = new Promise((resolve) => server.on('exit', resolve));
     server.kill('SIGTERM');
+    expect(await exited).toBe(0);
   }
 });

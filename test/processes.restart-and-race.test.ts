@@ -7,6 +7,7 @@ import { startChatCompletionsServer, type ChatCompletionsServer } from './suppor
 import { withDatabase } from './support/global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
 import { api, startServer } from './support/server-process.js';
+import { migratedDataDir } from './support/data-dir.js';
 
 const DIGEST = 'b'.repeat(64);
 const manifest = {
@@ -29,7 +30,7 @@ const targets: Array<{ name: string; setup(): Promise<{ env: Record<string, stri
     name: 'pglite',
     async setup() {
       const dir = mkdtempSync(join(tmpdir(), 'stepgate-proc-'));
-      return { env: { STEPGATE_DATA_DIR: dir }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+      return { env: { STEPGATE_DATA_DIR: migratedDataDir(dir) }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
     },
   },
 ];

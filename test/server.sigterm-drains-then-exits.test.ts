@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startChatCompletionsServer, type ChatCompletionsServer } from './support/chat-completions-server.js';
 import { api, startServer, type ServerProcess } from './support/server-process.js';
+import { migratedDataDir } from './support/data-dir.js';
 
 let llm: ChatCompletionsServer | undefined;
 let server: ServerProcess | undefined;
@@ -25,7 +26,7 @@ it('exits after the shutdown timeout with a slow LLM call in flight, and a new p
   llm = await startChatCompletionsServer({ reply: 'late', delayMs: 60_000 }, { reply: 'on time' });
   dir = mkdtempSync(join(tmpdir(), 'stepgate-sigterm-'));
   const env = {
-    STEPGATE_DATA_DIR: dir,
+    STEPGATE_DATA_DIR: migratedDataDir(dir),
     // Authentication is not what this test is about (the server listens on loopback).
     STEPGATE_AUTH: 'off',
     OPENAI_BASE_URL: llm.baseUrl,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { adminQuery, TEST_DB_PREFIX } from './postgres-admin.js';
 import { startServer, type ServerProcess } from './server-process.js';
+import { migratedDataDir } from './data-dir.js';
 
 export interface ConsoleServer {
   readonly server: ServerProcess;
@@ -11,7 +12,7 @@ export interface ConsoleServer {
 /**
  * The built server (what `npm start` runs) for the browser tests. With TEST_DATABASE_URL it
  * serves a fresh PostgreSQL database (it starts in a second); otherwise PGlite in `work`,
- * whose first start (initdb) can take half a minute on a loaded 2-core machine.
+ * copied from the migrated template (a first start's initdb takes seconds of CPU).
  */
 export async function startConsoleServer(work: string, env: Record<string, string> = {}): Promise<ConsoleServer> {
   const url = process.env.TEST_DATABASE_URL;
@@ -23,7 +24,7 @@ export async function startConsoleServer(work: string, env: Record<string, strin
     target.pathname = `/${name}`;
     database = { url: target.toString(), name };
   }
-  const server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate'), ...(database ? { DATABASE_URL: database.url } : {}), ...env }, { built: true, startTimeoutMs: 120_000 });
+  const server = await startServer({ STEPGATE_DATA_DIR: database ? join(work, '.stepgate') : migratedDataDir(join(work, '.stepgate')), ...(database ? { DATABASE_URL: database.url } : {}), ...env }, { built: true, startTimeoutMs: 120_000 });
   return {
     server,
     async stop() {

@@ -25,6 +25,14 @@ export default async function setup(project: TestProject) {
   const sources = transpileSourcesNow();
   process.env.STEPGATE_TEST_SOURCES = sources.dir;
   const dumpPath = join(dir, `pglite-template-${process.pid}.tar`);
+  // A migrated PGlite data directory that server processes start from (test/support/data-dir.ts).
+  const dataDirTemplate = join(dir, `data-dir-template-${process.pid}`);
+  rmSync(dataDirTemplate, { recursive: true, force: true });
+  const onDisk = await openPglite({ dataDir: dataDirTemplate });
+  await onDisk.migrate();
+  await onDisk.close();
+  process.env.STEPGATE_TEST_DATA_DIR_TEMPLATE = dataDirTemplate;
+
   const pglite = await openPglite({ memory: true });
   await pglite.migrate();
   const dump = await pglite.client.dumpDataDir('none');
@@ -46,6 +54,7 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     sources.remove();
+    rmSync(dataDirTemplate, { recursive: true, force: true });
     rmSync(dumpPath, { force: true });
     if (url && template) await adminQuery(url, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
   };
