@@ -23,7 +23,7 @@ describeEachDriver('every endpoint × every role, from the one access table', (c
     await app.close();
   });
 
-  it('answers 2xx to a role the line allows, 403 to a lower role and 401 without a valid token', async () => {
+  it('answers 2xx to a role the line allows, 403 to a lower role and 401 without a valid token', { timeout: 120_000 }, async () => {
     const { app, tokens } = await securedApp(ctx.database);
     const seen: string[] = [];
     for (const route of app.accessRoutes) {
