@@ -41,6 +41,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow every run event as it is committed (Server-Sent Events)
+         * @description Each event is `id: <id>`, `event: <kind>`, `data: <event JSON>` (docs/events.md). Send `Last-Event-ID` (or `?last_event_id=`) to replay the events after it from the database first. A `: ping` comment comes every 15 s. With `follow=false` the stream ends after the replay.
+         *
+         *     Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
+         */
+        get: operations["streamRunEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys": {
         parameters: {
             query?: never;
@@ -184,7 +206,9 @@ export interface paths {
         put?: never;
         /**
          * Create a run and execute it until it waits for attestation or ends
-         * @description Needs a token with the role author or above (401 without a valid token, 403 with a lower role).
+         * @description With `Accept: application/x-ndjson` the answer is 200 `application/x-ndjson`: one run event per line as the runner works (docs/events.md), the last line being the run as the plain answer gives it, or `{"kind":"error","problem":{…}}` when it failed after streaming began. A refusal before anything ran is a normal problem.
+         *
+         *     Needs a token with the role author or above (401 without a valid token, 403 with a lower role).
          */
         post: operations["createRun"];
         delete?: never;
@@ -290,6 +314,8 @@ export interface paths {
          * Continue a waiting run from the database
          * @description Exactly one caller advances a run: the others get 409. Runs what the attestations unblocked; answers the run, back to waiting (see waiting_on) or finished. A run left running by a process that died (its lease expired) is recovered the same way.
          *
+         *     With `Accept: application/x-ndjson` the answer is 200 `application/x-ndjson`: one run event per line as the runner works (docs/events.md), the last line being the run as the plain answer gives it, or `{"kind":"error","problem":{…}}` when it failed after streaming began. A refusal before anything ran is a normal problem.
+         *
          *     Needs a token with the role operator or above (401 without a valid token, 403 with a lower role).
          */
         post: operations["resumeRun"];
@@ -311,6 +337,8 @@ export interface paths {
         /**
          * Give the failed steps of a run in error a new attempt, and continue it
          * @description Only from error. Every step whose last attempt ended FAIL (or was cancelled by that failure) gets a new step run (attempt + 1); the old one, its evidence and its attestation stay. SUCCESS steps are reused. A compute step waits for a new attestation (with a fresh due_at); a task step runs. Then the run continues as on resume.
+         *
+         *     With `Accept: application/x-ndjson` the answer is 200 `application/x-ndjson`: one run event per line as the runner works (docs/events.md), the last line being the run as the plain answer gives it, or `{"kind":"error","problem":{…}}` when it failed after streaming began. A refusal before anything ran is a normal problem.
          *
          *     Needs a token with the role operator or above (401 without a valid token, 403 with a lower role).
          */
@@ -1013,6 +1041,44 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    streamRunEvents: {
+        parameters: {
+            query?: {
+                /** @description false: end the stream after the replay instead of following live events */
+                follow?: "true" | "false";
+                /** @description Only these kinds, comma-separated (e.g. run_waiting,run_failed) */
+                kind?: string;
+                /** @description Replay the events after this id (for clients that cannot send Last-Event-ID) */
+                last_event_id?: string;
+                /** @description Only this run's events */
+                run?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
                 };
             };
             /** @description RFC 9457 problem details */
