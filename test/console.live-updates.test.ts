@@ -1,8 +1,6 @@
 /**
- * A browser flow that waits for `GET /api/events` (SPEC §12, live progress), not built yet:
- * this file is not named `.test.ts`, so vitest does not run it. Rename it to
- * `console.live-updates.test.ts` once the endpoint is on main and listed in the OpenAPI
- * document (the console reads its features from there).
+ * The console lives on `GET /api/events` (SPEC §12, §14): pages change when someone else acts,
+ * without a reload.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
