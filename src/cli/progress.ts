@@ -16,7 +16,8 @@ export interface Progress {
 export type StepTypes = ReadonlyMap<string, string>;
 
 export function createProgress(out: Output, types: StepTypes): Progress {
-  return out.tty ? spinnerProgress(out, types) : plainProgress(out, types);
+  // A terminal that reports no width (a pseudo-terminal nobody sized) cannot redraw a line.
+  return out.tty && (process.stdout.columns ?? 0) > 0 ? spinnerProgress(out, types) : plainProgress(out, types);
 }
 
 /** The word for what happened, as the SPEC's statuses say it. */

@@ -1,0 +1,223 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startChatCompletionsServer, type ChatCompletionsServer } from './support/chat-completions-server.js';
+import { ROOT, runCli, startCli, waitForLine } from './support/cli.js';
+import { api, startServer, type ServerProcess } from './support/server-process.js';
+
+/**
+ * `stepgate run`, `resume`, `retry` and `watch` as a progress display (SPEC §12): a spinner
+ * on a terminal (a real pseudo-terminal, through util-linux `script`), plain lines when piped,
+ * and the exit codes scripts rely on: 0 success or waiting, 9 error, 10 cancelled. One server
+ * process for the file; its openai provider talks to a local chat-completions server whose
+ * answers each test scripts (STEPGATE_LLM_MAX_TRIES=1: a 400 fails the step at once).
+ */
+describe('the CLI shows a run as it works and exits by how it ended', { timeout: 120_000 }, () => {
+  let server: ServerProcess;
+  let llm: ChatCompletionsServer;
+  let work: string;
+  let manifest: string;
+  const env = () => ({ STEPGATE_URL: server.baseUrl, STEPGATE_DATA_DIR: join(work, 'data'), STEPGATE_TOKEN: undefined, NO_COLOR: undefined, FORCE_COLOR: undefined });
+  const cli = (...args: string[]) => runCli(args, env());
+  /** Lets the test hold a scripted LLM answer until it opens the gate. */
+  const gate = () => {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { opened, open };
+  };
+  const llmCallArrived = (count: number) => vi.waitFor(() => expect(llm.requests.length).toBeGreaterThanOrEqual(count), { timeout: 30_000, interval: 20 });
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'stepgate-cli-progress-'));
+    llm = await startChatCompletionsServer({ reply: 'ok' });
+    server = await startServer({ STEPGATE_DATA_DIR: join(work, 'data'), OPENAI_BASE_URL: llm.baseUrl, OPENAI_API_KEY: 'k', STEPGATE_LLM_MAX_TRIES: '1' });
+    // A (an LLM call) → B (compute: parks the run) → C.
+    manifest = join(work, 'a-b-c.yaml');
+    writeFileSync(
+      manifest,
+      [
+        'name: progress-a-b-c',
+        'steps:',
+        '  - key: A',
+        '    prompt: draft',
+        '    model: openai:m',
+        '  - key: B',
+        '    step_type: compute',
+        '    depends_on: [A]',
+        '    compute_contract:',
+        '      executor: excel',
+        '      inputs: []',
+        '      outputs: [sheet]',
+        '      verification: operator_attest',
+        '  - key: C',
+        '    depends_on: [B]',
+        '    prompt: memo',
+        '    model: openai:m',
+        '',
+      ].join('\n'),
+    );
+  }, 180_000);
+  afterAll(async () => {
+    await server?.stop();
+    await llm?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('piped: one plain line per event as it happens, then the summary; exit 0 for a run that waits', async () => {
+    const held = gate();
+    llm.script({ reply: 'the draft', after: held.opened });
+    const requestsBefore = llm.requests.length;
+    const child = startCli(['run', manifest], env());
+    const output = collect(child);
+    // The step's start is on stdout while its LLM call is still held: progress, not a report.
+    await waitForLine(child, /^A {2}task {2}started$/);
+    await llmCallArrived(requestsBefore + 1);
+    expect(output.stdout()).not.toMatch(/SUCCESS/);
+    held.open();
+    const code = await exited(child);
+    expect(code, output.stderr()).toBe(0);
+    const lines = output.stdout().split('\n');
+    const at = (pattern: RegExp) => lines.findIndex((line) => pattern.test(line));
+    expect(lines).toContainEqual(expect.stringMatching(/^A {2}task {2}SUCCESS {2}\d+(?:\.\d)? m?s$/));
+    expect(lines).toContain('B  compute  WAITING_FOR_ATTESTATION');
+    expect(lines).toContain('run  waiting');
+    expect(at(/^A {2}task {2}started$/)).toBeLessThan(at(/^A {2}task {2}SUCCESS/));
+    expect(at(/^A {2}task {2}SUCCESS/)).toBeLessThan(at(/^B {2}compute {2}WAITING/));
+    expect(at(/^run {2}waiting$/)).toBeLessThan(at(/^Run [0-9a-f-]{36} started: waiting/));
+    expect(output.stdout()).toMatch(/stepgate attest [0-9a-f-]{36} B --outcome SUCCESS --artifact sheet=PATH/);
+    expect(output.stdout()).not.toMatch(/\u001b\[/); // no escape codes when piped
+  });
+
+  it('on a terminal: a spinner with the running step, replaced by a ✓ line with its duration', async () => {
+    const held = gate();
+    llm.script({ reply: 'the draft', after: held.opened });
+    const child = onTerminal(['run', manifest], env());
+    const output = collect(child);
+    // While A's LLM call is held, the spinner shows A with its elapsed time.
+    await vi.waitFor(() => expect(output.stdout()).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\S* A {2}task {2}\S*\d+(?:\.\d)? m?s/), { timeout: 30_000, interval: 50 });
+    held.open();
+    expect(await exited(child), output.stdout()).toBe(0);
+    const screen = output.stdout();
+    expect(screen).toMatch(/✓\S* \S*A\S* {2}task {2}\S*SUCCESS\S* {2}\d+(?:\.\d)? m?s/);
+    expect(screen).toMatch(/⏸\S* \S*B\S* {2}compute {2}\S*WAITING_FOR_ATTESTATION/);
+    expect(screen).toMatch(/Run [0-9a-f-]{36} started: \S*waiting/);
+    expect(screen).toContain('\u001b[?25l'); // ora hides the cursor while it spins …
+    expect(screen).toContain('\u001b[?25h'); // … and shows it again
+  });
+
+  it('with NO_COLOR on a terminal, and with --json: plain lines, and only the final run', async () => {
+    llm.script({ reply: 'the draft' });
+    const child = onTerminal(['run', manifest], { ...env(), NO_COLOR: '1' });
+    const output = collect(child);
+    expect(await exited(child)).toBe(0);
+    expect(output.stdout()).toMatch(/^A {2}task {2}SUCCESS {2}\d+(?:\.\d)? m?s\r?$/m);
+    expect(output.stdout()).not.toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/);
+
+    const json = await cli('--json', 'run', manifest);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: 'waiting', step_runs: [{ step_key: 'A', status: 'SUCCESS' }, { step_key: 'B' }] });
+  });
+
+  it('exits 9 when the run ends in error (run, retry) and 0 once a retry succeeds; --no-progress too', async () => {
+    llm.script({ status: 400, body: { error: { message: 'bad request: no such parameter', type: 'invalid_request_error' } } });
+    const failed = await cli('run', manifest);
+    expect(failed.code, failed.stderr).toBe(9);
+    expect(failed.stdout).toMatch(/^A {2}task {2}FAIL {2}\d+(?:\.\d)? m?s$/m);
+    expect(failed.stdout).toContain('run  error');
+    const runId = /Run ([0-9a-f-]{36}) started: error/.exec(failed.stdout)![1]!;
+    expect(failed.stdout).toContain(`stepgate retry ${runId}`);
+
+    const again = await cli('--json', 'retry', runId);
+    expect(again.code).toBe(9);
+    expect(JSON.parse(again.stdout).status).toBe('error');
+    expect((await cli('run', '--no-progress', manifest)).code).toBe(9);
+
+    llm.script({ reply: 'now it works' });
+    const retried = await cli('retry', runId);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(retried.stdout).toContain('run  retried');
+    expect(retried.stdout).toMatch(/^A {2}task {2}started {2}attempt 2$/m);
+    expect(retried.stdout).toMatch(/^A {2}task {2}SUCCESS {2}\d+(?:\.\d)? m?s {2}attempt 2$/m);
+    expect(retried.stdout).toMatch(/Run [0-9a-f-]{36} retried: waiting/);
+  });
+
+  it('exits 0 when resume ends the run in success, and 10 when the run is cancelled while it works', async () => {
+    llm.script({ reply: 'ok' });
+    const started = await cli('--json', 'run', manifest);
+    const run = JSON.parse(started.stdout);
+    const sheet = join(work, 'sheet.csv');
+    writeFileSync(sheet, 'a,b\n1,2\n');
+    expect((await cli('attest', run.id, 'B', '--outcome', 'SUCCESS', '--artifact', `sheet=${sheet}`)).code).toBe(0);
+    const resumed = await cli('resume', run.id);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('run  resumed');
+    expect(resumed.stdout).toMatch(/^C {2}task {2}SUCCESS {2}\d+(?:\.\d)? m?s$/m);
+    expect(resumed.stdout).toContain('run  success');
+
+    // A run cancelled while its first LLM call is in flight: the runner records the call and stops.
+    const held = gate();
+    llm.script({ reply: 'too late', after: held.opened });
+    const requestsBefore = llm.requests.length;
+    const child = startCli(['run', manifest], env());
+    const output = collect(child);
+    await waitForLine(child, /^A {2}task {2}started$/);
+    await llmCallArrived(requestsBefore + 1);
+    const runId = (await api(server.baseUrl, 'GET', '/api/runs?status=running')).body.items[0].id as string;
+    expect((await api(server.baseUrl, 'POST', `/api/runs/${runId}/cancel`, { reason: 'superseded' })).status).toBe(200);
+    held.open();
+    expect(await exited(child), output.stdout() + output.stderr()).toBe(10);
+    expect(output.stdout()).toContain('run  cancelled');
+    expect(output.stdout()).toContain('The run was cancelled: superseded');
+  });
+
+  it('watch RUN: prints the run as it is, follows it, and exits once it parks (0) or at once if it already ended (10)', async () => {
+    const held = gate();
+    llm.script({ reply: 'the draft', after: held.opened });
+    const requestsBefore = llm.requests.length;
+    const runner = startCli(['--no-progress', 'run', manifest], env());
+    await llmCallArrived(requestsBefore + 1);
+    const runId = (await api(server.baseUrl, 'GET', '/api/runs?status=running')).body.items[0].id as string;
+
+    const watcher = startCli(['watch', runId], env());
+    const watched = collect(watcher);
+    await waitForLine(watcher, new RegExp(`^Run ${runId} is running`));
+    held.open();
+    expect(await exited(watcher), watched.stderr()).toBe(0);
+    expect(watched.stdout()).toMatch(/ {2}A {2}task {2}SUCCESS {2}\d+(?:\.\d)? m?s$/m);
+    expect(watched.stdout()).toMatch(/ {2}B {2}compute {2}WAITING_FOR_ATTESTATION$/m);
+    expect(watched.stdout()).toMatch(/ {2}run {2}waiting$/m);
+    expect(await exited(runner)).toBe(0);
+
+    const parked = await cli('watch', runId);
+    expect(parked.code).toBe(0);
+    expect(parked.stdout).toBe(`Run ${runId} is waiting, waiting on B\n`);
+    expect((await api(server.baseUrl, 'POST', `/api/runs/${runId}/cancel`, {})).status).toBe(200);
+    const cancelled = await cli('--json', 'watch', runId);
+    expect(cancelled.code).toBe(10);
+    expect(JSON.parse(cancelled.stdout)).toMatchObject({ id: runId, status: 'cancelled' });
+  });
+});
+
+/** The command on a pseudo-terminal: util-linux `script` (its exit code is the command's). */
+function onTerminal(args: string[], env: Record<string, string | undefined>): ChildProcess {
+  const sources = process.env.STEPGATE_TEST_SOURCES;
+  const argv = [process.execPath, ...(sources ? [join(sources, 'main.js')] : ['--import', 'tsx', 'src/main.ts']), ...args];
+  // A pseudo-terminal nobody sized is 0 columns wide: the CLI would fall back to plain lines.
+  const command = `stty cols 120 rows 40; ${argv.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ')}`;
+  return spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env: { ...process.env, DATABASE_URL: undefined, TERM: 'xterm-256color', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+function collect(child: ChildProcess): { stdout(): string; stderr(): string } {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return { stdout: () => stdout, stderr: () => stderr };
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('close', (code) => resolve(code)));
+}
