@@ -4,9 +4,10 @@ import type { InputLimits } from '../core/limits.js';
 import type { LlmProvider } from '../core/llm.js';
 import type { Metrics } from '../core/metrics.js';
 import { noRootsVerifier, type ArtifactVerifier } from '../core/provenance/verification.js';
-import type { Db, PreparedRunner } from '../storage/database.js';
+import type { Database, Db, PreparedRunner } from '../storage/database.js';
 import { createRunStore } from '../storage/transitions/index.js';
 import type { EngineDeps } from './deps.js';
+import { createEventHub } from './events.js';
 import type { FaultPoints } from './faults.js';
 import { meteredStore } from './metered-store.js';
 import { createPlanCache } from './plan.js';
@@ -23,6 +24,8 @@ export function createEngineDeps(options: {
   artifactSchemes?: readonly string[];
   metrics?: Metrics;
   artifactVerifier?: ArtifactVerifier | undefined;
+  /** The driver's LISTEN; without it events are still recorded, and read back, but none arrives live. */
+  listen?: Database['listen'] | undefined;
 }): EngineDeps {
   return {
     db: options.db,
@@ -39,5 +42,6 @@ export function createEngineDeps(options: {
     artifactSchemes: options.artifactSchemes,
     metrics: options.metrics,
     artifactVerifier: options.artifactVerifier ?? noRootsVerifier,
+    events: createEventHub(options.db, options.listen ?? (async () => async () => {})),
   };
 }

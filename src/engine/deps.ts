@@ -4,6 +4,7 @@ import type { RunStore } from '../core/run-store.js';
 import type { Metrics } from '../core/metrics.js';
 import type { ArtifactVerifier } from '../core/provenance/verification.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
+import type { EventHub } from './events.js';
 import type { FaultPoints } from './faults.js';
 import type { PlanCache } from './plan.js';
 
@@ -33,4 +34,6 @@ export interface EngineDeps {
   readonly metrics?: Metrics | undefined;
   /** Digest verification at attest time (STEPGATE_ARTIFACT_ROOTS). */
   readonly artifactVerifier: ArtifactVerifier;
+  /** Run events of every process sharing the database, live (SPEC §12). */
+  readonly events: EventHub;
 }

@@ -28,6 +28,12 @@ export interface Database {
    * text repeats (the runner's batched writes).
    */
   readonly prepared?: PreparedRunner;
+  /**
+   * LISTENs on `channel`: `onPayload` gets each NOTIFY payload, in commit order, from every
+   * process sharing the database. A connection lost and made again calls `onReconnect` (what
+   * was notified meanwhile is gone: the caller reads it back). Answers the unsubscribe.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
 }
 
 export type PreparedRunner = <T>(query: SQL) => Promise<T[]>;

@@ -343,3 +343,32 @@ export const signingKeys = pgTable(
     uniqueIndex('signing_keys_one_active_idx').on(t.algorithm).where(sql`${t.retiredAt} IS NULL`),
   ],
 );
+
+/**
+ * Every committed transition of a run and its step runs, one row per event (SPEC §12),
+ * appended by the transition's own statement; append-only (a trigger refuses UPDATE, DELETE
+ * and TRUNCATE, except the cascade of a removed run). `GET /api/events` replays from here.
+ */
+export const runEvents = pgTable(
+  'run_events',
+  {
+    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => dagRuns.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    stepRunId: uuid('step_run_id'),
+    stepKey: text('step_key'),
+    attempt: integer('attempt'),
+    /** The run's or the step run's new status. */
+    status: text('status'),
+    at: ts('at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('run_events_run_id_id_idx').on(t.runId, t.id),
+    check(
+      'run_events_kind_check',
+      sql`${t.kind} IN ('run_started', 'step_started', 'step_succeeded', 'step_failed', 'step_waiting', 'step_attested', 'step_cancelled', 'run_waiting', 'run_succeeded', 'run_failed', 'run_cancelled', 'run_resumed', 'run_retried')`,
+    ),
+  ],
+);

@@ -42,6 +42,7 @@ export function testDeps(database: Database, options: TestDepsOptions = {}): Eng
     prepared: database.prepared,
     providers: options.metrics ? meteredProviders(providers, options.metrics) : providers,
     defaultModel: options.defaultModel ?? 'offline:echo',
+    listen: database.listen,
     leaseMs: options.leaseMs ?? 60_000,
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.limits ? { limits: options.limits } : {}),

@@ -9,6 +9,7 @@ import { resumeRun } from '../../engine/resume.js';
 import { iso } from '../serialize.js';
 import { pageQuerySchema, problemResponses, readyRunSchema, runSchema } from '../schemas.js';
 import { runJson } from '../serialize.js';
+import { NDJSON_NOTE, streamRun, wantsNdjson } from '../ndjson.js';
 
 const artifactSchema = z.strictObject({
   name: z.string().min(1).max(100).describe('Unique within the attestation; on SUCCESS each declared contract output needs one'),
@@ -112,12 +113,17 @@ export const attestationRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = as
         summary: 'Continue a waiting run from the database',
         description:
           'Exactly one caller advances a run: the others get 409. Runs what the attestations unblocked; answers the run, back to waiting (see waiting_on) or finished. ' +
-          'A run left running by a process that died (its lease expired) is recovered the same way.',
+          'A run left running by a process that died (its lease expired) is recovered the same way.\n\n' +
+          NDJSON_NOTE,
         params: z.object({ run_id: z.string() }),
         response: { 200: runSchema, ...problemResponses(404, 409) },
       },
     },
-    async (request) => runJson(await resumeRun(deps, request.params.run_id)),
+    async (request, reply) => {
+      const runId = request.params.run_id;
+      if (wantsNdjson(request)) return streamRun(deps, request, reply, runId, async () => runJson(await resumeRun(deps, runId)), { fresh: false });
+      return runJson(await resumeRun(deps, runId));
+    },
   );
 
   app.get(

@@ -6,6 +6,7 @@ import { previewRun } from '../../engine/preview.js';
 import { retryRun } from '../../engine/resume.js';
 import { problemResponses, runPlanSchema, runSchema } from '../schemas.js';
 import { runJson } from '../serialize.js';
+import { NDJSON_NOTE, streamRun, wantsNdjson } from '../ndjson.js';
 
 const runParams = z.object({ run_id: z.string() });
 
@@ -38,12 +39,17 @@ export const lifecycleRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = asyn
         summary: 'Give the failed steps of a run in error a new attempt, and continue it',
         description:
           'Only from error. Every step whose last attempt ended FAIL (or was cancelled by that failure) gets a new step run (attempt + 1); the old one, its evidence and its attestation stay. ' +
-          'SUCCESS steps are reused. A compute step waits for a new attestation (with a fresh due_at); a task step runs. Then the run continues as on resume.',
+          'SUCCESS steps are reused. A compute step waits for a new attestation (with a fresh due_at); a task step runs. Then the run continues as on resume.\n\n' +
+          NDJSON_NOTE,
         params: runParams,
         response: { 200: runSchema, ...problemResponses(404, 409) },
       },
     },
-    async (request) => runJson(await retryRun(deps, request.params.run_id)),
+    async (request, reply) => {
+      const runId = request.params.run_id;
+      if (wantsNdjson(request)) return streamRun(deps, request, reply, runId, async () => runJson(await retryRun(deps, runId)), { fresh: false });
+      return runJson(await retryRun(deps, runId));
+    },
   );
 
   app.get(

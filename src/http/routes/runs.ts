@@ -1,10 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { RUN_STATUSES } from '../../core/lifecycle.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { listRuns, showRun, showStepRun, startRun } from '../../engine/runs.js';
 import { pageQuerySchema, problemResponses, runSchema, runSummarySchema, stepRunDetailSchema } from '../schemas.js';
 import { runJson, runSummaryJson, stepRunDetailJson } from '../serialize.js';
+import { NDJSON_NOTE, streamRun, wantsNdjson } from '../ndjson.js';
 
 export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app, { deps }) => {
   app.post(
@@ -14,6 +16,7 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
         operationId: 'createRun',
         tags: ['runs'],
         summary: 'Create a run and execute it until it waits for attestation or ends',
+        description: NDJSON_NOTE,
         body: z.strictObject({
           manifest_id: z.string().max(100).describe('UUID of a stored manifest'),
           id: z.uuid().optional().describe("The new run's id, if the caller chooses it (to follow the run while it executes, or to retry safely: a second start with the same id is a 409)"),
@@ -23,6 +26,12 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
       },
     },
     async (request, reply) => {
+      if (wantsNdjson(request)) {
+        // The id is chosen first, so the stream can follow the run from its first event.
+        const runId = request.body.id ?? randomUUID();
+        const start = { manifestId: request.body.manifest_id, inputs: request.body.inputs, runId };
+        return streamRun(deps, request, reply, runId, async () => runJson(await startRun(deps, start)), { fresh: true, location: `/api/runs/${runId}` });
+      }
       const view = await startRun(deps, { manifestId: request.body.manifest_id, inputs: request.body.inputs, runId: request.body.id });
       reply.header('location', `/api/runs/${view.run.id}`);
       return reply.status(201).send(runJson(view));

@@ -42,6 +42,13 @@ export async function openPglite(target: PgliteTarget): Promise<Database & { cli
       // One connection and one process per directory: nothing can migrate concurrently.
       return migrateReporting((text) => client.query(text), migrationsFolder, () => migrate(drizzle({ client }), { migrationsFolder }));
     },
+    async listen(channel, onPayload) {
+      // One connection in this process: NOTIFY reaches it at commit and is never lost.
+      const unlisten = await client.listen(channel, onPayload);
+      return async () => {
+        if (!closed) await unlisten();
+      };
+    },
     async close() {
       if (closed) return;
       closed = true;

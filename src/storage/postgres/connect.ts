@@ -7,6 +7,7 @@ import pg from 'pg';
 import { MIGRATIONS_FOLDER, type Database, type Db } from '../database.js';
 import { migrateReporting } from '../migration-report.js';
 import * as schema from '../schema.js';
+import { createListener } from './listener.js';
 
 /** Any constant works as long as every stepgate process uses the same one. */
 const MIGRATION_LOCK_KEY = 0x73746770; // "stgp"
@@ -28,6 +29,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database &
   probe.release();
   const db = drizzle({ client: pool, schema }) as unknown as Db;
   const dialect = new PgDialect();
+  const listener = createListener(options.url);
   let closed = false;
   return {
     kind: 'postgres',
@@ -50,8 +52,10 @@ export async function openPostgres(options: PostgresOptions): Promise<Database &
     async close() {
       if (closed) return;
       closed = true;
+      await listener.close();
       await pool.end();
     },
+    listen: (channel, onPayload, onReconnect) => listener.listen(channel, onPayload, onReconnect),
     async prepared<T>(query: SQL): Promise<T[]> {
       const { sql: text, params } = dialect.sqlToQuery(query);
       // The name follows the text: the same statement shape is prepared once per connection.

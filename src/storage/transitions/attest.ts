@@ -3,6 +3,7 @@ import type { RunStatus, StepRunStatus } from '../../core/lifecycle.js';
 import type { AttestationInput, AttestOutcome } from '../../core/run-store.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
 import { isUniqueViolation } from '../sqlstate.js';
+import { appendEvents, runEvent, stepEvent } from './events.js';
 import { CANCELLED_BY_ERROR, json } from './sql.js';
 
 /**
@@ -33,7 +34,7 @@ export async function attest(db: Db, prepared: PreparedRunner | undefined, input
             WHERE id = ${input.stepRunId} AND run_id = ${input.runId} AND status = 'WAITING_FOR_ATTESTATION'
               AND (due_at IS NULL OR due_at >= now())
               AND EXISTS (SELECT 1 FROM run WHERE status IN ('waiting', 'running'))
-            RETURNING id, step_key
+            RETURNING run_id, id, step_key, attempt, status
           ), attestation AS (
             INSERT INTO compute_attestations (step_run_id, attested_by, outcome, notes, contract_snapshot, token_id, attested_by_verified)
             SELECT id, ${input.attestedBy}, ${input.outcome}, ${input.notes}, ${json(input.contractSnapshot)}, ${input.tokenId}::uuid, ${input.tokenId !== null} FROM step
@@ -52,12 +53,14 @@ export async function attest(db: Db, prepared: PreparedRunner | undefined, input
                                             'message', 'compute step ' || (SELECT step_key FROM step) || ' was attested FAIL')::jsonb
                      ELSE error END
             WHERE id = ${input.runId} AND EXISTS (SELECT 1 FROM attestation)
-            RETURNING status
+            RETURNING id, status
           ), cancelled AS (
             UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(), error = ${json(CANCELLED_BY_ERROR)}
             WHERE run_id = ${input.runId} AND status = 'WAITING_FOR_ATTESTATION' AND id <> ${input.stepRunId}
               AND EXISTS (SELECT 1 FROM seq WHERE status = 'error')
-          )
+            RETURNING run_id, id, step_key, attempt
+          ), failed AS (SELECT id FROM seq WHERE status = 'error' AND ${fail}),
+          ${appendEvents('events', [stepEvent('step_attested', 'step', sql`status`), stepEvent('step_cancelled', 'cancelled', 'CANCELLED'), runEvent('run_failed', 'failed', 'error')])}
           SELECT (SELECT id FROM attestation) AS attestation_id, (SELECT status FROM run) AS run_status,
                  s.status AS step_status, s.due_at < now() AS overdue
           FROM (SELECT 1) AS one LEFT JOIN dag_step_runs s ON s.id = ${input.stepRunId} AND s.run_id = ${input.runId}`,

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { RunStatus } from '../../core/lifecycle.js';
 import type { CancelOutcome } from '../../core/run-store.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
+import { appendEvents, runEvent, stepEvent } from './events.js';
 
 /**
  * cancel: `pending` | `running` | `waiting` → `cancelled`, `ended_at` set; its waits →
@@ -19,12 +20,14 @@ export async function cancelRun(db: Db, prepared: PreparedRunner | undefined, ru
                  lease_owner = CASE WHEN lease_expires_at >= now() THEN lease_owner END,
                  lease_expires_at = CASE WHEN lease_expires_at >= now() THEN lease_expires_at END
           WHERE id = ${runId} AND status IN ('pending', 'running', 'waiting') AND EXISTS (SELECT 1 FROM run)
-          RETURNING lease_owner),
+          RETURNING id, lease_owner),
         steps AS (
           UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(),
                  error = json_build_object('message', 'the run was cancelled', 'reason', ${reason}::text)::jsonb
           WHERE run_id = ${runId} AND EXISTS (SELECT 1 FROM cancelled)
-            AND (status = 'WAITING_FOR_ATTESTATION' OR (status = 'RUNNING' AND EXISTS (SELECT 1 FROM cancelled WHERE lease_owner IS NULL))))
+            AND (status = 'WAITING_FOR_ATTESTATION' OR (status = 'RUNNING' AND EXISTS (SELECT 1 FROM cancelled WHERE lease_owner IS NULL)))
+          RETURNING run_id, id, step_key, attempt),
+        ${appendEvents('events', [stepEvent('step_cancelled', 'steps', 'CANCELLED'), runEvent('run_cancelled', 'cancelled', 'cancelled')])}
         SELECT (SELECT status FROM run) AS before, EXISTS (SELECT 1 FROM cancelled) AS cancelled`,
   );
   if (!row?.before) return { kind: 'not-found' };

@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { Claim, ClaimedRun } from '../../core/run-store.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
+import { appendEvents, runEvent } from './events.js';
 import { fromJson, secs, stepRunsOf, type StepRunJson } from './sql.js';
 
 /**
@@ -9,7 +10,7 @@ import { fromJson, secs, stepRunsOf, type StepRunJson } from './sql.js';
  * decides which caller advances the run: among racing resumes exactly one gets the row.
  */
 export function claimResume(db: Db, prepared: PreparedRunner | undefined, claim: Claim): Promise<ClaimedRun | undefined> {
-  return claimWhere(db, prepared, claim, sql`(status = 'waiting' OR (status = 'running' AND lease_expires_at < now()))`, sql``);
+  return claimWhere(db, prepared, claim, sql`(status = 'waiting' OR (status = 'running' AND lease_expires_at < now()))`, sql``, 'run_resumed');
 }
 
 /**
@@ -18,10 +19,17 @@ export function claimResume(db: Db, prepared: PreparedRunner | undefined, claim:
  * steps, and continues exactly as on resume.
  */
 export function claimRetry(db: Db, prepared: PreparedRunner | undefined, claim: Claim): Promise<ClaimedRun | undefined> {
-  return claimWhere(db, prepared, claim, sql`status = 'error'`, sql`, ended_at = NULL, error = NULL`);
+  return claimWhere(db, prepared, claim, sql`status = 'error'`, sql`, ended_at = NULL, error = NULL`, 'run_retried');
 }
 
-async function claimWhere(db: Db, prepared: PreparedRunner | undefined, claim: Claim, from: SQL, extra: SQL): Promise<ClaimedRun | undefined> {
+async function claimWhere(
+  db: Db,
+  prepared: PreparedRunner | undefined,
+  claim: Claim,
+  from: SQL,
+  extra: SQL,
+  event: 'run_resumed' | 'run_retried',
+): Promise<ClaimedRun | undefined> {
   // The step runs and attested_seq are read in the statement's snapshot, so they agree with
   // each other; if an attestation committed while this UPDATE waited for the row, the
   // runner's first flush sees a newer attested_seq and reads the step runs again.
@@ -33,7 +41,7 @@ async function claimWhere(db: Db, prepared: PreparedRunner | undefined, claim: C
                  lease_expires_at = now() + ${secs(claim.leaseMs)}, updated_at = now()${extra}
           WHERE id = ${claim.runId} AND ${from}
           RETURNING id, manifest_id, inputs
-        )
+        ), ${appendEvents('events', [runEvent(event, 'claimed', 'running', 'run-start')])}
         SELECT c.id, c.manifest_id, c.inputs, (SELECT r.attested_seq FROM dag_runs r WHERE r.id = c.id) AS attested_seq,
                ${stepRunsOf(sql`c.id`)} AS step_runs
         FROM claimed c`,

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { RunStatus } from '../../core/lifecycle.js';
 import type { Claim } from '../../core/run-store.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
+import { appendEvents, stepEvent } from './events.js';
 import { secs } from './sql.js';
 
 /**
@@ -31,7 +32,11 @@ export async function handBack(db: Db, runId: string, owner: string): Promise<vo
       UPDATE dag_runs SET lease_expires_at = CASE WHEN status = 'running' THEN now() END,
                           lease_owner = CASE WHEN status = 'running' THEN lease_owner END, updated_at = now()
       WHERE id = ${runId} AND lease_owner = ${owner}
-      RETURNING status)
-    UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(), error = '{"message": "the run was cancelled while this step ran"}'::jsonb
-    WHERE run_id = ${runId} AND status = 'RUNNING' AND EXISTS (SELECT 1 FROM run WHERE status = 'cancelled')`);
+      RETURNING status),
+    cancelled AS (
+      UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(), error = '{"message": "the run was cancelled while this step ran"}'::jsonb
+      WHERE run_id = ${runId} AND status = 'RUNNING' AND EXISTS (SELECT 1 FROM run WHERE status = 'cancelled')
+      RETURNING run_id, id, step_key, attempt),
+    ${appendEvents('events', [stepEvent('step_cancelled', 'cancelled', 'CANCELLED')])}
+    SELECT 1`);
 }

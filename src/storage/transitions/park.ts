@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
+import { stepEvent } from './events.js';
 import type { Piece, PieceContext } from './runner-flush.js';
 
 /**
@@ -14,11 +15,12 @@ export function park(write: Extract<RunnerWrite, { kind: 'park' }>, context: Pie
   return [
     {
       name,
+      events: [stepEvent('step_waiting', name, 'WAITING_FOR_ATTESTATION')],
       sql: sql`${sql.raw(name)} AS (
         INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, due_at)
         SELECT ${context.runId}::uuid, ${write.manifestStepId}::uuid, ${write.stepKey}, 'WAITING_FOR_ATTESTATION', ${write.attempt}, ${dueAt}
         WHERE ${context.mayStart}
-        ON CONFLICT (run_id, step_key, attempt) DO NOTHING RETURNING id)`,
+        ON CONFLICT (run_id, step_key, attempt) DO NOTHING RETURNING run_id, id, step_key, attempt)`,
     },
   ];
 }

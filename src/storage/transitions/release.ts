@@ -1,7 +1,10 @@
 import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
 import type { Piece, PieceContext } from './runner-flush.js';
+import { runEvent, stepEvent } from './events.js';
 import { CANCELLED_BY_ERROR, json } from './sql.js';
+
+const RELEASED = { waiting: 'run_waiting', success: 'run_succeeded', error: 'run_failed' } as const;
 
 /**
  * release: `running` → `waiting` | `success` | `error`. The runner ends its hold when nothing
@@ -18,6 +21,7 @@ export function release(write: Extract<RunnerWrite, { kind: 'release' }>, contex
     {
       name,
       reports: 'released',
+      events: [runEvent(RELEASED[write.status], name, write.status)],
       sql: sql`${sql.raw(name)} AS (
         UPDATE dag_runs SET status = ${write.status}, ended_at = ${ended}, error = ${error},
                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
@@ -29,9 +33,11 @@ export function release(write: Extract<RunnerWrite, { kind: 'release' }>, contex
     const cancel = context.name('cancel');
     pieces.push({
       name: cancel,
+      events: [stepEvent('step_cancelled', cancel, 'CANCELLED')],
       sql: sql`${sql.raw(cancel)} AS (
         UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(), error = ${json(CANCELLED_BY_ERROR)}
-        WHERE run_id = ${context.runId} AND status = 'WAITING_FOR_ATTESTATION' AND EXISTS (SELECT 1 FROM ${sql.raw(name)}))`,
+        WHERE run_id = ${context.runId} AND status = 'WAITING_FOR_ATTESTATION' AND EXISTS (SELECT 1 FROM ${sql.raw(name)})
+        RETURNING run_id, id, step_key, attempt)`,
     });
   }
   return pieces;

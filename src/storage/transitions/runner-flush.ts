@@ -3,6 +3,7 @@ import type { FlushResult, RunnerGuard, RunnerWrite } from '../../core/run-store
 import type { RunStatus } from '../../core/lifecycle.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
 import { createRun } from './create-run.js';
+import { appendEvents, runEvent, type EventRows } from './events.js';
 import { finishStep } from './finish-step.js';
 import { park } from './park.js';
 import { dropLease, release } from './release.js';
@@ -26,6 +27,8 @@ export interface Piece {
   readonly sql: SQL;
   /** The CTE's name when the flush reports on it. */
   readonly reports?: 'started' | 'released';
+  /** The events its rows make (SPEC §12), appended by the same statement. */
+  readonly events?: readonly EventRows[];
 }
 
 export interface PieceContext {
@@ -67,9 +70,11 @@ export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, 
           WHERE id = ${guard.runId} AND lease_owner = ${guard.owner} AND status IN ('running', 'cancelled')
           FOR UPDATE)`;
   const pieces: Array<Piece & { name: string }> = writes.flatMap((write) => pieceOf(write, context));
+  const events = [...(guard.kind === 'create' ? [runEvent('run_started', 'held', 'running', 'run-start')] : []), ...pieces.flatMap((p) => p.events ?? [])];
+  const ctes = [held, ...pieces.map((p) => p.sql), ...(events.length > 0 ? [appendEvents('events', events)] : [])];
   const started = pieces.find((p) => p.reports === 'started');
   const released = pieces.find((p) => p.reports === 'released');
-  const statement = sql`WITH ${sql.join([held, ...pieces.map((p) => p.sql)], sql`, `)}
+  const statement = sql`WITH ${sql.join(ctes, sql`, `)}
     SELECT (SELECT count(*) FROM held)::int AS held, (SELECT status FROM held) AS status, (SELECT attested_seq FROM held) AS attested_seq,
            ${started ? sql`(SELECT json_build_object('id', id, 'attempt', attempt) FROM ${sql.raw(started.name)})` : sql`NULL::json`} AS started,
            ${released ? sql`(SELECT count(*) FROM ${sql.raw(released.name)})::int` : sql`0`} AS released`;

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { PromptRecord, RunnerWrite } from '../../core/run-store.js';
 import type { Piece, PieceContext } from './runner-flush.js';
+import { stepEvent } from './events.js';
 import { json, jsonOrNull } from './sql.js';
 
 /**
@@ -15,11 +16,12 @@ export function startStep(write: Extract<RunnerWrite, { kind: 'start' }>, contex
     {
       name,
       reports: 'started',
+      events: [stepEvent('step_started', name, 'RUNNING')],
       sql: sql`${sql.raw(name)} AS (
         INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt)
         SELECT ${context.runId}::uuid, ${write.manifestStepId}::uuid, ${write.stepKey}, 'RUNNING', ${write.attempt}
         WHERE ${context.mayStart}
-        ON CONFLICT (run_id, step_key, attempt) DO NOTHING RETURNING id, attempt)`,
+        ON CONFLICT (run_id, step_key, attempt) DO NOTHING RETURNING run_id, id, step_key, attempt)`,
     },
     promptPiece(name, write.prompt, context),
   ];
@@ -36,10 +38,11 @@ export function restartStep(write: Extract<RunnerWrite, { kind: 'restart' }>, co
     {
       name,
       reports: 'started',
+      events: [stepEvent('step_started', name, 'RUNNING')],
       sql: sql`${sql.raw(name)} AS (
         UPDATE dag_step_runs SET attempt = attempt + 1, started_at = now()
         WHERE id = ${write.stepRunId} AND status = 'RUNNING' AND attempt = ${write.attempt} AND ${context.mayStart}
-        RETURNING id, attempt)`,
+        RETURNING run_id, id, step_key, attempt)`,
     },
     promptPiece(name, write.prompt, context),
   ];

@@ -184,7 +184,9 @@ export interface paths {
         put?: never;
         /**
          * Create a run and execute it until it waits for attestation or ends
-         * @description Needs a token with the role author or above (401 without a valid token, 403 with a lower role).
+         * @description With `Accept: application/x-ndjson` the answer is 200 `application/x-ndjson`: one run event per line as the runner works (docs/events.md), the last line being the run as the plain answer gives it, or `{"kind":"error","problem":{…}}` when it failed after streaming began. A refusal before anything ran is a normal problem.
+         *
+         *     Needs a token with the role author or above (401 without a valid token, 403 with a lower role).
          */
         post: operations["createRun"];
         delete?: never;
@@ -290,6 +292,8 @@ export interface paths {
          * Continue a waiting run from the database
          * @description Exactly one caller advances a run: the others get 409. Runs what the attestations unblocked; answers the run, back to waiting (see waiting_on) or finished. A run left running by a process that died (its lease expired) is recovered the same way.
          *
+         *     With `Accept: application/x-ndjson` the answer is 200 `application/x-ndjson`: one run event per line as the runner works (docs/events.md), the last line being the run as the plain answer gives it, or `{"kind":"error","problem":{…}}` when it failed after streaming began. A refusal before anything ran is a normal problem.
+         *
          *     Needs a token with the role operator or above (401 without a valid token, 403 with a lower role).
          */
         post: operations["resumeRun"];
@@ -311,6 +315,8 @@ export interface paths {
         /**
          * Give the failed steps of a run in error a new attempt, and continue it
          * @description Only from error. Every step whose last attempt ended FAIL (or was cancelled by that failure) gets a new step run (attempt + 1); the old one, its evidence and its attestation stay. SUCCESS steps are reused. A compute step waits for a new attestation (with a fresh due_at); a task step runs. Then the run continues as on resume.
+         *
+         *     With `Accept: application/x-ndjson` the answer is 200 `application/x-ndjson`: one run event per line as the runner works (docs/events.md), the last line being the run as the plain answer gives it, or `{"kind":"error","problem":{…}}` when it failed after streaming began. A refusal before anything ran is a normal problem.
          *
          *     Needs a token with the role operator or above (401 without a valid token, 403 with a lower role).
          */
