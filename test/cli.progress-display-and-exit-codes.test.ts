@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startChatCompletionsServer, type ChatCompletionsServer } from './support/chat-completions-server.js';
 import { ROOT, runCli, startCli, waitForLine } from './support/cli.js';
-import { api, startServer, type ServerProcess } from './support/server-process.js';
+import { startServer, type ServerProcess } from './support/server-process.js';
 
 /**
  * `stepgate run`, `resume`, `retry` and `watch` as a progress display (SPEC §12): a spinner
@@ -26,6 +26,12 @@ describe('the CLI shows a run as it works and exits by how it ended', { timeout:
     let open!: () => void;
     const opened = new Promise<void>((resolve) => (open = resolve));
     return { opened, open };
+  };
+  const theRunningRun = async () => {
+    const listed = await cli('--json', 'runs', '--status', 'running');
+    const items = JSON.parse(listed.stdout).items as Array<{ id: string }>;
+    expect(items).toHaveLength(1);
+    return items[0]!.id;
   };
   const llmCallArrived = (count: number) => vi.waitFor(() => expect(llm.requests.length).toBeGreaterThanOrEqual(count), { timeout: 30_000, interval: 20 });
 
@@ -72,10 +78,13 @@ describe('the CLI shows a run as it works and exits by how it ended', { timeout:
     const child = startCli(['run', manifest], env());
     const output = collect(child);
     // The step's start is on stdout while its LLM call is still held: progress, not a report.
-    await waitForLine(child, /^A {2}task {2}started$/);
-    await llmCallArrived(requestsBefore + 1);
-    expect(output.stdout()).not.toMatch(/SUCCESS/);
-    held.open();
+    try {
+      await waitForLine(child, /^A {2}task {2}started$/);
+      await llmCallArrived(requestsBefore + 1);
+      expect(output.stdout()).not.toMatch(/SUCCESS/);
+    } finally {
+      held.open();
+    }
     const code = await exited(child);
     expect(code, output.stderr()).toBe(0);
     const lines = output.stdout().split('\n');
@@ -96,8 +105,11 @@ describe('the CLI shows a run as it works and exits by how it ended', { timeout:
     const child = onTerminal(['run', manifest], env());
     const output = collect(child);
     // While A's LLM call is held, the spinner shows A with its elapsed time.
-    await vi.waitFor(() => expect(output.stdout()).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\S* A {2}task {2}\S*\d+(?:\.\d)? m?s/), { timeout: 30_000, interval: 50 });
-    held.open();
+    try {
+      await vi.waitFor(() => expect(output.stdout()).toMatch(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]\S* A {2}task {2}\S*\d+(?:\.\d)? m?s/), { timeout: 30_000, interval: 50 });
+    } finally {
+      held.open();
+    }
     expect(await exited(child), output.stdout()).toBe(0);
     const screen = output.stdout();
     expect(screen).toMatch(/✓\S* \S*A\S* {2}task {2}\S*SUCCESS\S* {2}\d+(?:\.\d)? m?s/);
@@ -138,8 +150,9 @@ describe('the CLI shows a run as it works and exits by how it ended', { timeout:
     const retried = await cli('retry', runId);
     expect(retried.code, retried.stderr).toBe(0);
     expect(retried.stdout).toContain('run  retried');
-    expect(retried.stdout).toMatch(/^A {2}task {2}started {2}attempt 2$/m);
-    expect(retried.stdout).toMatch(/^A {2}task {2}SUCCESS {2}\d+(?:\.\d)? m?s {2}attempt 2$/m);
+    // Attempt 1 failed on `run`, attempt 2 on the first retry.
+    expect(retried.stdout).toMatch(/^A {2}task {2}started {2}attempt 3$/m);
+    expect(retried.stdout).toMatch(/^A {2}task {2}SUCCESS {2}\d+(?:\.\d)? m?s {2}attempt 3$/m);
     expect(retried.stdout).toMatch(/Run [0-9a-f-]{36} retried: waiting/);
   });
 
@@ -162,11 +175,13 @@ describe('the CLI shows a run as it works and exits by how it ended', { timeout:
     const requestsBefore = llm.requests.length;
     const child = startCli(['run', manifest], env());
     const output = collect(child);
-    await waitForLine(child, /^A {2}task {2}started$/);
-    await llmCallArrived(requestsBefore + 1);
-    const runId = (await api(server.baseUrl, 'GET', '/api/runs?status=running')).body.items[0].id as string;
-    expect((await api(server.baseUrl, 'POST', `/api/runs/${runId}/cancel`, { reason: 'superseded' })).status).toBe(200);
-    held.open();
+    try {
+      await waitForLine(child, /^A {2}task {2}started$/);
+      await llmCallArrived(requestsBefore + 1);
+      expect((await cli('cancel', await theRunningRun(), '--reason', 'superseded')).code).toBe(0);
+    } finally {
+      held.open();
+    }
     expect(await exited(child), output.stdout() + output.stderr()).toBe(10);
     expect(output.stdout()).toContain('run  cancelled');
     expect(output.stdout()).toContain('The run was cancelled: superseded');
@@ -176,24 +191,29 @@ describe('the CLI shows a run as it works and exits by how it ended', { timeout:
     const held = gate();
     llm.script({ reply: 'the draft', after: held.opened });
     const requestsBefore = llm.requests.length;
-    const runner = startCli(['--no-progress', 'run', manifest], env());
-    await llmCallArrived(requestsBefore + 1);
-    const runId = (await api(server.baseUrl, 'GET', '/api/runs?status=running')).body.items[0].id as string;
-
-    const watcher = startCli(['watch', runId], env());
-    const watched = collect(watcher);
-    await waitForLine(watcher, new RegExp(`^Run ${runId} is running`));
-    held.open();
-    expect(await exited(watcher), watched.stderr()).toBe(0);
-    expect(watched.stdout()).toMatch(/ {2}A {2}task {2}SUCCESS {2}\d+(?:\.\d)? m?s$/m);
-    expect(watched.stdout()).toMatch(/ {2}B {2}compute {2}WAITING_FOR_ATTESTATION$/m);
-    expect(watched.stdout()).toMatch(/ {2}run {2}waiting$/m);
+    const runner = startCli(['run', '--no-progress', manifest], env());
+    let runId = '';
+    let watcher: ChildProcess | undefined;
+    let watched: ReturnType<typeof collect> | undefined;
+    try {
+      await llmCallArrived(requestsBefore + 1);
+      runId = await theRunningRun();
+      watcher = startCli(['watch', runId], env());
+      watched = collect(watcher);
+      await waitForLine(watcher, new RegExp(`^Run ${runId} is running`));
+    } finally {
+      held.open();
+    }
+    expect(await exited(watcher!), watched!.stderr()).toBe(0);
+    expect(watched!.stdout()).toMatch(/ {2}A {2}task {2}SUCCESS {2}\d+(?:\.\d)? m?s$/m);
+    expect(watched!.stdout()).toMatch(/ {2}B {2}compute {2}WAITING_FOR_ATTESTATION$/m);
+    expect(watched!.stdout()).toMatch(/ {2}run {2}waiting$/m);
     expect(await exited(runner)).toBe(0);
 
     const parked = await cli('watch', runId);
     expect(parked.code).toBe(0);
     expect(parked.stdout).toBe(`Run ${runId} is waiting, waiting on B\n`);
-    expect((await api(server.baseUrl, 'POST', `/api/runs/${runId}/cancel`, {})).status).toBe(200);
+    expect((await cli('cancel', runId)).code).toBe(0);
     const cancelled = await cli('--json', 'watch', runId);
     expect(cancelled.code).toBe(10);
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ id: runId, status: 'cancelled' });

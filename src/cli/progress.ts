@@ -67,6 +67,7 @@ export function eventColumns(event: RunEvent, types: StepTypes, took: string, st
     event.step_key,
     ...(type ? [type] : []),
     word,
+    ...(event.kind === 'step_attested' && event.status ? [style(event.status)] : []),
     ...(took ? [took] : []),
     ...(event.attempt && event.attempt > 1 ? [`attempt ${event.attempt}`] : []),
     ...(event.error?.message ? [event.error.message] : []),
