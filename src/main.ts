@@ -181,7 +181,7 @@ program
   .argument('[run]', 'run id: show it as it is now, follow it, and exit once it waits or ends (0, or 9 error, 10 cancelled)')
   .addHelpText(
     'after',
-    '\nWithout RUN it follows every run until Ctrl+C. A dropped connection is reopened with Last-Event-ID (nothing is missed).\n' +
+    '\nWithout RUN it follows every run until Ctrl+C. A dropped connection is reopened with Last-Event-ID: the server replays the events since the last one shown.\n' +
       '--json prints each event as one JSON line (with RUN, the run as it is now first).\n' +
       'Examples:\n  $ stepgate watch                                  # every run, as it happens\n' +
       '  $ stepgate watch RUN_ID && stepgate inbox         # wait until the run parks, then see what it needs\n' +

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -218,7 +220,94 @@ describe('the CLI shows a run as it works and exits by how it ended', { timeout:
     expect(cancelled.code).toBe(10);
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ id: runId, status: 'cancelled' });
   });
+
+  it('watch RUN: when the event stream drops, reconnects with Last-Event-ID and shows every event once', async () => {
+    const proxy = await startCuttingProxy(server.baseUrl);
+    const held = gate();
+    llm.script({ reply: 'the draft', after: held.opened });
+    const requestsBefore = llm.requests.length;
+    const runner = startCli(['run', '--no-progress', manifest], env());
+    let watcher: ChildProcess | undefined;
+    let watched: ReturnType<typeof collect> | undefined;
+    try {
+      await llmCallArrived(requestsBefore + 1);
+      const runId = await theRunningRun();
+      watcher = startCli(['watch', runId], { ...env(), STEPGATE_URL: proxy.baseUrl });
+      watched = collect(watcher);
+      await waitForLine(watcher, new RegExp(`^Run ${runId} is running`));
+    } finally {
+      held.open();
+    }
+    try {
+      expect(await exited(watcher!), watched!.stderr()).toBe(0);
+      expect(await exited(runner)).toBe(0);
+      // The proxy cut the first connection right after one whole event; the second asked for what followed it.
+      expect(proxy.eventRequests).toHaveLength(2);
+      expect(proxy.eventRequests[0]!.lastEventId).toBeUndefined();
+      expect(proxy.eventRequests[1]!.lastEventId).toBe(proxy.firstEventId());
+      expect(watched!.stderr()).toContain(`reconnecting after event ${proxy.firstEventId()}`);
+      const lines = watched!.stdout().trimEnd().split('\n').slice(1);
+      expect(lines.map((line) => line.replace(/^\S+ {2}/, '').replace(/ {2}\d+(?:\.\d)? m?s$/, ''))).toEqual([
+        'A  task  SUCCESS',
+        'B  compute  WAITING_FOR_ATTESTATION',
+        'run  waiting',
+      ]);
+    } finally {
+      await proxy.close();
+    }
+  });
 });
+
+/**
+ * An HTTP proxy in front of the server that cuts the first `GET /api/events` connection right
+ * after the first whole event it forwards (as a restarting server or an impatient proxy
+ * would), and records what each events request asked for.
+ */
+async function startCuttingProxy(upstream: string): Promise<{ baseUrl: string; eventRequests: Array<{ lastEventId?: string }>; firstEventId(): string | undefined; close(): Promise<void> }> {
+  const eventRequests: Array<{ lastEventId?: string }> = [];
+  let firstEventId: string | undefined;
+  const server = createServer((req, res) => {
+    const isEvents = req.url?.startsWith('/api/events') ?? false;
+    const cut = isEvents && eventRequests.length === 0;
+    if (isEvents) eventRequests.push({ lastEventId: req.headers['last-event-id'] as string | undefined });
+    const forward = httpRequest(new URL(req.url!, upstream), { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode!, answer.headers);
+      if (!cut) {
+        answer.pipe(res);
+        return;
+      }
+      let buffered = '';
+      answer.setEncoding('utf8');
+      answer.on('data', (chunk: string) => {
+        buffered += chunk;
+        // Whole events end with a blank line; forward up to the end of the first that has data.
+        for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
+          const block = buffered.slice(0, end + 2);
+          buffered = buffered.slice(end + 2);
+          res.write(block);
+          if (/^data:/m.test(block)) {
+            firstEventId = /^id: ?(.*)$/m.exec(block)?.[1];
+            answer.destroy();
+            res.destroy();
+            return;
+          }
+        }
+      });
+    });
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    eventRequests,
+    firstEventId: () => firstEventId,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 /** The command on a pseudo-terminal: util-linux `script` (its exit code is the command's). */
 function onTerminal(args: string[], env: Record<string, string | undefined>): ChildProcess {
