@@ -52,6 +52,7 @@ for (const driver of testDrivers()) {
         'manifests',
         'parsed_output_artifacts',
         'prompt_artifacts',
+        'run_events',
         'signing_keys',
       ]);
       expect((await columnsOf(database, 'compute_attestations')).map((c) => c.column_name)).toEqual([

@@ -13,6 +13,7 @@ import { manifestRoutes } from './routes/manifests.js';
 import { runRoutes } from './routes/runs.js';
 import { attestationRoutes } from './routes/attestations.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
+import { eventRoutes } from './routes/events.js';
 import { keyRoutes } from './routes/keys.js';
 import { provenanceRoutes } from './routes/provenance.js';
 import { validatorCompiler } from './validator.js';
@@ -107,6 +108,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   await app.register(runRoutes, { deps });
   await app.register(attestationRoutes, { deps });
   await app.register(lifecycleRoutes, { deps });
+  await app.register(eventRoutes, { deps });
   await app.register(tokenRoutes, { deps });
   await app.register(auditRoutes, { deps });
   await app.register(metricsRoutes, { metrics });

@@ -35,6 +35,8 @@ async function waitingRun(ctx: { app: App; admin: string }) {
 }
 
 export const SAMPLES: Readonly<Record<string, Sample>> = {
+  // The live stream never ends by itself: the replay alone does.
+  'GET /api/events': { status: 200, prepare: async () => ({ method: 'GET', url: '/api/events?last_event_id=0&follow=false' }) },
   'GET /api/manifests/:id': { status: 200, prepare: async (ctx) => ({ method: 'GET', url: `/api/manifests/${(await waitingRun(ctx)).manifestId}` }) },
   'POST /api/manifests/validate': { status: 200, prepare: async () => ({ method: 'POST', url: '/api/manifests/validate', payload: manifest() }) },
   'POST /api/manifests': { status: 201, prepare: async () => ({ method: 'POST', url: '/api/manifests', payload: manifest() }) },

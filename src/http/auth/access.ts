@@ -27,6 +27,7 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   'GET /metrics': 'viewer',
   'GET /api/runs/:run_id/steps/:step_run_id/provenance': 'viewer',
   'GET /api/runs/:run_id/provenance': 'viewer',
+  'GET /api/events': 'viewer',
   // Public keys: anyone verifying a statement needs them, and they are no secret.
   'GET /api/keys': 'public',
 

@@ -41,6 +41,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow every run event as it is committed (Server-Sent Events)
+         * @description Each event is `id: <id>`, `event: <kind>`, `data: <event JSON>` (docs/events.md). Send `Last-Event-ID` (or `?last_event_id=`) to replay the events after it from the database first. A `: ping` comment comes every 15 s. With `follow=false` the stream ends after the replay.
+         *
+         *     Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
+         */
+        get: operations["streamRunEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys": {
         parameters: {
             query?: never;
@@ -1019,6 +1041,44 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    streamRunEvents: {
+        parameters: {
+            query?: {
+                /** @description false: end the stream after the replay instead of following live events */
+                follow?: "true" | "false";
+                /** @description Only these kinds, comma-separated (e.g. run_waiting,run_failed) */
+                kind?: string;
+                /** @description Replay the events after this id (for clients that cannot send Last-Event-ID) */
+                last_event_id?: string;
+                /** @description Only this run's events */
+                run?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
                 };
             };
             /** @description RFC 9457 problem details */
