@@ -284,13 +284,14 @@ async function startCuttingProxy(upstream: string): Promise<{ baseUrl: string; e
         for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
           const block = buffered.slice(0, end + 2);
           buffered = buffered.slice(end + 2);
-          res.write(block);
           if (/^data:/m.test(block)) {
             firstEventId = /^id: ?(.*)$/m.exec(block)?.[1];
             answer.destroy();
-            res.destroy();
+            // Once the event is on its way, drop the connection (no end of the chunked body).
+            res.write(block, () => res.destroy());
             return;
           }
+          res.write(block);
         }
       });
     });

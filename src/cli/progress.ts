@@ -44,6 +44,11 @@ const WORDS: Readonly<Record<string, string>> = {
 export class StepClock {
   private readonly started = new Map<string, string>();
 
+  /** A step run that started before the events were followed (its `started_at`). */
+  startedAt(stepRunId: string, at: string): void {
+    this.started.set(stepRunId, at);
+  }
+
   /** The duration of the step run this event ends, if its start was seen. */
   see(event: RunEvent): string {
     const key = event.step_run_id ?? '';

@@ -36,6 +36,7 @@ export async function watchCommand(api: ApiClient, out: Output, runId: string | 
       // (Again after a reconnect that has no event id to replay from.)
       const run = await api.request<RunJson>('GET', `/api/runs/${encodeURIComponent(runId)}`);
       if (types.size === 0) for (const step of (await api.request<ManifestJson>('GET', `/api/manifests/${run.manifest_id}`)).steps) types.set(step.key, step.step_type ?? 'task');
+      for (const step of run.step_runs) if (step.status === 'RUNNING') clock.startedAt(step.id, step.started_at);
       if (out.json) out.line(JSON.stringify(run));
       else out.line(`Run ${run.id} is ${runState(out, run)}${run.waiting_on.length > 0 ? `, waiting on ${run.waiting_on.map((w) => w.step_key).join(', ')}` : ''}`);
       if (SETTLED_STATUSES.has(run.status)) {
