@@ -221,6 +221,40 @@ describe('the CLI shows a run as it works and exits by how it ended', { timeout:
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ id: runId, status: 'cancelled' });
   });
 
+  it('watch without RUN follows every run until interrupted; --json prints each event as one JSON line', async () => {
+    llm.script({ reply: 'ok' });
+    const human = startCli(['watch'], env());
+    const machine = startCli(['--json', 'watch'], env());
+    const [humanOut, machineOut] = [collect(human), collect(machine)];
+    try {
+      // The watchers say on stderr once the server has answered with the stream.
+      await Promise.all([waitForLine(human, /following the events of every run/, 30_000), waitForLine(machine, /following the events of every run/, 30_000)]);
+      const started = await cli('--json', 'run', manifest);
+      const runId = JSON.parse(started.stdout).id as string;
+      // (The run is over by now: look at what the watchers printed, not for output still to come.)
+      await vi.waitFor(() => expect(humanOut.stdout()).toMatch(new RegExp(`  ${runId}  run  waiting$`, 'm')), { timeout: 30_000, interval: 50 });
+      await vi.waitFor(() => expect(machineOut.stdout()).toContain(`"kind":"run_waiting","run_id":"${runId}"`), { timeout: 30_000, interval: 50 });
+      const events = machineOut
+        .stdout()
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { kind: string; run_id: string; step_key: string | null });
+      expect(events.filter((e) => e.run_id === runId).map((e) => `${e.kind}:${e.step_key ?? ''}`)).toEqual([
+        'run_started:',
+        'step_started:A',
+        'step_succeeded:A',
+        'step_waiting:B',
+        'run_waiting:',
+      ]);
+      // Without a run to look up, the step's type is not known: key, what happened, how long.
+      expect(humanOut.stdout()).toMatch(new RegExp(`  ${runId}  A  SUCCESS  \\d+(?:\\.\\d)? m?s$`, 'm'));
+    } finally {
+      human.kill('SIGINT');
+      machine.kill('SIGINT');
+    }
+    expect(await exited(human)).not.toBe(0); // it never ends by itself
+  });
+
   it('watch RUN: when the event stream drops, reconnects with Last-Event-ID and shows every event once', async () => {
     const proxy = await startCuttingProxy(server.baseUrl);
     const held = gate();

@@ -31,6 +31,7 @@ export async function watchCommand(api: ApiClient, out: Output, runId: string | 
 
   // Subscribe first, then look at the run: a transition in between is on the stream.
   let stream: IncomingMessage | undefined = await api.open('GET', path, { accept: 'text/event-stream' });
+  if (!runId) process.stderr.write(`stepgate: following the events of every run at ${api.baseUrl}; Ctrl+C stops\n`);
   for (;;) {
     if (runId && lastEventId === undefined) {
       // (Again after a reconnect that has no event id to replay from.)
