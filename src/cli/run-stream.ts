@@ -31,10 +31,18 @@ export const SETTLED_STATUSES: ReadonlySet<string> = new Set(['waiting', 'succes
 /**
  * Sends a run-advancing request (start, resume, retry) asking for NDJSON, hands each event to
  * `onEvent` as its line arrives, and answers the run: the last line. A server that does not
- * stream answers the run as one JSON document, which is taken as it is.
+ * stream (or `accept: 'application/json'`, for --no-progress) answers the run as one JSON
+ * document, which is taken as it is. Either way without a client-side timeout (ApiClient.open).
  */
-export async function streamRun(api: ApiClient, method: string, path: string, json: unknown, onEvent: (event: RunEvent) => void): Promise<RunJson> {
-  const response = await api.open(method, path, { accept: 'application/x-ndjson', json });
+export async function streamRun(
+  api: ApiClient,
+  method: string,
+  path: string,
+  json: unknown,
+  onEvent: (event: RunEvent) => void,
+  accept: 'application/x-ndjson' | 'application/json' = 'application/x-ndjson',
+): Promise<RunJson> {
+  const response = await api.open(method, path, { accept, json });
   response.setEncoding('utf8');
   const streamed = /application\/x-ndjson/i.test(String(response.headers['content-type'] ?? ''));
   if (!streamed) {

@@ -37,14 +37,15 @@ export async function runCommand(
 /**
  * Starts, resumes or retries a run. With progress (the default), asks for the NDJSON stream
  * and shows each event as it arrives (nothing but the final run with --json); with
- * --no-progress, one request that answers once the run waits or ends.
+ * --no-progress, one plain answer once the run waits or ends. Neither has a client-side
+ * timeout: a run is followed for as long as its LLM calls take.
  */
 export async function advanceRun(
   api: ApiClient,
   out: Output,
   request: { method: string; path: string; json?: unknown; manifestId: string; steps?: ManifestStepJson[]; progress?: boolean },
 ): Promise<RunJson> {
-  if (request.progress === false) return api.request<RunJson>(request.method, request.path, request.json === undefined ? undefined : { json: request.json });
+  if (request.progress === false) return streamRun(api, request.method, request.path, request.json, () => {}, 'application/json');
   if (out.json) return streamRun(api, request.method, request.path, request.json, () => {});
   const [steps, { createProgress }] = await Promise.all([
     request.steps ?? api.request<ManifestJson>('GET', `/api/manifests/${request.manifestId}`).then((manifest) => manifest.steps),
