@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, expect, it } from 'vitest';
 import type { RunEvent } from '../src/core/events.js';
+import { armFault } from '../src/engine/faults.js';
 import { buildApp, type App } from '../src/http/app.js';
 import { queryRows, type Database } from '../src/storage/database.js';
 import { AUTH_OFF, testDeps } from './support/app.js';
@@ -33,13 +34,13 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-async function serve(database: Database, llm: GatedLlm) {
-  const deps = testDeps(database, { openaiBaseUrl: llm.baseUrl, openaiTimeoutMs: 30_000 });
+async function serve(database: Database, llm: GatedLlm, faults?: ReturnType<typeof armFault>) {
+  const deps = testDeps(database, { openaiBaseUrl: llm.baseUrl, openaiTimeoutMs: 30_000, ...(faults ? { faults } : {}) });
   const app: App = await buildApp(deps, { auth: AUTH_OFF });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   cleanup.push(() => app.close());
   const stored = await app.inject({ method: 'POST', url: '/api/manifests', payload: manifest });
-  expect(stored.statusCode, stored.body).toBe(201);
+  expect([200, 201], stored.body).toContain(stored.statusCode);
   return { app, deps, base, manifestId: stored.json().id as string };
 }
 
@@ -167,5 +168,18 @@ describeEachDriver('streamed runs (NDJSON)', (ctx) => {
     expect(await twice.json()).toMatchObject({ code: 'RUN_EXISTS' });
     const dup = await queryRows<{ n: number }>(ctx.database.db, sql`SELECT count(*)::int AS n FROM run_events WHERE run_id = ${runId} AND kind = 'run_started'`);
     expect(dup[0]!.n).toBe(1);
+  }, 60_000);
+
+  it('ends with an error line when the run fails after streaming began, its committed events before it', async () => {
+    const llm = await startGatedLlm(() => ({ reply: 'a-out' }));
+    cleanup.push(() => llm.close());
+    const { base } = await serve(ctx.database, llm, armFault('afterPromptBeforeLlm', { kind: 'failure' }));
+    const { manifestId } = await serve(ctx.database, llm);
+    const stream = await openLines(`${base}/api/runs`, { method: 'POST', headers: NDJSON, body: JSON.stringify({ manifest_id: manifestId }) });
+    expect(stream.status).toBe(200);
+    const lines = (await stream.rest()) as Array<{ kind: string; step_key?: string; problem?: { status: number; code: string; request_id: string } }>;
+    expect(lines.map((l) => `${l.kind}${l.step_key ? `:${l.step_key}` : ''}`)).toEqual(['run_started', 'step_started:A', 'error']);
+    expect(lines.at(-1)!.problem).toMatchObject({ status: 500, code: 'INTERNAL' });
+    expect(llm.requests).toHaveLength(0);
   }, 60_000);
 });

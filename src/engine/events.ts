@@ -24,13 +24,20 @@ export interface EventHub {
 export const matches = (event: RunEvent, filter: EventFilter | undefined): boolean =>
   (filter?.runId === undefined || event.run_id === filter.runId) && (filter?.kinds === undefined || filter.kinds.includes(event.kind));
 
+const RECENT = 10_000;
+
 export function createEventHub(db: Db, listen: Database['listen']): EventHub {
   const subscribers = new Set<{ onEvent: (event: RunEvent) => void; filter: EventFilter | undefined }>();
   let started: Promise<void> | undefined;
   /** The greatest id heard of: after a reconnect, what came since is read back from the table. */
   let lastSeen = '0';
+  /** Ids delivered lately: an event both notified and read back after a reconnect goes out once. */
+  const recent = new Set<string>();
 
   const deliver = (event: RunEvent) => {
+    if (recent.has(event.id)) return;
+    recent.add(event.id);
+    if (recent.size > RECENT) recent.delete(recent.values().next().value!);
     if (eventIdAfter(event.id, lastSeen)) lastSeen = event.id;
     for (const subscriber of subscribers) {
       if (!matches(event, subscriber.filter)) continue;

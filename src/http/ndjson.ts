@@ -25,7 +25,7 @@ const BEGINS = new Set(['run_started', 'run_resumed', 'run_retried']);
  * the runner works, then the run as the plain answer gives it (docs/events.md).
  *
  * - Headers go out lazily, at the event that says the runner holds the run; a refusal before
- *   that (404, 409, 422) is thrown and answered as a normal problem.
+ *   anything was committed (404, 409, 422) is thrown and answered as a normal problem.
  * - Events come live from the hub; before the last line, the run's events since the last one
  *   written are read from `run_events` (the NOTIFY of the final transition may not have
  *   arrived yet), so none is missing, none repeats (ids grow per run in commit order).
@@ -38,11 +38,12 @@ export async function streamRun(
   reply: FastifyReply,
   runId: string,
   execute: () => Promise<unknown>,
-  options: { fresh: boolean; location?: string },
+  options: { location?: string } = {},
 ): Promise<FastifyReply> {
   const hub = deps.events;
-  // A new run has no events yet; an existing one's earlier history is not this request's.
-  let lastWritten = options.fresh ? '0' : await hub.lastId(runId);
+  // An existing run's earlier history is not this request's (nor is that of a run whose id a
+  // create repeats, refused with 409).
+  let lastWritten = await hub.lastId(runId);
   let stream: PassThrough | undefined;
   const pending: RunEvent[] = [];
 
@@ -72,17 +73,23 @@ export async function streamRun(
     },
     { runId },
   );
-  try {
-    const answer = await execute();
-    begin();
+  const catchUp = async () => {
     for (;;) {
       const missed = await hub.read(lastWritten, { runId }, 1_000);
       for (const event of missed) emit(event);
-      if (missed.length < 1_000) break;
+      if (missed.length < 1_000) return;
     }
+  };
+  try {
+    const answer = await execute();
+    begin();
+    await catchUp();
     write(answer);
   } catch (err) {
-    if (!stream) throw err;
+    // Something committed (its NOTIFY may still be on its way): the stream tells it, then the error.
+    if (!stream && (await hub.read(lastWritten, { runId }, 1).catch(() => [])).length === 0) throw err;
+    begin();
+    await catchUp().catch(() => {});
     const body = isStepgateError(err) ? problemOf(err) : problem(500, 'INTERNAL', 'stepgate failed to handle this request; the server log has the details.');
     if (body.status >= 500) request.log.error({ err: { type: (err as Error).name, sqlstate: sqlState(err) } }, 'streamed request failed');
     body.instance = request.url;

@@ -121,7 +121,7 @@ export const attestationRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = as
     },
     async (request, reply) => {
       const runId = request.params.run_id;
-      if (wantsNdjson(request)) return streamRun(deps, request, reply, runId, async () => runJson(await resumeRun(deps, runId)), { fresh: false });
+      if (wantsNdjson(request)) return streamRun(deps, request, reply, runId, async () => runJson(await resumeRun(deps, runId)));
       return runJson(await resumeRun(deps, runId));
     },
   );

@@ -49,6 +49,8 @@ export const keyRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
         tags: ['provenance'],
         summary: 'Retire the active signing key and create a new one (stepgate keys rotate)',
         description: 'New envelopes are signed with the new key; the retired key stays listed at GET /api/keys, so what it signed still verifies.',
+        // No parameters: an unknown one is refused (422) rather than ignored while the key rotates.
+        querystring: z.strictObject({}),
         response: { 201: z.object({ active: publicKeySchema, retired: z.array(publicKeySchema) }), ...problemResponses(401, 403, 429) },
       },
     },

@@ -47,7 +47,7 @@ export const lifecycleRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = asyn
     },
     async (request, reply) => {
       const runId = request.params.run_id;
-      if (wantsNdjson(request)) return streamRun(deps, request, reply, runId, async () => runJson(await retryRun(deps, runId)), { fresh: false });
+      if (wantsNdjson(request)) return streamRun(deps, request, reply, runId, async () => runJson(await retryRun(deps, runId)));
       return runJson(await retryRun(deps, runId));
     },
   );

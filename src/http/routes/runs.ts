@@ -30,7 +30,7 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
         // The id is chosen first, so the stream can follow the run from its first event.
         const runId = request.body.id ?? randomUUID();
         const start = { manifestId: request.body.manifest_id, inputs: request.body.inputs, runId };
-        return streamRun(deps, request, reply, runId, async () => runJson(await startRun(deps, start)), { fresh: true, location: `/api/runs/${runId}` });
+        return streamRun(deps, request, reply, runId, async () => runJson(await startRun(deps, start)), { location: `/api/runs/${runId}` });
       }
       const view = await startRun(deps, { manifestId: request.body.manifest_id, inputs: request.body.inputs, runId: request.body.id });
       reply.header('location', `/api/runs/${view.run.id}`);
