@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { RequestInvalidError } from '../../core/errors.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { listPublicKeys, rotateSigningKey, type PublicKeyView } from '../../engine/keys.js';
 import { problemResponses } from '../schemas.js';
@@ -54,7 +55,9 @@ export const keyRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
         response: { 201: z.object({ active: publicKeySchema, retired: z.array(publicKeySchema) }), ...problemResponses(401, 403, 429) },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      // It takes no body: one sent is refused rather than ignored while the key rotates.
+      if (request.body !== undefined) throw new RequestInvalidError([{ path: 'body', message: 'this route takes no body' }], 'POST /api/keys/rotate takes no body.');
       const { active, retired } = await rotateSigningKey(deps);
       return reply.status(201).send({ active: keyJson(active), retired: retired.map(keyJson) });
     },
