@@ -45,33 +45,48 @@ export async function streamRun(
   const response = await api.open(method, path, { accept, json });
   response.setEncoding('utf8');
   const streamed = /application\/x-ndjson/i.test(String(response.headers['content-type'] ?? ''));
-  if (!streamed) {
-    let text = '';
-    for await (const chunk of response) text += chunk as string;
-    return parseLine(text) as unknown as RunJson;
-  }
-  let last: Record<string, unknown> | undefined;
-  let runId = /\/api\/runs\/([^/]+)\//.exec(path)?.[1];
-  for await (const line of createInterface({ input: response, crlfDelay: Infinity })) {
-    if (line.trim() === '') continue;
-    const value = parseLine(line);
-    if (value.kind === 'error') {
-      const problem = (value.problem ?? {}) as Problem;
-      throw new CliError(`the run stopped with an error after it began: ${problem.detail ?? JSON.stringify(problem)}`, problem.status ? exitCodeOfStatus(problem.status) : EXIT.failure, problem);
-    }
-    if (typeof value.kind === 'string') {
-      const event = value as unknown as RunEvent;
-      runId = event.run_id;
-      onEvent(event);
-    } else last = value;
-  }
-  if (!last || !Array.isArray(last.step_runs)) {
-    throw new CliError(
+  // Named in the path (resume, retry) or chosen by the caller (start): the error can say how to follow it.
+  let runId = /\/api\/runs\/([^/]+)\//.exec(path)?.[1] ?? (json as { id?: string } | undefined)?.id;
+  const dropped = () =>
+    new CliError(
       `the connection to ${api.baseUrl} ended before the run was reported. The run goes on on the server: ${runId ? `stepgate watch ${runId} follows it` : 'stepgate runs lists it'}.`,
       EXIT.unreachable,
     );
+  if (!streamed) {
+    let text = '';
+    try {
+      for await (const chunk of response) text += chunk as string;
+    } catch (err) {
+      throw isConnectionError(err) ? dropped() : err;
+    }
+    return parseLine(text) as unknown as RunJson;
   }
+  let last: Record<string, unknown> | undefined;
+  try {
+    for await (const line of createInterface({ input: response, crlfDelay: Infinity })) {
+      if (line.trim() === '') continue;
+      const value = parseLine(line);
+      if (value.kind === 'error') {
+        const problem = (value.problem ?? {}) as Problem;
+        throw new CliError(`the run stopped with an error after it began: ${problem.detail ?? JSON.stringify(problem)}`, problem.status ? exitCodeOfStatus(problem.status) : EXIT.failure, problem);
+      }
+      if (typeof value.kind === 'string') {
+        const event = value as unknown as RunEvent;
+        runId = event.run_id;
+        onEvent(event);
+      } else last = value;
+    }
+  } catch (err) {
+    throw isConnectionError(err) ? dropped() : err;
+  }
+  if (!last || !Array.isArray(last.step_runs)) throw dropped();
   return last as unknown as RunJson;
+}
+
+/** A socket that broke mid-answer (node:http's "aborted" is an ECONNRESET). */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return !(err instanceof CliError) && typeof code === 'string' && /^E[A-Z]+$/.test(code);
 }
 
 function parseLine(line: string): Record<string, unknown> {
