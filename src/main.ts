@@ -42,6 +42,7 @@ Examples:
   $ stepgate inbox
   $ stepgate attest RUN_ID B --outcome SUCCESS --artifact forecast_csv=./forecast.csv
   $ stepgate resume RUN_ID
+  $ stepgate watch RUN_ID                             # follow a run until it waits or ends
   $ stepgate plan RUN_ID                              # what resume or retry would do
   $ stepgate retry RUN_ID                             # a new attempt for the failed steps
   $ stepgate cancel RUN_ID --reason "superseded"
@@ -52,7 +53,9 @@ Examples:
 Token: STEPGATE_TOKEN, else <STEPGATE_DATA_DIR>/admin-token (default ./.stepgate), written by the server's first start.
 Exit codes: 0 ok, 1 unexpected failure, 2 invalid input, 3 conflict, 4 not found, 5 server or database unreachable,
 6 not authorized (missing, unknown, expired or revoked token, or a role too low),
-7 a signature does not verify (stepgate verify), 8 a file differs from the statement (stepgate verify).`,
+7 a signature does not verify (stepgate verify), 8 a file differs from the statement (stepgate verify),
+9 the run ended in error, 10 the run was cancelled (run, resume, retry and watch RUN; a run that waits for
+an attestation or succeeds is 0).`,
   );
 
 const out = () => createOutput({ json: Boolean(program.opts().json) });
@@ -91,8 +94,8 @@ program
   .argument('<manifest>', 'a manifest file, or the id of a stored manifest')
   .option('-i, --input <key=value...>', 'an input: key=value (a string) or key:=json (a JSON value)')
   .option('--inputs <file.json>', 'inputs from a JSON object file (--input wins)')
-  .option('--progress', 'show each step as it finishes (the default on a terminal)')
-  .option('--no-progress', 'show the run only once it waits or ends')
+  .option('--progress', 'show each step as it starts and ends (the default): a spinner on a terminal, plain lines elsewhere')
+  .option('--no-progress', 'one request; show the run only once it waits or ends')
   .addHelpText('after', '\nExamples:\n  $ stepgate run examples/quarterly-forecast.yaml --input region=EMEA\n  $ stepgate run MANIFEST_ID --inputs inputs.json --input year:=2026')
   .action(async (manifest: string, options: { input?: string[]; inputs?: string; progress?: boolean }) => {
     exitCode = await runCommand(api(), out(), manifest, options);
@@ -147,10 +150,11 @@ program
 
 program
   .command('resume')
-  .description('Continue a waiting run; prints what ran and what it still waits on.')
+  .description('Continue a waiting run, showing each step as it starts and ends; then what ran and what it still waits on.')
   .argument('<run>', 'run id')
-  .action(async (run: string) => {
-    exitCode = await resumeCommand(api(), out(), run);
+  .option('--no-progress', 'one request; show the run only once it waits or ends')
+  .action(async (run: string, options: { progress?: boolean }) => {
+    exitCode = await resumeCommand(api(), out(), run, options);
   });
 
 program
@@ -164,10 +168,28 @@ program
 
 program
   .command('retry')
-  .description('Give every failed step of a run in error a new attempt (SUCCESS steps are reused), then continue it.')
+  .description('Give every failed step of a run in error a new attempt (SUCCESS steps are reused), then continue it, showing each step as it starts and ends.')
   .argument('<run>', 'run id')
-  .action(async (run: string) => {
-    exitCode = await retryCommand(api(), out(), run);
+  .option('--no-progress', 'one request; show the run only once it waits or ends')
+  .action(async (run: string, options: { progress?: boolean }) => {
+    exitCode = await retryCommand(api(), out(), run, options);
+  });
+
+program
+  .command('watch')
+  .description("Follow the server's live events (GET /api/events): one line per step or run transition. With RUN: that run only, ending once it waits or ends.")
+  .argument('[run]', 'run id: show it as it is now, follow it, and exit once it waits or ends (0, or 9 error, 10 cancelled)')
+  .addHelpText(
+    'after',
+    '\nWithout RUN it follows every run until Ctrl+C. A dropped connection is reopened with Last-Event-ID: the server replays the events since the last one shown.\n' +
+      '--json prints each event as one JSON line (with RUN, the run as it is now first).\n' +
+      'Examples:\n  $ stepgate watch                                  # every run, as it happens\n' +
+      '  $ stepgate watch RUN_ID && stepgate inbox         # wait until the run parks, then see what it needs\n' +
+      "  $ stepgate --json watch | jq -c 'select(.kind == \"step_failed\")'",
+  )
+  .action(async (run: string | undefined) => {
+    const { watchCommand } = await import('./cli/commands/watch.js');
+    exitCode = await watchCommand(api(), out(), run);
   });
 
 program

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChatCompletionsServer } from './support/chat-completions-server.js';
-import { runCli, startCli } from './support/cli.js';
+import { runCli } from './support/cli.js';
 import { startServer, type ServerProcess } from './support/server-process.js';
 import { migratedDataDir } from './support/data-dir.js';
 
@@ -120,34 +119,6 @@ describe('the stepgate CLI against a real server on PGlite', { timeout: 300_000 
     const down = await runCli(['runs'], { STEPGATE_URL: 'http://127.0.0.1:9' });
     expect(down.code).toBe(5);
     expect(down.stderr).toContain('Start it with `npm start`');
-  });
-
-  it('shows each step as it finishes with --progress, before the run is reported', async () => {
-    const llm = await startChatCompletionsServer({ reply: 'slow answer', delayMs: 600 });
-    const slow = await startServer({ STEPGATE_DATA_DIR: migratedDataDir(join(work, 'slow')), OPENAI_BASE_URL: llm.baseUrl, OPENAI_API_KEY: 'k' });
-    try {
-      const file = join(work, 'slow.yaml');
-      writeFileSync(file, ['name: slow', 'steps:', '  - key: first', '    prompt: one', '    model: openai:m', '  - key: second', '    depends_on: [first]', '    prompt: two', '    model: openai:m', ''].join('\n'));
-      // Each LLM call takes 600 ms: "first" must be on screen well before the command ends.
-      const child = startCli(['run', file, '--progress'], { STEPGATE_URL: slow.baseUrl, STEPGATE_DATA_DIR: join(work, 'slow'), STEPGATE_TOKEN: undefined });
-      let stdout = '';
-      let firstSeenAt: number | undefined;
-      child.stdout!.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-        if (firstSeenAt === undefined && /^ {2}first: SUCCESS/m.test(stdout)) firstSeenAt = Date.now();
-      });
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      const endedAt = Date.now();
-      expect(code, stdout).toBe(0);
-      expect(firstSeenAt, stdout).toBeDefined();
-      expect(endedAt - firstSeenAt!).toBeGreaterThanOrEqual(300);
-      const lines = stdout.split('\n');
-      expect(lines.filter((line) => /^ {2}second: SUCCESS/.test(line))).toHaveLength(1);
-      expect(lines.findIndex((line) => /^Run [0-9a-f-]{36} started: success/.test(line))).toBeGreaterThan(lines.findIndex((line) => /^ {2}second: SUCCESS/.test(line)));
-    } finally {
-      await slow.stop();
-      await llm.close();
-    }
   });
 
   it('plans, retries and cancels runs like the endpoints, with exit 3 on a conflict and 4 for an unknown run', async () => {

@@ -45,6 +45,19 @@ export interface RunJson {
   step_runs: StepRunJson[];
 }
 
+export interface ManifestStepJson {
+  key: string;
+  /** null means task */
+  step_type: 'task' | 'compute' | null;
+}
+
+export interface ManifestJson {
+  id: string;
+  name: string;
+  version: number;
+  steps: ManifestStepJson[];
+}
+
 export interface PendingJson {
   step_run_id: string;
   run_id: string;

@@ -1,3 +1,5 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { TokenSource } from './admin-token.js';
 import { EXIT } from './exit-codes.js';
 
@@ -66,25 +68,66 @@ export class ApiClient {
     try {
       response = await fetch(new URL(path, this.baseUrl), { method, headers, body: payload });
     } catch (err) {
-      const inner = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
-      const cause = inner?.code ?? inner?.errors?.[0]?.code ?? inner?.message ?? (err as Error).message;
-      throw new CliError(
-        `cannot reach the stepgate server at ${this.baseUrl} (${cause}). Start it with \`npm start\` (or \`stepgate serve\`) in the checkout, or set STEPGATE_URL to where it runs.`,
-        EXIT.unreachable,
-      );
+      throw this.unreachable(err);
     }
     const text = await response.text();
-    if (!response.ok) {
-      const parsed: unknown = text ? safeJson(text) : null;
-      const problem = (parsed ?? { status: response.status, detail: text }) as Problem;
-      const lines = [problem.detail ?? `HTTP ${response.status}`];
-      for (const issue of problem.errors ?? []) lines.push(`  ${issue.path || '(body)'}: ${issue.message}`);
-      if (response.status === 401) {
-        lines.push(this.token ? `  (the token came from ${this.token.from})` : '  (no token: set STEPGATE_TOKEN, or run the CLI where <STEPGATE_DATA_DIR>/admin-token is, default ./.stepgate)');
-      }
-      throw new CliError(lines.join('\n'), exitCodeOfStatus(response.status), problem);
-    }
+    if (!response.ok) throw this.problemError(response.status, text);
     return text;
+  }
+
+  /**
+   * A request whose answer is read as it arrives (NDJSON, Server-Sent Events), over node:http
+   * rather than fetch: fetch gives up on a body that stays quiet for 300 s, and a streamed run
+   * is quiet for as long as one LLM call takes. No client-side timeout at all; Ctrl+C ends it.
+   * Resolves once the headers arrived; an error status is read whole and thrown as a CliError.
+   */
+  open(method: string, path: string, options: { accept: string; json?: unknown; headers?: Record<string, string> }): Promise<IncomingMessage> {
+    const url = new URL(path, this.baseUrl);
+    const headers: Record<string, string> = { accept: options.accept, ...options.headers };
+    if (this.token) headers.authorization = `Bearer ${this.token.token}`;
+    const payload = options.json === undefined ? undefined : JSON.stringify(options.json);
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(url, { method, headers }, (response) => {
+        const status = response.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          resolve(response);
+          return;
+        }
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => reject(this.problemError(status, text)));
+        response.on('error', (err) => reject(this.unreachable(err)));
+      });
+      req.on('error', (err) => reject(this.unreachable(err)));
+      req.end(payload);
+    });
+  }
+
+  /** An error status with its problem+json body, as the sentence the CLI prints. */
+  problemError(status: number, text: string): CliError {
+    const parsed: unknown = text ? safeJson(text) : null;
+    const problem = (parsed ?? { status, detail: text }) as Problem;
+    const lines = [problem.detail ?? `HTTP ${status}`];
+    for (const issue of problem.errors ?? []) lines.push(`  ${issue.path || '(body)'}: ${issue.message}`);
+    if (status === 401) {
+      lines.push(this.token ? `  (the token came from ${this.token.from})` : '  (no token: set STEPGATE_TOKEN, or run the CLI where <STEPGATE_DATA_DIR>/admin-token is, default ./.stepgate)');
+    }
+    return new CliError(lines.join('\n'), exitCodeOfStatus(status), problem);
+  }
+
+  private unreachable(err: unknown): CliError {
+    // fetch wraps the socket's error in `cause`; node:http throws it as is (an AggregateError
+    // with `errors` when every address of a host refused).
+    type SocketError = { code?: string; message?: string; errors?: Array<{ code?: string }> };
+    const inner = (err as { cause?: SocketError }).cause ?? (err as SocketError);
+    const cause = inner.code ?? inner.errors?.[0]?.code ?? inner.message ?? String(err);
+    return new CliError(
+      `cannot reach the stepgate server at ${this.baseUrl} (${cause}). Start it with \`npm start\` (or \`stepgate serve\`) in the checkout, or set STEPGATE_URL to where it runs.`,
+      EXIT.unreachable,
+    );
   }
 }
 

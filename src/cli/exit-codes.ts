@@ -14,7 +14,21 @@ export const EXIT = {
   signatureBad: 7,
   /** `stepgate verify`: the signatures verify, but a local file differs from the statement's subjects. */
   fileDiffers: 8,
+  /** `stepgate run`, `resume`, `retry`, `watch RUN`: the run ended `error` (a step failed). */
+  runError: 9,
+  /** `stepgate run`, `resume`, `retry`, `watch RUN`: the run ended `cancelled`. */
+  runCancelled: 10,
 } as const;
+
+/**
+ * The exit code of a command that ran (or followed) a run, by the status it left the run in:
+ * `success` and `waiting` (parked for an attestation, as designed) are 0.
+ */
+export function exitCodeOfRun(status: string): number {
+  if (status === 'error') return EXIT.runError;
+  if (status === 'cancelled') return EXIT.runCancelled;
+  return EXIT.ok;
+}
 
 /** The exit code of every stepgate error code, in one exhaustive switch. */
 export function exitCodeOf(err: StepgateError): number {

@@ -14,6 +14,8 @@ export type ScriptedAnswer =
       reply: string;
       usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
       delayMs?: number;
+      /** Answer once this settles: the test decides when the call ends (say, after a cancel). */
+      after?: Promise<unknown>;
       /** Default `stop`; `length` is a reply cut off at max_tokens. */
       finishReason?: 'stop' | 'length';
     }
@@ -86,7 +88,8 @@ export async function startChatCompletionsServer(...initial: ScriptedAnswer[]): 
           }),
         );
       };
-      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      if (answer.after) void answer.after.then(send, send);
+      else if (answer.delayMs) setTimeout(send, answer.delayMs);
       else send();
     });
   });

@@ -1,8 +1,8 @@
 import type { ApiClient } from '../client.js';
 import type { RunJson, RunPlanJson } from '../api-types.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT, exitCodeOfRun } from '../exit-codes.js';
 import { table, type Output } from '../output.js';
-import { printRun } from './runs.js';
+import { advanceRun, printRun } from './runs.js';
 
 /** `stepgate cancel RUN [--reason TEXT]` */
 export async function cancelCommand(api: ApiClient, out: Output, runId: string, options: { reason?: string }): Promise<number> {
@@ -13,11 +13,12 @@ export async function cancelCommand(api: ApiClient, out: Output, runId: string, 
 }
 
 /** `stepgate retry RUN`: a new attempt for every failed step, then the run continues. */
-export async function retryCommand(api: ApiClient, out: Output, runId: string): Promise<number> {
-  const run = await api.request<RunJson>('POST', `/api/runs/${encodeURIComponent(runId)}/retry`);
+export async function retryCommand(api: ApiClient, out: Output, runId: string, options: { progress?: boolean } = {}): Promise<number> {
+  const before = await api.request<RunJson>('GET', `/api/runs/${encodeURIComponent(runId)}`);
+  const run = await advanceRun(api, out, { method: 'POST', path: `/api/runs/${encodeURIComponent(runId)}/retry`, manifestId: before.manifest_id, progress: options.progress });
   if (out.json) out.data(run);
   else await printRun(api, out, run, { verb: 'retried' });
-  return EXIT.ok;
+  return exitCodeOfRun(run.status);
 }
 
 /** `stepgate plan RUN`: what a resume (or a retry) would do now; writes nothing. */

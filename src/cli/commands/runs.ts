@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ApiClient } from '../client.js';
 import { CliError } from '../client.js';
-import type { InboxJson, Page, RunJson } from '../api-types.js';
-import { EXIT } from '../exit-codes.js';
+import type { InboxJson, ManifestJson, ManifestStepJson, Page, RunJson } from '../api-types.js';
+import { EXIT, exitCodeOfRun } from '../exit-codes.js';
+import { streamRun } from '../run-stream.js';
 import { llmUsageOf } from '../llm-usage.js';
 import { duration, status, table, type Output } from '../output.js';
 
@@ -16,50 +17,45 @@ export async function runCommand(
 ): Promise<number> {
   const inputs = readInputs(options);
   let manifestId = target;
+  let steps: ManifestStepJson[] | undefined;
   if (existsSync(target)) {
-    const stored = await api.request<{ id: string; name: string; version: number }>('POST', '/api/manifests', { yaml: readFileSync(target, 'utf8') });
+    const stored = await api.request<ManifestJson>('POST', '/api/manifests', { yaml: readFileSync(target, 'utf8') });
     manifestId = stored.id;
+    steps = stored.steps;
     if (!out.json) out.line(out.style('gray', `manifest ${stored.name} v${stored.version} (${stored.id})`));
   } else if (!/^[0-9a-f-]{36}$/i.test(target)) {
     throw new CliError(`${target} is neither a file nor a manifest id. Pass a manifest file (YAML or JSON) or the id of a stored manifest.`, EXIT.invalidInput);
   }
-  // The run's id is chosen here, so that its steps can be shown as they finish while the
-  // server executes it (the POST answers once the run waits or ends).
-  const id = randomUUID();
-  const started = api.request<RunJson>('POST', '/api/runs', { json: { manifest_id: manifestId, inputs, id } });
-  const progress = options.progress ?? (out.tty && !out.json);
-  const shown = new Set<string>();
-  if (progress) await followRun(api, out, id, started, shown);
-  const run = await started;
-  if (progress) showFinished(out, run, shown); // what finished after the last look
+  // The run's id is chosen here: should the connection drop, the error can name the run.
+  const body = { manifest_id: manifestId, inputs, id: randomUUID() };
+  const run = await advanceRun(api, out, { method: 'POST', path: '/api/runs', json: body, manifestId, steps, progress: options.progress });
   if (out.json) out.data(run);
   else await printRun(api, out, run, { verb: 'started' });
-  return EXIT.ok;
+  return exitCodeOfRun(run.status);
 }
 
-/** Prints each step run of run `id` once it has finished (or waits), until `until` settles. */
-async function followRun(api: ApiClient, out: Output, id: string, until: Promise<unknown>, shown: Set<string>): Promise<void> {
-  let settled = false;
-  until.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  while (!settled) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    if (settled) break;
-    try {
-      showFinished(out, await api.request<RunJson>('GET', `/api/runs/${id}`), shown);
-    } catch {
-      // not inserted yet
-    }
-  }
-}
-
-function showFinished(out: Output, run: RunJson, shown: Set<string>): void {
-  for (const step of run.step_runs) {
-    if (step.status === 'RUNNING' || shown.has(step.id)) continue;
-    shown.add(step.id);
-    out.line(`  ${step.step_key}: ${status(out, step.status)} ${out.style('gray', duration(step.started_at, step.ended_at))}`.trimEnd());
+/**
+ * Starts, resumes or retries a run. With progress (the default), asks for the NDJSON stream
+ * and shows each event as it arrives (nothing but the final run with --json); with
+ * --no-progress, one plain answer once the run waits or ends. Neither has a client-side
+ * timeout: a run is followed for as long as its LLM calls take.
+ */
+export async function advanceRun(
+  api: ApiClient,
+  out: Output,
+  request: { method: string; path: string; json?: unknown; manifestId: string; steps?: ManifestStepJson[]; progress?: boolean },
+): Promise<RunJson> {
+  if (request.progress === false) return streamRun(api, request.method, request.path, request.json, () => {}, 'application/json');
+  if (out.json) return streamRun(api, request.method, request.path, request.json, () => {});
+  const [steps, { createProgress }] = await Promise.all([
+    request.steps ?? api.request<ManifestJson>('GET', `/api/manifests/${request.manifestId}`).then((manifest) => manifest.steps),
+    import('../progress.js'), // the spinner's library, only for the commands that show one
+  ]);
+  const progress = createProgress(out, new Map(steps.map((step) => [step.key, step.step_type ?? 'task'])));
+  try {
+    return await streamRun(api, request.method, request.path, request.json, (event) => progress.event(event));
+  } finally {
+    progress.stop();
   }
 }
 
@@ -118,9 +114,9 @@ export async function statusCommand(api: ApiClient, out: Output, runId: string):
   return EXIT.ok;
 }
 
-export async function resumeCommand(api: ApiClient, out: Output, runId: string): Promise<number> {
+export async function resumeCommand(api: ApiClient, out: Output, runId: string, options: { progress?: boolean } = {}): Promise<number> {
   const before = await api.request<RunJson>('GET', `/api/runs/${encodeURIComponent(runId)}`);
-  const run = await api.request<RunJson>('POST', `/api/runs/${encodeURIComponent(runId)}/resume`);
+  const run = await advanceRun(api, out, { method: 'POST', path: `/api/runs/${encodeURIComponent(runId)}/resume`, manifestId: before.manifest_id, progress: options.progress });
   if (out.json) out.data(run);
   else {
     const known = new Map(before.step_runs.map((s) => [s.id, `${s.status}/${s.attempt}`]));
@@ -128,7 +124,7 @@ export async function resumeCommand(api: ApiClient, out: Output, runId: string):
     out.line(ran.length === 0 ? 'Nothing new could run.' : `Ran: ${ran.map((s) => `${s.step_key} (${status(out, s.status)})`).join(', ')}`);
     await printRun(api, out, run, { verb: 'status' });
   }
-  return EXIT.ok;
+  return exitCodeOfRun(run.status);
 }
 
 export async function inboxCommand(api: ApiClient, out: Output, options: { limit?: string }): Promise<number> {
