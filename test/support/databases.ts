@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, inject } from 'vitest';
 import type { Database } from '../../src/storage/database.js';
-import { loadPgliteRuntime, openPglite, type PgliteRuntime } from '../../src/storage/pglite/connect.js';
+import { openPglite } from '../../src/storage/pglite/connect.js';
 import { openPostgres } from '../../src/storage/postgres/connect.js';
 import { withDatabase } from './global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './postgres-admin.js';
@@ -18,17 +18,15 @@ export interface TestDriver {
 }
 
 let templateBlob: Blob | undefined;
-// Compiled once per test worker: most of what a new PGlite instance costs (2.6x faster clones).
-let runtime: Promise<PgliteRuntime> | undefined;
 
 const pgliteDriver: TestDriver = {
   name: 'pglite',
   async fresh() {
     templateBlob ??= new Blob([readFileSync(inject('pgliteTemplate'))]);
-    return openPglite({ memory: true, loadDataDir: templateBlob, runtime: await (runtime ??= loadPgliteRuntime()) });
+    return openPglite({ memory: true, loadDataDir: templateBlob });
   },
   async empty() {
-    return openPglite({ memory: true, runtime: await (runtime ??= loadPgliteRuntime()) });
+    return openPglite({ memory: true });
   },
 };
 

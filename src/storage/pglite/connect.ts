@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
@@ -12,26 +10,8 @@ import { lockDataDir, type DataDirLock } from './lock.js';
 export type PgliteTarget =
   /** A data directory: the lock file lives in it, the database in `<dataDir>/pgdata`. */
   | { dataDir: string }
-  /**
-   * In memory, optionally starting from a dump (tests clone a migrated template this way), and
-   * optionally with PGlite's WebAssembly module and file bundle already loaded: compiling them
-   * is most of the cost of a new instance, and a process that opens many can do it once.
-   */
-  | { memory: true; loadDataDir?: Blob; runtime?: PgliteRuntime };
-
-export interface PgliteRuntime {
-  readonly wasmModule: WebAssembly.Module;
-  readonly fsBundle: Blob;
-}
-
-/** PGlite's compiled WebAssembly module and file bundle, to share between instances. */
-export async function loadPgliteRuntime(): Promise<PgliteRuntime> {
-  const dist = dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'));
-  const [wasm, bundle] = await Promise.all([readFile(join(dist, 'pglite.wasm')), readFile(join(dist, 'pglite.data'))]);
-  // Node has WebAssembly as a global; the type library this project compiles with declares only its types.
-  const { compile } = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
-  return { wasmModule: await compile(wasm), fsBundle: new Blob([bundle]) };
-}
+  /** In memory, optionally starting from a dump (tests clone a migrated template this way). */
+  | { memory: true; loadDataDir?: Blob };
 
 /**
  * Embedded PostgreSQL. One connection: transactions serialize, and PGlite's `transaction()`
@@ -50,10 +30,7 @@ export async function openPglite(target: PgliteTarget): Promise<Database & { cli
       throw err;
     }
   } else {
-    client = await PGlite.create({
-      ...(target.loadDataDir ? { loadDataDir: target.loadDataDir } : {}),
-      ...(target.runtime ? { wasmModule: target.runtime.wasmModule, fsBundle: target.runtime.fsBundle } : {}),
-    });
+    client = await PGlite.create(target.loadDataDir ? { loadDataDir: target.loadDataDir } : {});
   }
   const db = drizzle({ client, schema }) as unknown as Db;
   let closed = false;
