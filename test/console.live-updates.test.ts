@@ -85,6 +85,12 @@ describe('console lifecycle actions and live updates', { timeout: 90_000 }, () =
     // … and resumes it: the run page turns every step to success.
     expect((await call(server.baseUrl, undefined, 'POST', `/api/runs/${runId}/resume`)).body.status).toBe('success');
     await expect.poll(() => page.locator('.dag-node.status-success').count(), { timeout: 30_000 }).toBe(3);
+    // The history is the run's recorded events, in the order they committed, live too.
+    const history = page.getByRole('region', { name: 'History' });
+    await expect.poll(() => history.textContent(), { timeout: 30_000 }).toContain('Run succeeded');
+    const lines = await history.getByRole('listitem').allTextContents();
+    const order = ['Run started', 'A started', 'A succeeded', 'B waits for an attestation', 'Run waits for attestations', 'B attested SUCCESS by bo', 'Run resumed', 'C started', 'C succeeded', 'Run succeeded'];
+    expect(order.map((text) => lines.findIndex((line) => line.endsWith(text)))).toEqual(order.map((_, i) => i));
     expect(await notReloaded()).toBe(true);
     expect(browser.problems).toEqual([]);
   });

@@ -41,11 +41,21 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const text = await this.send(method, path, body, contentType, 'application/json');
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** A GET answered with text rather than JSON (the event stream's replay), refused like any other call. */
+  text(path: string, accept: string): Promise<string> {
+    return this.send('GET', path, undefined, undefined, accept);
+  }
+
+  private async send(method: string, path: string, body: unknown, contentType: string | undefined, accept: string): Promise<string> {
     let response: Response;
     try {
       response = await fetch(path, {
         method,
-        headers: this.headers(body === undefined ? {} : { 'content-type': contentType }),
+        headers: this.headers({ accept, ...(body === undefined || !contentType ? {} : { 'content-type': contentType }) }),
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
         credentials: 'omit',
         cache: 'no-store',
@@ -54,18 +64,18 @@ export class ApiClient {
       throw new ApiError(0, undefined, `The server cannot be reached (${(err as Error).message}). Is stepgate running?`);
     }
     const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
     if (!response.ok) {
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
       const problem = isProblem(parsed) ? parsed : undefined;
       if (response.status === 401) this.onUnauthorized();
       throw new ApiError(response.status, problem, messageFor(response.status, problem));
     }
-    return parsed as T;
+    return text;
   }
 
   get<T>(path: string): Promise<T> {

@@ -1,13 +1,59 @@
+import { createParser } from 'eventsource-parser';
+import type { ApiClient } from '../api/client.js';
 import type { Run } from '../api/types.js';
 import { when } from '../format.js';
+import { useApp, useResource } from '../hooks.js';
 
 interface Entry {
   readonly at: string;
   readonly text: string;
 }
 
-/** The run's history as its rows tell it: each step run's start and end, each attestation. */
-export function runHistory(run: Run): Entry[] {
+/** A run event as GET /api/events sends it (docs/events.md). */
+export interface RunEvent {
+  readonly id: string;
+  readonly kind: string;
+  readonly step_key: string | null;
+  readonly step_run_id: string | null;
+  readonly attempt: number | null;
+  readonly status: string | null;
+  readonly at: string;
+}
+
+const RUN_TEXT: Record<string, string> = {
+  run_started: 'Run started',
+  run_waiting: 'Run waits for attestations',
+  run_resumed: 'Run resumed',
+  run_retried: 'Run retried',
+  run_succeeded: 'Run succeeded',
+  run_failed: 'Run ended in error',
+  run_cancelled: 'Run cancelled',
+};
+const STEP_TEXT: Record<string, string> = {
+  step_started: 'started',
+  step_succeeded: 'succeeded',
+  step_failed: 'failed',
+  step_waiting: 'waits for an attestation',
+  step_cancelled: 'cancelled',
+};
+
+/** The run's history from its recorded events: every transition, in the order it committed. */
+export function historyFromEvents(run: Run, events: readonly RunEvent[]): Entry[] {
+  const attesters = new Map(run.step_runs.flatMap((s) => (s.attestation ? [[s.id, s.attestation.attested_by] as const] : [])));
+  return events.map((event) => {
+    const attempt = event.attempt && event.attempt > 1 ? ` (attempt ${event.attempt})` : '';
+    const step = `${event.step_key ?? 'a step'}${attempt}`;
+    if (event.kind === 'step_attested') {
+      const by = event.step_run_id ? attesters.get(event.step_run_id) : undefined;
+      return { at: event.at, text: `${step} attested ${event.status ?? ''}${by ? ` by ${by}` : ''}` };
+    }
+    const text = RUN_TEXT[event.kind] ?? (STEP_TEXT[event.kind] ? `${step} ${STEP_TEXT[event.kind]}` : event.kind);
+    return { at: event.at, text };
+  });
+}
+
+/** The run's history as its rows tell it, for a server without GET /api/events. */
+export function historyFromRows(run: Run): Entry[] {
   const entries: Entry[] = [];
   if (run.started_at) entries.push({ at: run.started_at, text: 'Run started' });
   for (const s of run.step_runs) {
@@ -20,8 +66,18 @@ export function runHistory(run: Run): Entry[] {
   return entries.sort((a, b) => a.at.localeCompare(b.at));
 }
 
+/** The run's recorded events: the stream replayed from the start (`last_event_id=0`), ended once replayed (`follow=false`). */
+async function recordedEvents(client: ApiClient, runId: string): Promise<RunEvent[]> {
+  const events: RunEvent[] = [];
+  const parser = createParser({ onEvent: (event) => events.push(JSON.parse(event.data) as RunEvent) });
+  parser.feed(await client.text(`/api/events?run=${encodeURIComponent(runId)}&last_event_id=0&follow=false`, 'text/event-stream'));
+  return events;
+}
+
 export function RunHistory({ run }: { run: Run }) {
-  const entries = runHistory(run);
+  const { session } = useApp();
+  const recorded = useResource((client) => (session.features.events ? recordedEvents(client, run.id) : Promise.resolve(undefined)), [run.id, session.features.events]);
+  const entries = recorded.data ? historyFromEvents(run, recorded.data) : historyFromRows(run);
   return (
     <section aria-labelledby="history-title">
       <h2 id="history-title">History</h2>
