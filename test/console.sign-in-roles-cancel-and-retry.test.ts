@@ -30,10 +30,12 @@ async function waitingRun(baseUrl: string, token: string | undefined): Promise<{
   return { runId: run.body.id, stepRunId: run.body.waiting_on[0].step_run_id };
 }
 
-async function signInWithToken(page: Page, baseUrl: string, token: string): Promise<void> {
+async function signInWithToken(page: Page, baseUrl: string, token: string, { refused = false } = {}): Promise<void> {
   await page.goto(baseUrl);
   await page.getByLabel('Token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  // Signed in (the session is saved for the tab) once Sign out is offered; a navigation before that starts signed out.
+  if (!refused) await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
 const ACTIONS = ['Attest', 'Resume', 'Cancel run', 'Retry'];
@@ -81,7 +83,7 @@ describe('console sign-in and roles, with tokens', { timeout: 90_000 }, () => {
 
   it('refuses a wrong token with an error and shows no data', async () => {
     const page = await browser.newPage();
-    await signInWithToken(page, server.baseUrl, 'not-a-token');
+    await signInWithToken(page, server.baseUrl, 'not-a-token', { refused: true });
     await page.getByRole('alert').filter({ hasText: '401' }).waitFor();
     expect(await page.getByRole('heading', { name: 'Inbox' }).count()).toBe(0);
     // Browser-side expressions are strings: this file is type-checked for Node, without the DOM.
