@@ -58,7 +58,7 @@ export async function engineBenchmarks(db: BenchDatabase, quick: boolean): Promi
   // 1. The floor: one single-row INSERT (autocommit: INSERT + COMMIT in one round trip).
   await db.database.db.execute(sql`CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, v int NOT NULL)`);
   const floorSamples: number[] = [];
-  for (let i = 0; i < (quick ? 200 : 2000); i++) {
+  for (let i = 0; i < (quick ? 100 : 2000); i++) {
     const [, ms] = await timed(() => db.database.db.execute(sql`INSERT INTO bench_floor (v) VALUES (${i})`));
     floorSamples.push(ms);
   }
@@ -122,7 +122,7 @@ export async function engineBenchmarks(db: BenchDatabase, quick: boolean): Promi
   }
 
   // 4. Throughput: 20 clients doing A→B→C back to back.
-  const seconds = quick ? 3 : 10;
+  const seconds = quick ? 1 : 10;
   let completed = 0;
   const deadline = performance.now() + seconds * 1000;
   const began = performance.now();

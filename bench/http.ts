@@ -42,7 +42,7 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
     await post(base, `/api/runs/${sample.runId}/resume`, '');
 
     const levels = [1, 16, 64];
-    const duration = quick ? 2 : 8;
+    const duration = quick ? 1 : 8;
     let bestGet = 0;
     for (const connections of levels) {
       const result = await autocannon({ url: `${base}/api/runs/${sample.runId}`, connections, duration, headers });
@@ -54,7 +54,7 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
     figures.push({ name: 'HTTP GET /api/runs/{id}, best of 1/16/64 connections', database, value: bestGet, unit: 'req/s', goal: { text: '≥ 3000 req/s', met: bestGet >= 3000 } });
 
     for (const concurrency of levels) {
-      const cycles = quick ? Math.max(20, concurrency * 2) : Math.max(200, concurrency * 8);
+      const cycles = quick ? Math.max(10, concurrency) : Math.max(200, concurrency * 8);
       const waiting: Array<{ runId: string; stepRunId: string }> = [];
       for (let i = 0; i < cycles; i++) waiting.push(await startWaiting(`c${concurrency}-${i}`));
       const began = performance.now();
