@@ -19,35 +19,41 @@ export interface TestDriver {
 }
 
 let templateBlob: Blob | undefined;
-let emptyBlob: Promise<Blob> | undefined;
 
 /**
- * PGlite databases are reused within a test worker: a new instance costs ~1.2 s of CPU (it
- * loads its WebAssembly and the cloned data directory), while making a returned one fresh
- * again — every table emptied, identities restarted, its listeners dropped — takes a few
- * milliseconds. What a test sees is the same: the migrated schema and no rows. (Tests never
- * change the schema of a fresh database; migration tests use `empty()`, which is never reused.)
+ * PGlite databases are reused within a test worker: a new instance costs ~1.7 s of CPU (it
+ * loads its WebAssembly and the cloned data directory; an initdb ~5 s), while making a
+ * returned one fresh again takes milliseconds. A fresh database gets every table emptied,
+ * identities restarted and its listeners dropped: the migrated schema and no rows, as a new
+ * clone would have. An empty one gets its schemas dropped: no tables at all, as after an
+ * initdb. (Tests never change the schema of a fresh database; the migration tests, which do,
+ * use `empty()`, whose instances are never handed out as fresh ones.)
  */
-const idle: Array<Database & { client: PGlite }> = [];
+const idle = { fresh: [] as PgliteDatabase[], empty: [] as PgliteDatabase[] };
+type PgliteDatabase = Database & { client: PGlite };
 
-const RESET = `
-  DO $$
-  DECLARE tables text;
-  BEGIN
-    -- The append-only tables refuse TRUNCATE by a trigger; replica mode skips ordinary triggers.
-    PERFORM set_config('session_replication_role', 'replica', true);
-    SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') INTO tables FROM pg_tables WHERE schemaname = 'public';
-    EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY CASCADE';
-  END $$;`;
+const RESET = {
+  fresh: `
+    DO $$
+    DECLARE tables text;
+    BEGIN
+      -- The append-only tables refuse TRUNCATE by a trigger; replica mode skips ordinary triggers.
+      PERFORM set_config('session_replication_role', 'replica', true);
+      SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') INTO tables FROM pg_tables WHERE schemaname = 'public';
+      EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY CASCADE';
+    END $$;`,
+  empty: 'DROP SCHEMA IF EXISTS drizzle CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public;',
+};
 
-async function reusable(): Promise<Database> {
-  let database = idle.pop();
+async function reusable(kind: 'fresh' | 'empty'): Promise<Database> {
+  let database = idle[kind].pop();
   if (database) {
     await database.client.unlisten('stepgate_events');
-    await database.client.exec(RESET);
+    await database.client.exec(RESET[kind]);
   } else {
     templateBlob ??= new Blob([readFileSync(inject('pgliteTemplate'))]);
     database = await openPglite({ memory: true, loadDataDir: templateBlob });
+    if (kind === 'empty') await database.client.exec(RESET.empty);
   }
   const held = database;
   let returned = false;
@@ -56,24 +62,15 @@ async function reusable(): Promise<Database> {
     async close() {
       if (returned) return;
       returned = true;
-      idle.push(held);
+      idle[kind].push(held);
     },
   };
 }
 
 const pgliteDriver: TestDriver = {
   name: 'pglite',
-  fresh: reusable,
-  async empty() {
-    // initdb once per worker, then clones of its dump.
-    emptyBlob ??= (async () => {
-      const first = await openPglite({ memory: true });
-      const dump = await first.client.dumpDataDir('none');
-      await first.close();
-      return dump;
-    })();
-    return openPglite({ memory: true, loadDataDir: await emptyBlob });
-  },
+  fresh: () => reusable('fresh'),
+  empty: () => reusable('empty'),
 };
 
 function postgresDriver(url: string, template: string): TestDriver {
