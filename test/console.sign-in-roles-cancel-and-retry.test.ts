@@ -167,7 +167,8 @@ describe('console lifecycle actions', { timeout: 90_000 }, () => {
     await dialog.getByRole('button', { name: 'Cancel run' }).click();
     await page.getByRole('status').filter({ hasText: 'Run cancelled: the run is now cancelled.' }).waitFor();
     expect((await call(server.baseUrl, undefined, 'GET', `/api/runs/${runId}`)).body.status).toBe('cancelled');
-    expect(await page.getByRole('button', { name: 'Cancel run', exact: true }).count()).toBe(0);
+    // The page reloads the run after the notice (and again on the live event): the action goes once it has.
+    await expect.poll(() => page.getByRole('button', { name: 'Cancel run', exact: true }).count(), { timeout: 15_000 }).toBe(0);
     expect(browser.problems).toEqual([]);
   });
 
