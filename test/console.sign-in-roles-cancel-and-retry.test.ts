@@ -8,27 +8,9 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchBrowser, requireConsoleAndChromium, signInWithoutToken, type Browser } from './support/browser.js';
-import { TWO_OUTPUTS_MANIFEST } from './support/console-fixtures.js';
+import { call, waitingRun } from './support/console-fixtures.js';
 import { startConsoleServer, type ConsoleServer } from './support/console-server.js';
 import type { ServerProcess } from './support/server-process.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the JSON of any route
-async function call(baseUrl: string, token: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-async function waitingRun(baseUrl: string, token: string | undefined): Promise<{ runId: string; stepRunId: string }> {
-  const stored = await call(baseUrl, token, 'POST', '/api/manifests', TWO_OUTPUTS_MANIFEST);
-  const run = await call(baseUrl, token, 'POST', '/api/runs', { manifest_id: stored.body.id, inputs: { region: 'EMEA' } });
-  expect(run.body.status).toBe('waiting');
-  return { runId: run.body.id, stepRunId: run.body.waiting_on[0].step_run_id };
-}
 
 async function signInWithToken(page: Page, baseUrl: string, token: string, { refused = false } = {}): Promise<void> {
   await page.goto(baseUrl);

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { api } from './server-process.js';
 
 /** A → B (compute, two outputs) → C: the run the console tests attest and resume. */
@@ -28,4 +29,24 @@ export async function startWaitingRun(baseUrl: string, manifest: object = TWO_OU
   const run = await api(baseUrl, 'POST', '/api/runs', { manifest_id: stored.body.id, inputs: { region: 'EMEA' } });
   if (run.status !== 201 || run.body.status !== 'waiting') throw new Error(`starting the run answered ${run.status}: ${JSON.stringify(run.body)}`);
   return { manifestId: stored.body.id, runId: run.body.id, stepRunId: run.body.waiting_on[0].step_run_id };
+}
+
+/** One API call as curl would make it, with a token or none. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the JSON of any route
+export async function call(baseUrl: string, token: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+/** A run of TWO_OUTPUTS_MANIFEST waiting at B. */
+export async function waitingRun(baseUrl: string, token: string | undefined): Promise<{ runId: string; stepRunId: string }> {
+  const stored = await call(baseUrl, token, 'POST', '/api/manifests', TWO_OUTPUTS_MANIFEST);
+  const run = await call(baseUrl, token, 'POST', '/api/runs', { manifest_id: stored.body.id, inputs: { region: 'EMEA' } });
+  expect(run.body.status).toBe('waiting');
+  return { runId: run.body.id, stepRunId: run.body.waiting_on[0].step_run_id };
 }
