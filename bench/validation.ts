@@ -1,6 +1,6 @@
 import { DEFAULT_LIMITS } from '../src/core/limits.js';
 import { validateManifest } from '../src/core/manifest/validate.js';
-import type { Figure } from './report.js';
+import type { Measurement } from './report.js';
 import { median } from './stats.js';
 
 /**
@@ -32,25 +32,25 @@ function timeValidation(n: number, repeats: number): number {
   return median(samples);
 }
 
-export function validationBenchmarks(quick: boolean): Figure[] {
+export function validationBenchmarks(quick: boolean): Measurement[] {
   const repeats = quick ? 5 : 20;
   timeValidation(1000, 3); // warm the JIT
   const sizes = [250, 500, 1000];
   const times = sizes.map((n) => timeValidation(n, repeats));
-  const figures: Figure[] = sizes.map((n, i) => ({
+  const figures: Measurement[] = sizes.map((n, i) => ({
     name: `validate a manifest of ${n} steps, median`,
     database: '-',
     value: times[i]!,
     unit: 'ms',
-    ...(n === DEFAULT_LIMITS.maxSteps ? { goal: { text: '≤ 500 ms at the step limit (well under a second)', met: times[i]! <= 500 } } : {}),
+    ...(n === DEFAULT_LIMITS.maxSteps ? { goal: { text: '≤ 500 ms at the step limit (well under a second)', meets: (v: number) => v <= 500 } } : {}),
   }));
   // Linear growth: time per step stays flat from 250 to 1000 steps.
   const perStep = sizes.map((n, i) => times[i]! / n);
   const spread = Math.max(...perStep) / Math.min(...perStep);
-  figures.push({ name: 'validation time per step, 1000 vs 250 steps (linear: ≈ 1×)', database: '-', value: perStep[2]! / perStep[0]!, unit: '×', goal: { text: 'per-step spread ≤ 2×', met: spread <= 2 } });
+  figures.push({ name: 'validation time per step, max/min over 250, 500, 1000 steps (linear: ≈ 1×)', database: '-', value: spread, unit: '×', goal: { text: '≤ 2×', meets: (v) => v <= 2 } });
   const over = timeValidation(DEFAULT_LIMITS.maxSteps + 1, repeats);
-  figures.push({ name: `refuse ${DEFAULT_LIMITS.maxSteps + 1} steps (over the limit), median`, database: '-', value: over, unit: 'ms', goal: { text: 'faster than at the limit', met: over < times[2]! } });
+  figures.push({ name: `refuse ${DEFAULT_LIMITS.maxSteps + 1} steps (over the limit), median`, database: '-', value: over, unit: 'ms', goal: { text: '≤ 10 ms (refused before any per-step work)', meets: (v) => v <= 10 } });
   const huge = timeValidation(16_000, quick ? 3 : 10);
-  figures.push({ name: 'refuse 16000 steps (over the limit), median', database: '-', value: huge, unit: 'ms', goal: { text: '≤ 250 ms', met: huge <= 250 } });
+  figures.push({ name: 'refuse 16000 steps (over the limit), median', database: '-', value: huge, unit: 'ms', goal: { text: '≤ 250 ms', meets: (v) => v <= 250 } });
   return figures;
 }

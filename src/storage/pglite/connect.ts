@@ -7,11 +7,15 @@ import { migrateReporting } from '../migration-report.js';
 import * as schema from '../schema.js';
 import { lockDataDir, type DataDirLock } from './lock.js';
 
-export type PgliteTarget =
+export type PgliteTarget = (
   /** A data directory: the lock file lives in it, the database in `<dataDir>/pgdata`. */
   | { dataDir: string }
   /** In memory, optionally starting from a dump (tests clone a migrated template this way). */
-  | { memory: true; loadDataDir?: Blob };
+  | { memory: true; loadDataDir?: Blob }
+) & {
+  /** PostgreSQL settings on top of PGlite's own (`-c name=value`); the benchmark measures tunings with it. */
+  settings?: Record<string, string>;
+};
 
 /**
  * Embedded PostgreSQL. One connection: transactions serialize, and PGlite's `transaction()`
@@ -21,16 +25,18 @@ export type PgliteTarget =
 export async function openPglite(target: PgliteTarget): Promise<Database & { client: PGlite }> {
   let lock: DataDirLock | undefined;
   let client: PGlite;
+  const settings = Object.entries(target.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+  const startParams = settings.length > 0 ? { startParams: [...PGlite.defaultStartParams, ...settings] } : {};
   if ('dataDir' in target) {
     lock = lockDataDir(target.dataDir);
     try {
-      client = await PGlite.create({ dataDir: join(target.dataDir, 'pgdata') });
+      client = await PGlite.create({ dataDir: join(target.dataDir, 'pgdata'), ...startParams });
     } catch (err) {
       lock.release();
       throw err;
     }
   } else {
-    client = await PGlite.create(target.loadDataDir ? { loadDataDir: target.loadDataDir } : {});
+    client = await PGlite.create({ ...(target.loadDataDir ? { loadDataDir: target.loadDataDir } : {}), ...startParams });
   }
   const db = drizzle({ client, schema }) as unknown as Db;
   let closed = false;
