@@ -1,5 +1,4 @@
 import type { Database } from './database.js';
-import { openPglite } from './pglite/connect.js';
 import { openPostgres } from './postgres/connect.js';
 
 export interface DatabaseConfig {
@@ -8,6 +7,9 @@ export interface DatabaseConfig {
   readonly dataDir: string;
 }
 
-export function openDatabase(config: DatabaseConfig): Promise<Database> {
-  return config.databaseUrl ? openPostgres({ url: config.databaseUrl }) : openPglite({ dataDir: config.dataDir });
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  if (config.databaseUrl) return openPostgres({ url: config.databaseUrl });
+  // PGlite (and its WebAssembly) only when it is the database.
+  const { openPglite } = await import('./pglite/connect.js');
+  return openPglite({ dataDir: config.dataDir });
 }

@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { LlmCallError, MAX_RETRY_AFTER_MS, type LlmProvider, type LlmReply, type LlmRequest, type LlmUsage } from '../../core/llm.js';
 import { cachedModelList } from './model-list.js';
 import { responseFormatFor } from './response-format.js';
@@ -31,17 +31,25 @@ export interface OpenAiOptions {
  * parsed; `GET /models` tells which model names exist, when the server can list them.
  */
 export function openAiProvider(options: OpenAiOptions): LlmProvider {
-  const client = new OpenAI({
-    baseURL: options.baseUrl,
-    // Local servers need no key; the client insists on one.
-    apiKey: options.apiKey ?? 'not-set',
-    timeout: options.timeoutMs,
-    maxRetries: 0,
-  });
+  // The client library is loaded at the first call: a server or CLI whose steps use no
+  // `openai:` model never pays for it (it is the largest module tree stepgate has).
+  let loaded: Promise<{ OpenAI: typeof OpenAI; client: OpenAI }> | undefined;
+  const load = () =>
+    (loaded ??= import('openai').then(({ default: OpenAIClient }) => ({
+      OpenAI: OpenAIClient,
+      client: new OpenAIClient({
+        baseURL: options.baseUrl,
+        // Local servers need no key; the client insists on one.
+        apiKey: options.apiKey ?? 'not-set',
+        timeout: options.timeoutMs,
+        maxRetries: 0,
+      }),
+    })));
   const backoffMs = options.backoffMs ?? 500;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS;
   const knownModels = cachedModelList(async () => {
     try {
+      const { client } = await load();
       const page = await client.models.list({ timeout: Math.min(options.timeoutMs, MODEL_LIST_TIMEOUT_MS) });
       return page.data.map((model) => model.id);
     } catch {
@@ -60,6 +68,7 @@ export function openAiProvider(options: OpenAiOptions): LlmProvider {
         model: request.model,
         messages: request.messages.map((m) => ({ ...m })),
       };
+      const { OpenAI: library, client } = await load();
       for (let tries = 1; ; tries++) {
         try {
           const completion = await client.chat.completions.create(requestBody as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming);
@@ -79,7 +88,7 @@ export function openAiProvider(options: OpenAiOptions): LlmProvider {
           return { text, requestBody, responseBody: completion, usage, tries };
         } catch (err) {
           if (err instanceof LlmCallError) throw err;
-          const failure = describeFailure(err, requestBody, tries);
+          const failure = describeFailure(library, err, requestBody, tries);
           if (!failure.retryable || tries >= options.maxTries) throw failure.error;
           const wait = failure.retryAfterMs ?? backoffMs * 2 ** (tries - 1) * (0.75 + Math.random() / 2);
           await new Promise((resolve) => setTimeout(resolve, Math.min(wait, maxRetryAfterMs)));
@@ -93,17 +102,17 @@ function usageOf(usage: OpenAI.CompletionUsage | undefined): LlmUsage | null {
   return usage ? { prompt_tokens: usage.prompt_tokens ?? null, completion_tokens: usage.completion_tokens ?? null, total_tokens: usage.total_tokens ?? null } : null;
 }
 
-function describeFailure(err: unknown, requestBody: unknown, tries: number): { error: LlmCallError; retryable: boolean; retryAfterMs?: number | undefined } {
-  if (err instanceof OpenAI.APIConnectionTimeoutError) {
+function describeFailure(library: typeof OpenAI, err: unknown, requestBody: unknown, tries: number): { error: LlmCallError; retryable: boolean; retryAfterMs?: number | undefined } {
+  if (err instanceof library.APIConnectionTimeoutError) {
     return { error: new LlmCallError(`the request timed out after ${tries} tr${tries === 1 ? 'y' : 'ies'}`, { kind: 'timeout', requestBody, tries }), retryable: true };
   }
-  if (err instanceof OpenAI.APIConnectionError) {
+  if (err instanceof library.APIConnectionError) {
     return {
       error: new LlmCallError(`cannot reach the provider: ${err.message}${err.cause ? ` (${(err.cause as Error).message})` : ''}`, { kind: 'network', requestBody, tries }),
       retryable: true,
     };
   }
-  if (err instanceof OpenAI.APIError && err.status !== undefined) {
+  if (err instanceof library.APIError && err.status !== undefined) {
     const status = err.status;
     const retryable = status === 429 || status === 408 || status >= 500;
     const error = new LlmCallError(`the provider answered HTTP ${status}: ${err.message}`, {
