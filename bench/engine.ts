@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { DEFAULT_LIMITS } from '../src/core/limits.js';
 import { attestStep } from '../src/engine/attest.js';
 import { createEngineDeps } from '../src/engine/create-deps.js';
 import type { EngineDeps } from '../src/engine/deps.js';
@@ -66,12 +67,13 @@ export async function engineBenchmarks(db: BenchDatabase, quick: boolean): Promi
   figures.push({ name: 'floor: single-row INSERT + COMMIT', database, value: floor, unit: 'ms' });
 
   // 2. + 5. Per-step overhead on chains, and statements per step and per resume.
-  const sizes = quick ? [10, 100] : [10, 100, 1000];
+  // The longest chain is as long as a manifest may be: its task steps and the compute step fill the step limit.
+  const sizes = quick ? [10, 100] : [10, 100, DEFAULT_LIMITS.maxSteps - 1];
   const perStep: number[] = [];
   for (const n of sizes) {
     const { manifest } = await storeManifest(deps, chainManifest(`bench-chain-${n}`, n));
     await abc(deps, (await storeManifest(deps, ABC)).manifest.id, 'warm'); // warm the plan cache path
-    const repeats = n >= 1000 ? 2 : quick ? 3 : 5;
+    const repeats = n >= 500 ? 2 : quick ? 3 : 5;
     const samples: number[] = [];
     let statementsPerResume: number | undefined;
     let statementsPerStep: number | undefined;
