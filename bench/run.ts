@@ -10,6 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { openBenchDatabase, type BenchDbName } from './databases.js';
+import { authCost } from './auth-cost.js';
 import { engineBenchmarks } from './engine.js';
 import { httpBenchmarks } from './http.js';
 import { printTable, summarize, writeResults, type Measurement } from './report.js';
@@ -62,6 +63,7 @@ for (let r = 1; r <= repetitions; r++) {
     const db = await openBenchDatabase(name, serverUrl);
     try {
       measured.push(...(await engineBenchmarks(db, quick)));
+      measured.push(...(await authCost(db, quick)));
       // The benchmark's own connections end here, so that the database's memory measured next is the server's.
       await db.database.close();
       measured.push(...(await httpBenchmarks(db, quick)));
