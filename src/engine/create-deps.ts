@@ -11,6 +11,7 @@ import { createEventHub } from './events.js';
 import type { FaultPoints } from './faults.js';
 import { meteredStore } from './metered-store.js';
 import { createPlanCache } from './plan.js';
+import { createTokenCache } from './token-cache.js';
 
 /** Fills in what every process computes the same way: its executor id and a plan cache. */
 export function createEngineDeps(options: {
@@ -43,5 +44,6 @@ export function createEngineDeps(options: {
     metrics: options.metrics,
     artifactVerifier: options.artifactVerifier ?? noRootsVerifier,
     events: createEventHub(options.db, options.listen ?? (async () => async () => {})),
+    tokens: createTokenCache(options.listen),
   };
 }

@@ -6,6 +6,7 @@ import type { ArtifactVerifier } from '../core/provenance/verification.js';
 import type { Db, PreparedRunner } from '../storage/database.js';
 import type { EventHub } from './events.js';
 import type { FaultPoints } from './faults.js';
+import type { TokenCache } from './token-cache.js';
 import type { PlanCache } from './plan.js';
 
 /** What the use cases need, wired once in the composition root (main.ts) or a test. */
@@ -36,4 +37,6 @@ export interface EngineDeps {
   readonly artifactVerifier: ArtifactVerifier;
   /** Run events of every process sharing the database, live (SPEC §12). */
   readonly events: EventHub;
+  /** Token lookups kept while every revocation is heard (SPEC §10). */
+  readonly tokens: TokenCache;
 }

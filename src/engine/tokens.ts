@@ -63,6 +63,8 @@ export async function revokeToken(deps: EngineDeps, idOrName: string): Promise<T
   const found = await store.findToken(deps.db, idOrName, isUuid(idOrName));
   if (!found) throw new TokenNotFoundError(idOrName);
   const revoked = await store.revokeToken(deps.db, found.id);
+  // This process's next request with it must read it again (others hear it on TOKENS_CHANNEL).
+  deps.tokens.forget();
   if (!revoked) throw new TokenRevokedError(found.name);
   return view(revoked);
 }
@@ -71,8 +73,9 @@ const lastTouched = new Map<string, number>();
 
 /**
  * Who a request's `Authorization` header stands for. Throws 401 (UnauthenticatedError, with
- * the reason) for a missing, malformed, unknown, expired or revoked token. One indexed read
- * per request, so a revocation takes effect on the very next request, in every process.
+ * the reason) for a missing, malformed, unknown, expired or revoked token. Lookups are kept
+ * in memory while every revocation is heard (token-cache.ts): a revocation takes effect on
+ * the next request in this process, and as its announcement arrives in every other one.
  */
 export async function authenticate(deps: EngineDeps, authorization: string | undefined): Promise<Principal> {
   if (authorization === undefined || authorization === '') throw new UnauthenticatedError('missing');
@@ -80,10 +83,12 @@ export async function authenticate(deps: EngineDeps, authorization: string | und
   if (!match) throw new UnauthenticatedError('malformed');
   const token = match[1]!;
   if (!TOKEN_PATTERN.test(token)) throw new UnauthenticatedError('unknown');
-  const row = await store.tokenByHash(deps.db, hashToken(token), deps.prepared);
+  const tokenHash = hashToken(token);
+  const row = await deps.tokens.lookup(tokenHash, () => store.tokenByHash(deps.db, tokenHash, deps.prepared));
   if (!row) throw new UnauthenticatedError('unknown');
   if (row.revoked_at !== null) throw new UnauthenticatedError('revoked');
-  if (row.expired) throw new UnauthenticatedError('expired');
+  // Checked here, not only by the read: a kept lookup may outlive the token's expiry.
+  if (row.expired || (row.expires_at !== null && new Date(row.expires_at).getTime() <= Date.now())) throw new UnauthenticatedError('expired');
   const now = Date.now();
   if ((lastTouched.get(row.id) ?? 0) < now - 60_000) {
     lastTouched.set(row.id, now);

@@ -31,9 +31,10 @@ export interface Database {
   /**
    * LISTENs on `channel`: `onPayload` gets each NOTIFY payload, in commit order, from every
    * process sharing the database. A connection lost and made again calls `onReconnect` (what
-   * was notified meanwhile is gone: the caller reads it back). Answers the unsubscribe.
+   * was notified meanwhile is gone: the caller reads it back); `onLost` is called as soon as
+   * the connection is lost, before that. Answers the unsubscribe.
    */
-  listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
+  listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void, onLost?: () => void): Promise<() => Promise<void>>;
 }
 
 export type PreparedRunner = <T>(query: SQL) => Promise<T[]>;

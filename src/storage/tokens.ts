@@ -35,13 +35,19 @@ export async function findToken(db: Db, idOrName: string, isId: boolean): Promis
 }
 
 /** Revokes a token that is not revoked yet; `undefined` when it already was (or does not exist). */
+/** The channel every revocation is announced on, at its commit: processes forget the token lookups they keep. */
+export const TOKENS_CHANNEL = 'stepgate_tokens';
+
 export async function revokeToken(db: Db, id: string): Promise<TokenRow | undefined> {
-  const [row] = await db
-    .update(apiTokens)
-    .set({ revokedAt: sql`now()` })
-    .where(sql`${apiTokens.id} = ${id} AND ${apiTokens.revokedAt} IS NULL`)
-    .returning();
-  return row;
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(apiTokens)
+      .set({ revokedAt: sql`now()` })
+      .where(sql`${apiTokens.id} = ${id} AND ${apiTokens.revokedAt} IS NULL`)
+      .returning();
+    if (row) await tx.execute(sql`SELECT pg_notify(${TOKENS_CHANNEL}, ${row.id}::text)`);
+    return row;
+  });
 }
 
 export interface TokenLookup {

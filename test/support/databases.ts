@@ -48,7 +48,7 @@ const RESET = {
 async function reusable(kind: 'fresh' | 'empty'): Promise<Database> {
   let database = idle[kind].pop();
   if (database) {
-    await database.client.unlisten('stepgate_events');
+    for (const channel of ['stepgate_events', 'stepgate_tokens']) await database.client.unlisten(channel);
     await database.client.exec(RESET[kind]);
   } else {
     templateBlob ??= new Blob([readFileSync(inject('pgliteTemplate'))]);

@@ -55,7 +55,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database &
       await listener.close();
       await pool.end();
     },
-    listen: (channel, onPayload, onReconnect) => listener.listen(channel, onPayload, onReconnect),
+    listen: (channel, onPayload, onReconnect, onLost) => listener.listen(channel, onPayload, onReconnect, onLost),
     async prepared<T>(query: SQL): Promise<T[]> {
       const { sql: text, params } = dialect.sqlToQuery(query);
       // The name follows the text: the same statement shape is prepared once per connection.

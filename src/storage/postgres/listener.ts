@@ -1,6 +1,6 @@
 import pg from 'pg';
 
-type Subscriber = { readonly onPayload: (payload: string) => void; readonly onReconnect: (() => void) | undefined };
+type Subscriber = { readonly onPayload: (payload: string) => void; readonly onReconnect: (() => void) | undefined; readonly onLost: (() => void) | undefined };
 
 const BACKOFF_MS = [100, 250, 500, 1_000, 2_000, 5_000];
 
@@ -34,6 +34,7 @@ export function createListener(url: string) {
   function lost(which: pg.Client) {
     if (client !== which) return;
     client = undefined;
+    for (const subscribers of channels.values()) for (const subscriber of subscribers) subscriber.onLost?.();
     which.removeAllListeners('end');
     void which.end().catch(() => {});
     if (!closed) reconnect();
@@ -78,9 +79,9 @@ export function createListener(url: string) {
   }
 
   return {
-    async listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>> {
+    async listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void, onLost?: () => void): Promise<() => Promise<void>> {
       if (closed) throw new Error('the database is closed');
-      const subscriber: Subscriber = { onPayload, onReconnect };
+      const subscriber: Subscriber = { onPayload, onReconnect, onLost };
       let subscribers = channels.get(channel);
       const first = !subscribers;
       if (!subscribers) channels.set(channel, (subscribers = new Set()));
