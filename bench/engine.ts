@@ -38,7 +38,8 @@ export const ABC = {
 };
 
 export function benchDeps(db: Pick<BenchDatabase, 'database'>): EngineDeps {
-  return createEngineDeps({ db: db.database.db, prepared: db.database.prepared, providers: new Map([['offline', offlineProvider()]]), defaultModel: 'offline:echo', leaseMs: 60_000 });
+  // With the database's LISTEN, as a server has it: events arrive live and token lookups are kept.
+  return createEngineDeps({ db: db.database.db, prepared: db.database.prepared, listen: db.database.listen, providers: new Map([['offline', offlineProvider()]]), defaultModel: 'offline:echo', leaseMs: 60_000 });
 }
 
 /** A→B→C once: start (to waiting), attest, resume (to success). */
