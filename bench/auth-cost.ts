@@ -6,7 +6,7 @@ import { createToken } from '../src/engine/tokens.js';
 import { buildApp, type App } from '../src/http/app.js';
 import { authOptions } from '../src/http/auth/options.js';
 import type { BenchDatabase } from './databases.js';
-import { ABC, benchDeps } from './engine.js';
+import { ABC, attestation, benchDeps } from './engine.js';
 import type { Measurement } from './report.js';
 import { median } from './stats.js';
 
@@ -23,7 +23,7 @@ export async function authCost(db: BenchDatabase, quick: boolean): Promise<Measu
   const { manifest } = await storeManifest(deps, ABC);
   const started = await startRun(deps, { manifestId: manifest.id, inputs: { tag: 'auth' } });
   const b = started.stepRuns.find((s) => s.stepKey === 'B')!;
-  await attestStep(deps, started.run.id, b.id, { outcome: 'SUCCESS', attestedBy: 'bench', tokenId: null, artifacts: [{ name: 'out', uri: 'file:///bench/out', sha256: 'd'.repeat(64), bytes: 1 }] });
+  await attestStep(deps, started.run.id, b.id, attestation);
   await resumeRun(deps, started.run.id);
   const { token } = await createToken(deps, { name: 'bench-viewer', role: 'viewer', expiresAt: null });
   const on = await buildApp(deps, { auth: authOptions({ mode: 'on', rateLimit: UNLIMITED }) });

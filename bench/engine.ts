@@ -12,7 +12,8 @@ import { median, percentile, timed } from './stats.js';
 import type { Goal, Measurement } from './report.js';
 
 const DIGEST = 'd'.repeat(64);
-const attestation = { outcome: 'SUCCESS' as const, attestedBy: 'bench', tokenId: null, artifacts: [{ name: 'out', uri: 'file:///bench/out', sha256: DIGEST, bytes: 1 }] };
+/** An attestation of the benchmark's compute steps. */
+export const attestation = { outcome: 'SUCCESS' as const, attestedBy: 'bench', tokenId: null, artifacts: [{ name: 'out', uri: 'file:///bench/out', sha256: DIGEST, bytes: 1 }] };
 
 /** A chain of n task steps with one compute step in the middle. */
 export function chainManifest(name: string, n: number) {
