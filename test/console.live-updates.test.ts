@@ -2,52 +2,18 @@
  * The console lives on `GET /api/events` (SPEC §12, §14): pages change when someone else acts,
  * without a reload.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { launchBrowser, requireConsoleAndChromium, signInWithoutToken, type Browser } from './support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { signInWithoutToken } from './support/browser.js';
 import { call, waitingRun } from './support/console-fixtures.js';
-import { startConsoleServer, type ConsoleServer } from './support/console-server.js';
-import type { ServerProcess } from './support/server-process.js';
+import { useConsoleServer } from './support/console-server.js';
 
 describe('console lifecycle actions and live updates', { timeout: 90_000 }, () => {
-  let work: string;
-  let running: ConsoleServer | undefined;
-  let server: ServerProcess;
-  let browser: Browser;
-
-  let setupError: unknown;
-  beforeAll(async () => {
-    try {
-      requireConsoleAndChromium();
-      work = mkdtempSync(join(tmpdir(), 'stepgate-console-live-'));
-      running = await startConsoleServer(work, { STEPGATE_AUTH: 'off' });
-      server = running.server;
-      browser = await launchBrowser(server.baseUrl);
-    } catch (err) {
-      setupError = err;
-    }
-  }, 240_000);
-  beforeEach(() => {
-    // A missing Chromium or build fails every test with the fix, never skips them.
-    if (setupError) throw setupError;
-    browser.problems.length = 0;
-  });
-  afterEach(async ({ task }) => {
-    if (task.result?.state === 'fail') await browser?.screenshotOnFailure(task.name);
-    await browser?.closePages();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await running?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+  const suite = useConsoleServer('stepgate-console-live-', { STEPGATE_AUTH: 'off' });
 
   it('updates the inbox and the run page live when someone else attests and resumes', async () => {
-    const { runId, stepRunId } = await waitingRun(server.baseUrl, undefined);
-    const page = await browser.newPage();
-    await signInWithoutToken(page, server.baseUrl, 'ana');
+    const { runId, stepRunId } = await waitingRun(suite.server.baseUrl, undefined);
+    const page = await suite.browser.newPage();
+    await signInWithoutToken(page, suite.server.baseUrl, 'ana');
     await page.getByText('● live').waitFor();
     const item = page.getByRole('listitem', { name: new RegExp(`Step B of run ${runId.slice(0, 8)}`) });
     await item.waitFor();
@@ -56,14 +22,14 @@ describe('console lifecycle actions and live updates', { timeout: 90_000 }, () =
     const notReloaded = () => page.evaluate<boolean>('window.notReloaded === true');
     // Another operator attests with curl: the wait leaves the inbox, the run is ready to resume.
     const artifacts = ['forecast_csv', 'workbook'].map((name) => ({ name, uri: `s3://bucket/${name}`, sha256: 'c'.repeat(64), bytes: 1 }));
-    expect((await call(server.baseUrl, undefined, 'POST', `/api/runs/${runId}/steps/${stepRunId}/attest`, { outcome: 'SUCCESS', attested_by: 'bo', artifacts })).status).toBe(201);
+    expect((await call(suite.server.baseUrl, undefined, 'POST', `/api/runs/${runId}/steps/${stepRunId}/attest`, { outcome: 'SUCCESS', attested_by: 'bo', artifacts })).status).toBe(201);
     await item.waitFor({ state: 'detached' });
     const ready = page.getByRole('link', { name: `Run ${runId.slice(0, 8)}` });
     await ready.waitFor();
     await ready.click();
     await page.getByRole('group', { name: "The run's steps as a graph" }).waitFor();
     // … and resumes it: the run page turns every step to success.
-    expect((await call(server.baseUrl, undefined, 'POST', `/api/runs/${runId}/resume`)).body.status).toBe('success');
+    expect((await call(suite.server.baseUrl, undefined, 'POST', `/api/runs/${runId}/resume`)).body.status).toBe('success');
     await expect.poll(() => page.locator('.dag-node.status-success').count(), { timeout: 30_000 }).toBe(3);
     // The history is the run's recorded events, in the order they committed, live too.
     const history = page.getByRole('region', { name: 'History' });
@@ -72,6 +38,6 @@ describe('console lifecycle actions and live updates', { timeout: 90_000 }, () =
     const order = ['Run started', 'A started', 'A succeeded', 'B waits for an attestation', 'Run waits for attestations', 'B attested SUCCESS by bo', 'Run resumed', 'C started', 'C succeeded', 'Run succeeded'];
     expect(order.map((text) => lines.findIndex((line) => line.endsWith(text)))).toEqual(order.map((_, i) => i));
     expect(await notReloaded()).toBe(true);
-    expect(browser.problems).toEqual([]);
+    expect(suite.browser.problems).toEqual([]);
   });
 });

@@ -1,12 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { launchBrowser, requireConsoleAndChromium, RESULTS_DIR, signInWithoutToken, type Browser } from './support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { RESULTS_DIR, signInWithoutToken } from './support/browser.js';
 import { startWaitingRun } from './support/console-fixtures.js';
-import { startConsoleServer, type ConsoleServer } from './support/console-server.js';
-import { api, type ServerProcess } from './support/server-process.js';
+import { useConsoleServer } from './support/console-server.js';
+import { api } from './support/server-process.js';
 
 /**
  * The console end to end, in Debian's Chromium against a real `stepgate serve` (authentication
@@ -14,51 +13,19 @@ import { api, type ServerProcess } from './support/server-process.js';
  * resume → success.
  */
 describe('the operator console in a real browser', { timeout: 90_000 }, () => {
-  let work: string;
-  let running: ConsoleServer | undefined;
-  let server: ServerProcess;
-  let browser: Browser;
-
-  let setupError: unknown;
-  beforeAll(async () => {
-    try {
-      requireConsoleAndChromium();
-      work = mkdtempSync(join(tmpdir(), 'stepgate-console-e2e-'));
-      running = await startConsoleServer(work, { STEPGATE_AUTH: 'off' });
-      server = running.server;
-      browser = await launchBrowser(server.baseUrl);
-    } catch (err) {
-      setupError = err;
-    }
-  }, 240_000);
-
-  beforeEach(() => {
-    // A missing Chromium or build fails every test with the fix, never skips them.
-    if (setupError) throw setupError;
-    browser.problems.length = 0;
-  });
-
-  afterEach(async ({ task }) => {
-    if (task.result?.state === 'fail') await browser?.screenshotOnFailure(task.name);
-    await browser?.closePages();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await running?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+  const suite = useConsoleServer('stepgate-console-e2e-', { STEPGATE_AUTH: 'off' });
 
   it('shows the wait in the inbox, draws the DAG, attests two files with their digests, resumes to success', async () => {
-    const { runId } = await startWaitingRun(server.baseUrl);
+    const { runId } = await startWaitingRun(suite.server.baseUrl);
     // Two real files; the workbook is larger than one 8 MiB hashing chunk.
-    const csv = join(work, 'forecast.csv');
-    const workbook = join(work, 'workbook.xlsx');
+    const csv = join(suite.work, 'forecast.csv');
+    const workbook = join(suite.work, 'workbook.xlsx');
     writeFileSync(csv, 'quarter,revenue\nQ3,1200\n');
     writeFileSync(workbook, randomBytes(9 * 1024 * 1024 + 123));
     const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-    const page = await browser.newPage();
-    await signInWithoutToken(page, server.baseUrl, 'ana');
+    const page = await suite.browser.newPage();
+    await signInWithoutToken(page, suite.server.baseUrl, 'ana');
 
     // Inbox: the wait, with its contract.
     const card = page.getByRole('listitem', { name: /Step B of run/ });
@@ -91,7 +58,7 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     expect(await page.getByRole('status').filter({ hasText: 'ready to resume' }).count()).toBe(1);
 
     // The stored digests are Node's.
-    const attested = (await api(server.baseUrl, 'GET', `/api/runs/${runId}`)).body;
+    const attested = (await api(suite.server.baseUrl, 'GET', `/api/runs/${runId}`)).body;
     const artifacts = attested.step_runs.find((s: { step_key: string }) => s.step_key === 'B').attestation.artifacts;
     expect(artifacts.map((a: { name: string; sha256: string; bytes: number; uri: string }) => [a.name, a.sha256, a.bytes, a.uri])).toEqual([
       ['forecast_csv', sha(csv), 24, `file://${csv}`],
@@ -108,35 +75,35 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     await dialog.getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('status').filter({ hasText: 'Resumed: the run finished with success.' }).waitFor();
     await expect.poll(() => graph.locator('.dag-node.status-success').count(), { timeout: 30_000 }).toBe(3);
-    expect((await api(server.baseUrl, 'GET', `/api/runs/${runId}`)).body.status).toBe('success');
+    expect((await api(suite.server.baseUrl, 'GET', `/api/runs/${runId}`)).body.status).toBe('success');
 
     mkdirSync(RESULTS_DIR, { recursive: true });
     await page.getByRole('button', { name: /Step C/ }).click();
     await page.getByText('Prompt (attempt 1)').waitFor();
     await page.screenshot({ path: join(RESULTS_DIR, 'console-run-page.png'), fullPage: true });
-    expect(browser.problems).toEqual([]);
+    expect(suite.browser.problems).toEqual([]);
   });
 
   it('keeps the run page and the inbox within 360 px, with no horizontal scroll', async () => {
-    const { runId } = await startWaitingRun(server.baseUrl);
-    const page = await browser.newPage({ width: 360, height: 740 });
-    await signInWithoutToken(page, server.baseUrl, 'ana');
+    const { runId } = await startWaitingRun(suite.server.baseUrl);
+    const page = await suite.browser.newPage({ width: 360, height: 740 });
+    await signInWithoutToken(page, suite.server.baseUrl, 'ana');
     await page.getByRole('heading', { name: 'Inbox' }).waitFor();
     // Browser-side expressions are strings: this file is type-checked for Node, without the DOM.
     const overflow = () => page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     expect(await overflow()).toBeLessThanOrEqual(0);
-    await page.goto(`${server.baseUrl}/runs/${runId}`);
+    await page.goto(`${suite.server.baseUrl}/runs/${runId}`);
     await page.getByRole('button', { name: 'Attest' }).waitFor();
     expect(await overflow()).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(RESULTS_DIR, 'console-run-page-360px.png'), fullPage: true });
-    expect(browser.problems).toEqual([]);
+    expect(suite.browser.problems).toEqual([]);
   });
 
   it('refuses an incomplete attestation next to its fields, with the keyboard alone', async () => {
-    const { runId } = await startWaitingRun(server.baseUrl);
-    const page = await browser.newPage();
-    await signInWithoutToken(page, server.baseUrl, 'ana');
-    await page.goto(`${server.baseUrl}/runs/${runId}`);
+    const { runId } = await startWaitingRun(suite.server.baseUrl);
+    const page = await suite.browser.newPage();
+    await signInWithoutToken(page, suite.server.baseUrl, 'ana');
+    await page.goto(`${suite.server.baseUrl}/runs/${runId}`);
     await page.getByLabel('URI for forecast_csv').focus();
     await page.keyboard.type('no-scheme');
     // Tab to the Attest button and press Enter.
@@ -147,14 +114,14 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     await page.getByText('Expected a URI with a scheme').waitFor();
     await page.getByText('On SUCCESS every declared output needs an artifact: choose the file for workbook.').waitFor();
     expect(await page.getByLabel('URI for forecast_csv').getAttribute('aria-invalid')).toBe('true');
-    expect((await api(server.baseUrl, 'GET', `/api/runs/${runId}`)).body.step_runs[1].status).toBe('WAITING_FOR_ATTESTATION');
-    expect(browser.problems).toEqual([]);
+    expect((await api(suite.server.baseUrl, 'GET', `/api/runs/${runId}`)).body.step_runs[1].status).toBe('WAITING_FOR_ATTESTATION');
+    expect(suite.browser.problems).toEqual([]);
   });
 
   it('uploads a manifest and shows its validation errors at their line', async () => {
-    const page = await browser.newPage();
-    await signInWithoutToken(page, server.baseUrl, 'ana');
-    await page.goto(`${server.baseUrl}/manifests`);
+    const page = await suite.browser.newPage();
+    await signInWithoutToken(page, suite.server.baseUrl, 'ana');
+    await page.goto(`${suite.server.baseUrl}/manifests`);
     const yaml = ['name: broken', 'steps:', '  - key: A', '    prompt: hi', '  - key: B', '    step_type: compute', '    compute_contract:', '      executor: excel', '      inputs: []', '      outputs: []', '      verification: manual'].join('\n');
     await page.getByLabel('Manifest (YAML or JSON)').fill(yaml);
     await page.getByRole('button', { name: 'Upload manifest' }).click();
@@ -170,16 +137,16 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     expect(await page.getByRole('group', { name: "The run's steps as a graph" }).getByRole('button').count()).toBe(2);
     // Chromium logs every 4xx answer to fetch as a console error: the refused upload's 422 is
     // the one line this flow provokes on purpose; nothing else may appear.
-    expect(browser.problems).toEqual([expect.stringContaining('the server responded with a status of 422')]);
+    expect(suite.browser.problems).toEqual([expect.stringContaining('the server responded with a status of 422')]);
   });
 
   it('filters the runs list by status', async () => {
-    const finished = await api(server.baseUrl, 'POST', '/api/manifests', { name: 'console-one-task', steps: [{ key: 'A', prompt: 'hi' }] });
-    expect((await api(server.baseUrl, 'POST', '/api/runs', { manifest_id: finished.body.id, inputs: {} })).body.status).toBe('success');
-    await startWaitingRun(server.baseUrl);
-    const page = await browser.newPage();
-    await signInWithoutToken(page, server.baseUrl, 'ana');
-    await page.goto(`${server.baseUrl}/runs`);
+    const finished = await api(suite.server.baseUrl, 'POST', '/api/manifests', { name: 'console-one-task', steps: [{ key: 'A', prompt: 'hi' }] });
+    expect((await api(suite.server.baseUrl, 'POST', '/api/runs', { manifest_id: finished.body.id, inputs: {} })).body.status).toBe('success');
+    await startWaitingRun(suite.server.baseUrl);
+    const page = await suite.browser.newPage();
+    await signInWithoutToken(page, suite.server.baseUrl, 'ana');
+    await page.goto(`${suite.server.baseUrl}/runs`);
     await page.getByLabel('Status').selectOption('success');
     await page.waitForURL('**/runs?status=success');
     // Every run listed has the status chosen (and at least one is listed).
@@ -190,6 +157,6 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     await expect.poll(() => onlyListed('success'), { timeout: 30_000 }).toBe(true);
     await page.getByLabel('Status').selectOption('waiting');
     await expect.poll(() => onlyListed('waiting'), { timeout: 30_000 }).toBe(true);
-    expect(browser.problems).toEqual([]);
+    expect(suite.browser.problems).toEqual([]);
   });
 });

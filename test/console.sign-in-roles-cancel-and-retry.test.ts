@@ -2,15 +2,13 @@
  * The console with tokens and the lifecycle verbs, in Debian's Chromium: sign in with a token,
  * a wrong token, a viewer (`GET /api/me`, 401/403, SPEC §10); cancel and retry (SPEC §9).
  */
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { launchBrowser, requireConsoleAndChromium, signInWithoutToken, type Browser } from './support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { signInWithoutToken } from './support/browser.js';
 import { call, waitingRun } from './support/console-fixtures.js';
-import { startConsoleServer, type ConsoleServer } from './support/console-server.js';
-import type { ServerProcess } from './support/server-process.js';
+import { useConsoleServer } from './support/console-server.js';
 
 async function signInWithToken(page: Page, baseUrl: string, token: string, { refused = false } = {}): Promise<void> {
   await page.goto(baseUrl);
@@ -23,81 +21,52 @@ async function signInWithToken(page: Page, baseUrl: string, token: string, { ref
 const ACTIONS = ['Attest', 'Resume', 'Cancel run', 'Retry'];
 
 describe('console sign-in and roles, with tokens', { timeout: 90_000 }, () => {
-  let work: string;
-  let running: ConsoleServer | undefined;
-  let server: ServerProcess;
-  let browser: Browser;
   let admin: string;
   const tokens: Record<'viewer' | 'operator', string> = { viewer: '', operator: '' };
-
-  let setupError: unknown;
-  beforeAll(async () => {
-    try {
-      requireConsoleAndChromium();
-      work = mkdtempSync(join(tmpdir(), 'stepgate-console-auth-'));
-      running = await startConsoleServer(work);
-      server = running.server;
-      admin = readFileSync(join(work, '.stepgate', 'admin-token'), 'utf8').trim();
-      for (const role of ['viewer', 'operator'] as const) {
-        const created = await call(server.baseUrl, admin, 'POST', '/api/tokens', { name: `ana-${role}`, role });
-        expect(created.status).toBe(201);
-        tokens[role] = created.body.token;
-      }
-      browser = await launchBrowser(server.baseUrl);
-    } catch (err) {
-      setupError = err;
+  const suite = useConsoleServer('stepgate-console-auth-', {}, async ({ work, server }) => {
+    admin = readFileSync(join(work, '.stepgate', 'admin-token'), 'utf8').trim();
+    for (const role of ['viewer', 'operator'] as const) {
+      const created = await call(server.baseUrl, admin, 'POST', '/api/tokens', { name: `ana-${role}`, role });
+      expect(created.status).toBe(201);
+      tokens[role] = created.body.token;
     }
-  }, 240_000);
-  beforeEach(() => {
-    // A missing Chromium or build fails every test with the fix, never skips them.
-    if (setupError) throw setupError;
-    browser.problems.length = 0;
-  });
-  afterEach(async ({ task }) => {
-    if (task.result?.state === 'fail') await browser?.screenshotOnFailure(task.name);
-    await browser?.closePages();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await running?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('refuses a wrong token with an error and shows no data', async () => {
-    const page = await browser.newPage();
-    await signInWithToken(page, server.baseUrl, 'not-a-token', { refused: true });
+    const page = await suite.browser.newPage();
+    await signInWithToken(page, suite.server.baseUrl, 'not-a-token', { refused: true });
     await page.getByRole('alert').filter({ hasText: '401' }).waitFor();
     expect(await page.getByRole('heading', { name: 'Inbox' }).count()).toBe(0);
     // Browser-side expressions are strings: this file is type-checked for Node, without the DOM.
     expect(await page.evaluate<string>('JSON.stringify(sessionStorage)')).not.toContain('not-a-token');
     expect(await page.evaluate<string>('JSON.stringify(localStorage)')).toBe('{}');
     expect(page.url()).not.toContain('token');
-    expect(browser.problems).toEqual([expect.stringContaining('status of 401')]);
+    expect(suite.browser.problems).toEqual([expect.stringContaining('status of 401')]);
   });
 
   it('offers a viewer no action at all', async () => {
-    const { runId } = await waitingRun(server.baseUrl, admin);
-    const page = await browser.newPage();
-    await signInWithToken(page, server.baseUrl, tokens.viewer);
+    const { runId } = await waitingRun(suite.server.baseUrl, admin);
+    const page = await suite.browser.newPage();
+    await signInWithToken(page, suite.server.baseUrl, tokens.viewer);
     await page.getByText('ana-viewer · viewer').waitFor();
-    await page.goto(`${server.baseUrl}/runs/${runId}`);
+    await page.goto(`${suite.server.baseUrl}/runs/${runId}`);
     await page.getByRole('group', { name: "The run's steps as a graph" }).waitFor();
     await page.getByRole('heading', { name: /Step B/ }).waitFor();
     for (const name of ACTIONS) expect(await page.getByRole('button', { name, exact: true }).count(), name).toBe(0);
-    expect(browser.problems).toEqual([]);
+    expect(suite.browser.problems).toEqual([]);
   });
 
   it("records the operator's token name as who attested, sends the token in a header only, and signs out", async () => {
-    const { runId } = await waitingRun(server.baseUrl, admin);
-    const page = await browser.newPage();
+    const { runId } = await waitingRun(suite.server.baseUrl, admin);
+    const page = await suite.browser.newPage();
     const urls: string[] = [];
     page.on('request', (request) => urls.push(request.url()));
-    await signInWithToken(page, server.baseUrl, tokens.operator);
-    await page.goto(`${server.baseUrl}/runs/${runId}`);
+    await signInWithToken(page, suite.server.baseUrl, tokens.operator);
+    await page.goto(`${suite.server.baseUrl}/runs/${runId}`);
     await page.getByLabel('Outcome').selectOption('FAIL');
     await page.getByRole('button', { name: 'Attest' }).click();
     await page.getByRole('status').filter({ hasText: 'Attested B: FAIL' }).waitFor();
-    const run = await call(server.baseUrl, admin, 'GET', `/api/runs/${runId}`);
+    const run = await call(suite.server.baseUrl, admin, 'GET', `/api/runs/${runId}`);
     expect(run.body.step_runs[1].attestation.attested_by).toBe('ana-operator');
     expect(urls.some((url) => url.includes(tokens.operator))).toBe(false);
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -107,70 +76,40 @@ describe('console sign-in and roles, with tokens', { timeout: 90_000 }, () => {
 });
 
 describe('console lifecycle actions', { timeout: 90_000 }, () => {
-  let work: string;
-  let running: ConsoleServer | undefined;
-  let server: ServerProcess;
-  let browser: Browser;
-
-  let setupError: unknown;
-  beforeAll(async () => {
-    try {
-      requireConsoleAndChromium();
-      work = mkdtempSync(join(tmpdir(), 'stepgate-console-live-'));
-      running = await startConsoleServer(work, { STEPGATE_AUTH: 'off' });
-      server = running.server;
-      browser = await launchBrowser(server.baseUrl);
-    } catch (err) {
-      setupError = err;
-    }
-  }, 240_000);
-  beforeEach(() => {
-    // A missing Chromium or build fails every test with the fix, never skips them.
-    if (setupError) throw setupError;
-    browser.problems.length = 0;
-  });
-  afterEach(async ({ task }) => {
-    if (task.result?.state === 'fail') await browser?.screenshotOnFailure(task.name);
-    await browser?.closePages();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await running?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+  const suite = useConsoleServer('stepgate-console-live-', { STEPGATE_AUTH: 'off' });
 
   it('cancels a waiting run after a confirmation and shows the result', async () => {
-    const { runId } = await waitingRun(server.baseUrl, undefined);
-    const page = await browser.newPage();
-    await signInWithoutToken(page, server.baseUrl, 'ana');
-    await page.goto(`${server.baseUrl}/runs/${runId}`);
+    const { runId } = await waitingRun(suite.server.baseUrl, undefined);
+    const page = await suite.browser.newPage();
+    await signInWithoutToken(page, suite.server.baseUrl, 'ana');
+    await page.goto(`${suite.server.baseUrl}/runs/${runId}`);
     await page.getByRole('button', { name: 'Cancel run' }).click();
     const dialog = page.getByRole('dialog', { name: 'Cancel run?' });
     await dialog.getByRole('button', { name: 'Cancel run' }).click();
     await page.getByRole('status').filter({ hasText: 'Run cancelled: the run is now cancelled.' }).waitFor();
-    expect((await call(server.baseUrl, undefined, 'GET', `/api/runs/${runId}`)).body.status).toBe('cancelled');
+    expect((await call(suite.server.baseUrl, undefined, 'GET', `/api/runs/${runId}`)).body.status).toBe('cancelled');
     // The page reloads the run after the notice (and again on the live event): the action goes once it has.
     await expect.poll(() => page.getByRole('button', { name: 'Cancel run', exact: true }).count(), { timeout: 15_000 }).toBe(0);
-    expect(browser.problems).toEqual([]);
+    expect(suite.browser.problems).toEqual([]);
   });
 
   it('retries a run whose compute step failed: a new attempt waits', async () => {
-    const { runId, stepRunId } = await waitingRun(server.baseUrl, undefined);
-    const failed = await call(server.baseUrl, undefined, 'POST', `/api/runs/${runId}/steps/${stepRunId}/attest`, { outcome: 'FAIL', attested_by: 'ana', artifacts: [] });
+    const { runId, stepRunId } = await waitingRun(suite.server.baseUrl, undefined);
+    const failed = await call(suite.server.baseUrl, undefined, 'POST', `/api/runs/${runId}/steps/${stepRunId}/attest`, { outcome: 'FAIL', attested_by: 'ana', artifacts: [] });
     expect(failed.body.status).toBe('error');
-    const page = await browser.newPage();
-    await signInWithoutToken(page, server.baseUrl, 'ana');
-    await page.goto(`${server.baseUrl}/runs/${runId}`);
+    const page = await suite.browser.newPage();
+    await signInWithoutToken(page, suite.server.baseUrl, 'ana');
+    await page.goto(`${suite.server.baseUrl}/runs/${runId}`);
     await page.getByRole('button', { name: 'Retry' }).click();
     await page.getByRole('dialog', { name: 'Retry?' }).getByRole('button', { name: 'Retry' }).click();
     await page.getByRole('status').filter({ hasText: 'Retried: the run waits again, on B.' }).waitFor();
     await page.getByRole('button', { name: 'Attest' }).waitFor();
-    const run = (await call(server.baseUrl, undefined, 'GET', `/api/runs/${runId}`)).body;
+    const run = (await call(suite.server.baseUrl, undefined, 'GET', `/api/runs/${runId}`)).body;
     expect(run.step_runs.filter((s: { step_key: string }) => s.step_key === 'B').map((s: { attempt: number; status: string }) => [s.attempt, s.status])).toEqual([
       [1, 'FAIL'],
       [2, 'WAITING_FOR_ATTESTATION'],
     ]);
-    expect(browser.problems).toEqual([]);
+    expect(suite.browser.problems).toEqual([]);
   });
 
 });
