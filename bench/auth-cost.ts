@@ -1,12 +1,9 @@
-import { attestStep } from '../src/engine/attest.js';
 import { storeManifest } from '../src/engine/manifests.js';
-import { resumeRun } from '../src/engine/resume.js';
-import { startRun } from '../src/engine/runs.js';
 import { createToken } from '../src/engine/tokens.js';
 import { buildApp, type App } from '../src/http/app.js';
 import { authOptions } from '../src/http/auth/options.js';
 import type { BenchDatabase } from './databases.js';
-import { ABC, attestation, benchDeps } from './engine.js';
+import { ABC, abc, benchDeps } from './engine.js';
 import type { Measurement } from './report.js';
 import { median } from './stats.js';
 
@@ -21,14 +18,11 @@ const UNLIMITED = { perToken: 1e9, perAddress: 1e9, windowMs: 60_000 };
 export async function authCost(db: BenchDatabase, quick: boolean): Promise<Measurement[]> {
   const deps = benchDeps(db);
   const { manifest } = await storeManifest(deps, ABC);
-  const started = await startRun(deps, { manifestId: manifest.id, inputs: { tag: 'auth' } });
-  const b = started.stepRuns.find((s) => s.stepKey === 'B')!;
-  await attestStep(deps, started.run.id, b.id, attestation);
-  await resumeRun(deps, started.run.id);
+  const { runId } = await abc(deps, manifest.id, 'auth');
   const { token } = await createToken(deps, { name: 'bench-viewer', role: 'viewer', expiresAt: null });
   const on = await buildApp(deps, { auth: authOptions({ mode: 'on', rateLimit: UNLIMITED }) });
   const off = await buildApp(deps, { auth: authOptions({ mode: 'off', rateLimit: UNLIMITED }) });
-  const url = `/api/runs/${started.run.id}`;
+  const url = `/api/runs/${runId}`;
   const batch = async (app: App, headers: Record<string, string>, requests: number) => {
     const began = performance.now();
     for (let i = 0; i < requests; i++) {

@@ -8,12 +8,11 @@ import { resumeRun } from '../src/engine/resume.js';
 import { startRun } from '../src/engine/runs.js';
 import { offlineProvider } from '../src/providers/llm/offline.js';
 import type { BenchDatabase } from './databases.js';
-import { median, percentile, timed } from './stats.js';
+import { median, percentile, runsPerSecond, timed } from './stats.js';
 import type { Goal, Measurement } from './report.js';
 
 const DIGEST = 'd'.repeat(64);
-/** An attestation of the benchmark's compute steps. */
-export const attestation = { outcome: 'SUCCESS' as const, attestedBy: 'bench', tokenId: null, artifacts: [{ name: 'out', uri: 'file:///bench/out', sha256: DIGEST, bytes: 1 }] };
+const attestation = { outcome: 'SUCCESS' as const, attestedBy: 'bench', tokenId: null, artifacts: [{ name: 'out', uri: 'file:///bench/out', sha256: DIGEST, bytes: 1 }] };
 
 /** A chain of n task steps with one compute step in the middle. */
 export function chainManifest(name: string, n: number) {
@@ -44,13 +43,13 @@ export function benchDeps(db: Pick<BenchDatabase, 'database'>): EngineDeps {
 }
 
 /** A→B→C once: start (to waiting), attest, resume (to success). */
-async function abc(deps: EngineDeps, manifestId: string, tag: string) {
+export async function abc(deps: EngineDeps, manifestId: string, tag: string) {
   const [started, pause] = await timed(() => startRun(deps, { manifestId, inputs: { tag } }));
   const b = started.stepRuns.find((s) => s.stepKey === 'B')!;
   await attestStep(deps, started.run.id, b.id, attestation);
   const [resumed, resume] = await timed(() => resumeRun(deps, started.run.id));
   if (resumed.run.status !== 'success') throw new Error(`run ${started.run.id} ended ${resumed.run.status}`);
-  return { pause, resume };
+  return { runId: started.run.id, pause, resume };
 }
 
 export async function engineBenchmarks(db: BenchDatabase, quick: boolean): Promise<Measurement[]> {
@@ -134,18 +133,9 @@ export async function engineBenchmarks(db: BenchDatabase, quick: boolean): Promi
 /** Runs per second of 20 clients doing A→B→C back to back for `seconds`. */
 export async function abcThroughput(deps: EngineDeps, seconds: number): Promise<number> {
   const { manifest } = await storeManifest(deps, ABC);
-  let completed = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const began = performance.now();
-  await Promise.all(
-    Array.from({ length: 20 }, async (_, client) => {
-      for (let i = 0; performance.now() < deadline; i++) {
-        await abc(deps, manifest.id, `t${client}-${i}`);
-        completed++;
-      }
-    }),
-  );
-  return completed / ((performance.now() - began) / 1000);
+  return runsPerSecond(20, seconds, async (client, i) => {
+    await abc(deps, manifest.id, `t${client}-${i}`);
+  });
 }
 
 /** Issue 14: every N, including N=10, within 2.5× the database's own INSERT + COMMIT. */

@@ -5,7 +5,7 @@ import autocannon from 'autocannon';
 import { startServer } from '../test/support/server-process.js';
 import type { BenchDatabase } from './databases.js';
 import { ABC } from './engine.js';
-import { median } from './stats.js';
+import { median, peakRssMb, runsPerSecond } from './stats.js';
 import type { Measurement } from './report.js';
 
 // The attester is the bootstrap admin token's name (the server refuses another attested_by).
@@ -41,39 +41,33 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
       const run = await post(base, '/api/runs', JSON.stringify({ manifest_id: manifest.id, inputs: { tag } }));
       return { runId: run.id as string, stepRunId: run.waiting_on[0].step_run_id as string };
     };
+    const attest = ({ runId, stepRunId }: { runId: string; stepRunId: string }) => post(base, `/api/runs/${runId}/steps/${stepRunId}/attest`, ATTEST);
+    const resume = async (runId: string) => {
+      const done = await post(base, `/api/runs/${runId}/resume`, '');
+      if (done.status !== 'success') throw new Error(`run ${runId} ended ${done.status}`);
+    };
     const sample = await startWaiting('get');
-    await post(base, `/api/runs/${sample.runId}/steps/${sample.stepRunId}/attest`, ATTEST);
-    await post(base, `/api/runs/${sample.runId}/resume`, '');
+    await attest(sample);
+    await resume(sample.runId);
 
     // Resume over HTTP, one client: its median is compared with the in-process resume (issue 14: ≤ 1.5×).
     const resumes: number[] = [];
     for (let i = 0; i < (quick ? 10 : 60); i++) {
-      const { runId, stepRunId } = await startWaiting(`r${i}`);
-      await post(base, `/api/runs/${runId}/steps/${stepRunId}/attest`, ATTEST);
+      const waiting = await startWaiting(`r${i}`);
+      await attest(waiting);
       const began = performance.now();
-      const done = await post(base, `/api/runs/${runId}/resume`, '');
+      await resume(waiting.runId);
       resumes.push(performance.now() - began);
-      if (done.status !== 'success') throw new Error(`run ${runId} ended ${done.status}`);
     }
     figures.push({ name: 'HTTP resume (→ success) median', database, value: median(resumes), unit: 'ms' });
 
     // 20 clients doing A→B→C over HTTP, back to back: compared with the same in process (issue 14: ≥ 80%).
-    const seconds = quick ? 1 : 4;
-    let completed = 0;
-    const deadline = performance.now() + seconds * 1000;
-    const began = performance.now();
-    await Promise.all(
-      Array.from({ length: 20 }, async (_, client) => {
-        for (let i = 0; performance.now() < deadline; i++) {
-          const { runId, stepRunId } = await startWaiting(`h${client}-${i}`);
-          await post(base, `/api/runs/${runId}/steps/${stepRunId}/attest`, ATTEST);
-          const done = await post(base, `/api/runs/${runId}/resume`, '');
-          if (done.status !== 'success') throw new Error(`run ${runId} ended ${done.status}`);
-          completed++;
-        }
-      }),
-    );
-    figures.push({ name: 'HTTP throughput, 20 clients doing A→B→C', database, value: completed / ((performance.now() - began) / 1000), unit: 'runs/s' });
+    const throughput = await runsPerSecond(20, quick ? 1 : 4, async (client, i) => {
+      const waiting = await startWaiting(`h${client}-${i}`);
+      await attest(waiting);
+      await resume(waiting.runId);
+    });
+    figures.push({ name: 'HTTP throughput, 20 clients doing A→B→C', database, value: throughput, unit: 'runs/s' });
 
     const levels = [1, 16, 64];
     const duration = quick ? 1 : 3;
@@ -96,10 +90,9 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           while (next < waiting.length) {
-            const { runId, stepRunId } = waiting[next++]!;
-            await post(base, `/api/runs/${runId}/steps/${stepRunId}/attest`, ATTEST);
-            const done = await post(base, `/api/runs/${runId}/resume`, '');
-            if (done.status !== 'success') throw new Error(`run ${runId} ended ${done.status}`);
+            const run = waiting[next++]!;
+            await attest(run);
+            await resume(run.runId);
           }
         }),
       );
@@ -107,7 +100,7 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
       figures.push({ name: `HTTP attest + resume cycles, ${concurrency} clients`, database, value: rate, unit: 'cycles/s' });
     }
 
-    const peakMb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1] ?? Number.NaN) / 1024;
+    const peakMb = peakRssMb(server.child.pid!);
     figures.push({ name: 'server RSS at peak', database, value: peakMb, unit: 'MB', ...(database === 'postgres' ? { goal: { text: '≤ 200 MB', meets: (v: number) => v <= 200 } } : {}) });
     if (db.embedded) {
       // The embedded default's whole footprint: the server, plus the database's processes when it has its own.

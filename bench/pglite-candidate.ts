@@ -4,11 +4,12 @@
  * opens a data directory with those PostgreSQL settings, runs 20 clients doing A→B→C in
  * process for SECONDS, and prints `{ "runs_per_s": …, "peak_rss_mb": … }`.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openPglite } from '../src/storage/pglite/connect.js';
 import { abcThroughput, benchDeps } from './engine.js';
+import { peakRssMb } from './stats.js';
 
 const [seconds, ...pairs] = process.argv.slice(2);
 const settings = Object.fromEntries(pairs.map((pair) => pair.split('=') as [string, string]));
@@ -18,8 +19,7 @@ try {
   await database.migrate();
   const rate = await abcThroughput(benchDeps({ database }), Number(seconds));
   await database.close();
-  const peakKb = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
-  console.log(JSON.stringify({ runs_per_s: rate, peak_rss_mb: peakKb / 1024 }));
+  console.log(JSON.stringify({ runs_per_s: rate, peak_rss_mb: peakRssMb('self') }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
