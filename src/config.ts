@@ -5,6 +5,7 @@ import { formatZodError } from './core/issues.js';
 import { isLoopback, type AuthOptions } from './http/auth/options.js';
 import { DEFAULT_ARTIFACT_SCHEMES } from './core/attestation.js';
 import { DEFAULT_LIMITS, type InputLimits } from './core/limits.js';
+import type { EmbeddedChoice } from './storage/open.js';
 
 /**
  * Every setting stepgate reads, with its default. Read once, in the composition root.
@@ -28,12 +29,14 @@ const list = z
 const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: whole(8080, 0, 65535),
-  /** postgres://… selects a PostgreSQL server; unset means embedded PGlite. */
+  /** postgres://… selects a PostgreSQL server; unset means the embedded database (STEPGATE_EMBEDDED). */
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// or postgresql:// URL')
     .optional(),
   STEPGATE_DATA_DIR: z.string().min(1).default('./.stepgate'),
+  /** Without DATABASE_URL: `auto` (PostgreSQL's own server from npm, PGlite where it cannot run), `postgres` or `pglite`. */
+  STEPGATE_EMBEDDED: z.enum(['auto', 'postgres', 'pglite']).default('auto'),
   STEPGATE_DEFAULT_MODEL: z.string().regex(/^[a-z][a-z0-9_-]*:.+$/, 'expected "provider:model"').default('offline:echo'),
   /** Largest request body accepted, in bytes (413 beyond it). */
   STEPGATE_BODY_LIMIT: whole(1_048_576, 1),
@@ -85,6 +88,7 @@ export interface Config {
   readonly port: number;
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
+  readonly embedded: EmbeddedChoice;
   readonly defaultModel: string;
   readonly bodyLimit: number;
   readonly limits: InputLimits;
@@ -119,6 +123,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: env.PORT,
       databaseUrl: env.DATABASE_URL,
       dataDir: env.STEPGATE_DATA_DIR,
+      embedded: env.STEPGATE_EMBEDDED,
       defaultModel: env.STEPGATE_DEFAULT_MODEL,
       bodyLimit: env.STEPGATE_BODY_LIMIT,
       limits: { maxSteps: env.STEPGATE_MAX_STEPS, maxStringLength: env.STEPGATE_MAX_STRING_LENGTH, maxDepth: env.STEPGATE_MAX_DEPTH },

@@ -9,6 +9,7 @@ describe('configuration from the environment', () => {
       port: 8080,
       databaseUrl: undefined,
       dataDir: './.stepgate',
+      embedded: 'auto',
       defaultModel: 'offline:echo',
       bodyLimit: 1_048_576,
       openaiBaseUrl: 'https://api.openai.com/v1',

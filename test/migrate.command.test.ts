@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -10,15 +10,19 @@ import { runCli } from './support/cli.js';
 import { withDatabase } from './support/global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
 
-it('[pglite] npm run migrate applies the migrations and exits; a second run changes nothing', { timeout: 120_000 }, async () => {
+it.each([
+  { engine: 'pglite', serves: 'PGlite in' },
+  { engine: 'postgres', serves: 'embedded PostgreSQL in' },
+] as const)('embedded $engine: npm run migrate applies the migrations and exits; a second run changes nothing', { timeout: 120_000 }, async ({ engine, serves }) => {
   const dir = mkdtempSync(join(tmpdir(), 'stepgate-migrate-'));
+  chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user, which must reach it
   try {
-    const first = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir });
+    const first = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir, STEPGATE_EMBEDDED: engine });
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout + first.stderr).toMatch(/Applied \d+ migrations to embedded PostgreSQL \(PGlite\) in .*: 0000_core, 0001_compute_substrate/);
-    const again = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir });
+    expect(first.stdout + first.stderr).toMatch(new RegExp(`Applied \\d+ migrations to ${serves} .*: 0000_core, 0001_compute_substrate`));
+    const again = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir, STEPGATE_EMBEDDED: engine });
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout + again.stderr).toContain('Nothing to apply: the schema of embedded PostgreSQL (PGlite) in');
+    expect(again.stdout + again.stderr).toContain(`Nothing to apply: the schema of ${serves}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

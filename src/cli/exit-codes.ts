@@ -61,6 +61,7 @@ export function exitCodeOf(err: StepgateError): number {
     case 'NOT_ATTESTED':
       return EXIT.notFound;
     case 'DATABASE_UNAVAILABLE':
+    case 'EMBEDDED_DATABASE_FAILED':
       return EXIT.unreachable;
     case 'UNAUTHENTICATED':
     case 'ROLE_TOO_LOW':

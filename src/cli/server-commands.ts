@@ -13,25 +13,19 @@ import { writeAdminToken } from './admin-token.js';
 import { activeSigningKey } from '../engine/keys.js';
 import { createFileRootVerifier } from '../providers/artifacts/file-roots.js';
 import { createProviders } from '../providers/llm/registry.js';
-import type { Database } from '../storage/database.js';
 import { openDatabase } from '../storage/open.js';
 
 /** `stepgate serve` and `stepgate migrate`: the two commands that open the database themselves. */
 
-export function describeDatabase(config: Config): string {
-  if (!config.databaseUrl) return `embedded PostgreSQL (PGlite) in ${config.dataDir}`;
-  const url = new URL(config.databaseUrl);
-  return `PostgreSQL at ${url.host}${url.pathname}`;
-}
-
 export async function migrateCommand(config: Config, log: (line: string) => void): Promise<void> {
   const database = await openDatabase(config);
+  if (database.notice) log(database.notice);
   try {
     const applied = await database.migrate();
     log(
       applied.length === 0
-        ? `Nothing to apply: the schema of ${describeDatabase(config)} is current.`
-        : `Applied ${applied.length} migration${applied.length === 1 ? '' : 's'} to ${describeDatabase(config)}: ${applied.join(', ')}. The schema is current.`,
+        ? `Nothing to apply: the schema of ${database.description} is current.`
+        : `Applied ${applied.length} migration${applied.length === 1 ? '' : 's'} to ${database.description}: ${applied.join(', ')}. The schema is current.`,
     );
   } finally {
     await database.close();
@@ -69,7 +63,8 @@ export async function serveCommand(config: Config): Promise<void> {
       `STEPGATE_DEFAULT_MODEL names the unknown provider "${defaultProvider}"; use one of ${[...providers.keys()].join(', ')} (e.g. offline:echo or openai:gpt-4o-mini).`,
     );
   }
-  const database: Database = await openDatabase(config);
+  const database = await openDatabase(config);
+  if (database.notice) logger.warn(database.notice);
   let app: App | undefined;
   let closing: Promise<void> | undefined;
   // Ctrl+C or SIGTERM, at any point: stop taking requests, let those under way finish for up
@@ -130,7 +125,7 @@ export async function serveCommand(config: Config): Promise<void> {
   const url = `http://${config.host}:${port}`;
   // The address and the admin token's path are what a person starting the server needs: said at
   // info level even when LOG_LEVEL hides the rest (but not with LOG_LEVEL=silent).
-  announce(logger, config).info(`stepgate is serving ${url} on ${describeDatabase(config)} (the operator console is at /). Press Ctrl+C to stop.`);
+  announce(logger, config).info(`stepgate is serving ${url} on ${database.description} (the operator console is at /). Press Ctrl+C to stop.`);
 }
 
 function announce(logger: Logger, config: Config): Logger {

@@ -215,6 +215,14 @@ export class DataDirLockedError extends StepgateErrorBase {
   }
 }
 
+/** The embedded PostgreSQL server could not be made or started; the message says why and what to do. */
+export class EmbeddedPostgresError extends StepgateErrorBase {
+  readonly code = 'EMBEDDED_DATABASE_FAILED';
+  constructor(detail: string) {
+    super(`The embedded PostgreSQL server could not start: ${detail}. STEPGATE_EMBEDDED=pglite uses PGlite instead; DATABASE_URL uses a PostgreSQL server of yours.`);
+  }
+}
+
 export class DatabaseUnavailableError extends StepgateErrorBase {
   readonly code = 'DATABASE_UNAVAILABLE';
   constructor(options?: ErrorOptions) {
@@ -324,6 +332,7 @@ export type StepgateError =
   | DeadlinePassedError
   | RunLeaseLostError
   | DataDirLockedError
+  | EmbeddedPostgresError
   | DatabaseUnavailableError
   | ConfigInvalidError
   | UnauthenticatedError

@@ -56,6 +56,7 @@ export function httpStatusOf(err: StepgateError): number {
     case 'DATABASE_UNAVAILABLE':
       return 503;
     case 'DATA_DIR_LOCKED':
+    case 'EMBEDDED_DATABASE_FAILED':
     case 'CONFIG_INVALID':
       return 500;
   }

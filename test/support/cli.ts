@@ -25,6 +25,14 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
 }
 
 /**
+ * What every process the suite starts gets unless the test says otherwise. PGlite is the
+ * embedded database of these processes: the embedded PostgreSQL server would add an initdb
+ * (~1.5 s of CPU) to each of the suite's ~150 server starts. Its own tests, and the
+ * README's, ask for the default (`STEPGATE_EMBEDDED: 'auto'`) and check what served.
+ */
+export const PROCESS_DEFAULTS: Record<string, string | undefined> = { LOG_LEVEL: 'info', DATABASE_URL: undefined, STEPGATE_EMBEDDED: 'pglite' };
+
+/**
  * `stepgate …` from the sources the global setup transpiled (STEPGATE_TEST_SOURCES), else
  * src/main.ts through tsx (scripts outside the test run).
  */
@@ -32,7 +40,7 @@ export function startCli(args: string[], env: Record<string, string | undefined>
   const sources = process.env.STEPGATE_TEST_SOURCES;
   return spawn(process.execPath, [...(sources ? [join(sources, 'main.js')] : ['--import', 'tsx', 'src/main.ts']), ...args], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', DATABASE_URL: undefined, ...env },
+    env: { ...process.env, ...PROCESS_DEFAULTS, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }

@@ -1,4 +1,5 @@
-import { cpSync, mkdirSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
@@ -14,4 +15,18 @@ export function migratedDataDir(path: string): string {
   mkdirSync(path, { recursive: true });
   cpSync(join(template, 'pgdata'), join(path, 'pgdata'), { recursive: true });
   return path;
+}
+
+export type EmbeddedEngine = 'pglite' | 'postgres';
+
+/**
+ * A new data directory for `engine` (STEPGATE_EMBEDDED): PGlite's a migrated copy; the
+ * PostgreSQL server's empty (its first start makes the cluster) and open to others, so that
+ * a suite run as root can start PostgreSQL as the `postgres` user, which must reach it.
+ */
+export function embeddedDataDir(engine: EmbeddedEngine, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (engine === 'pglite') return migratedDataDir(dir);
+  chmodSync(dir, 0o755);
+  return dir;
 }

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { ROOT, startCli, waitForLine } from './cli.js';
+import { PROCESS_DEFAULTS, ROOT, startCli, waitForLine } from './cli.js';
 
 export interface ServerProcess {
   readonly baseUrl: string;
@@ -16,7 +16,7 @@ export interface ServerProcess {
  */
 export async function startServer(env: Record<string, string | undefined>, options: { built?: boolean; timeoutMs?: number; startTimeoutMs?: number } = {}): Promise<ServerProcess> {
   const child = options.built
-    ? spawn(process.execPath, ['dist/main.js', 'serve'], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', DATABASE_URL: undefined, PORT: '0', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    ? spawn(process.execPath, ['dist/main.js', 'serve'], { cwd: ROOT, env: { ...process.env, ...PROCESS_DEFAULTS, PORT: '0', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     : startCli(['serve'], { PORT: '0', ...env });
   let output = '';
   const record = (chunk: Buffer) => (output += chunk.toString());

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import ts from 'typescript';
-import { ROOT, waitForLine } from './cli.js';
+import { PROCESS_DEFAULTS, ROOT, waitForLine } from './cli.js';
 
 /**
  * The current sources compiled the way the build compiles them (src/ → one .js file per .ts
@@ -63,7 +63,7 @@ export async function startTranspiledServer(sources: TranspiledSources, env: Rec
   const child = spawn(process.execPath, [join(sources.dir, 'main.js'), 'serve'], {
     cwd: ROOT,
     // Authentication off (loopback only): these tests are about runs, not tokens.
-    env: { ...process.env, LOG_LEVEL: 'info', STEPGATE_AUTH: 'off', DATABASE_URL: undefined, PORT: '0', ...env },
+    env: { ...process.env, ...PROCESS_DEFAULTS, STEPGATE_AUTH: 'off', PORT: '0', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let printed = '';

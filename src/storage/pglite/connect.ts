@@ -5,7 +5,7 @@ import { migrate } from 'drizzle-orm/pglite/migrator';
 import { MIGRATIONS_FOLDER, type Database, type Db } from '../database.js';
 import { migrateReporting } from '../migration-report.js';
 import * as schema from '../schema.js';
-import { lockDataDir, type DataDirLock } from './lock.js';
+import { lockDataDir, type DataDirLock } from '../data-dir-lock.js';
 
 export type PgliteTarget = (
   /** A data directory: the lock file lives in it, the database in `<dataDir>/pgdata`. */

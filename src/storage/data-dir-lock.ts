@@ -1,11 +1,13 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataDirLockedError } from '../../core/errors.js';
+import { DataDirLockedError } from '../core/errors.js';
 
 /**
- * PGlite has no lock of its own: two processes opening one data directory both succeed and
- * silently lose writes. This lock file (holding the owner's pid) makes the second refuse.
- * A lock whose process is gone is stale and taken over.
+ * One stepgate process per data directory. PGlite has no lock of its own: two processes
+ * opening one directory both succeed and silently lose writes. The embedded PostgreSQL
+ * server is started and stopped by the process that opened the directory. This lock file
+ * (holding the owner's pid) makes a second process refuse. A lock whose process is gone is
+ * stale and taken over.
  */
 export interface DataDirLock {
   readonly path: string;
@@ -45,7 +47,7 @@ function readHolder(path: string): number | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
