@@ -72,6 +72,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   registerJsonBody(app, limits);
+  drainKeptConnections(app);
   app.setSerializerCompiler(serializerCompiler);
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
@@ -163,4 +164,18 @@ function toProblem(err: FastifyError, context: { bodyLimit: number; contentType:
     return problem(status, err.code ?? 'BAD_REQUEST', err.message);
   }
   return problem(500, 'INTERNAL', 'stepgate failed to handle this request; the server log has the details.');
+}
+
+/**
+ * Fastify closes idle keep-alive connections once, when close() starts. A connection whose
+ * request was still under way goes idle afterwards and would hold close() — and a SIGTERM's
+ * drain — for the whole keep-alive timeout (72 s): keep closing idle ones until close() ends.
+ */
+function drainKeptConnections(app: App): void {
+  let sweep: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    sweep.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(sweep));
 }
