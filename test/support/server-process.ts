@@ -30,7 +30,7 @@ export async function startServer(env: Record<string, string | undefined>, optio
     child,
     output: () => output,
     stop() {
-      if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
       return new Promise((resolve) => {
         child.once('exit', (code) => resolve(code));
         child.kill('SIGTERM');
