@@ -1,20 +1,34 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ROOT } from './support/cli.js';
 import { createHash } from 'node:crypto';
-import { startServer } from './support/server-process.js';
+import { startServer, type ServerProcess } from './support/server-process.js';
+
+/** A new user's project directory with the examples (open to others: run as root, the embedded PostgreSQL runs as the postgres user). */
+function newUserDirectory(prefix: string): string {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(work, 0o755);
+  cpSync(join(ROOT, 'examples'), join(work, 'examples'), { recursive: true });
+  return work;
+}
+
+/** The server as `npm start` runs it: the embedded default, which must be PostgreSQL's own server. */
+async function startAsNpmStart(work: string): Promise<ServerProcess> {
+  const server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate'), STEPGATE_EMBEDDED: undefined });
+  expect(server.output()).toMatch(/is serving http:\/\/\S+ on embedded PostgreSQL in /);
+  return server;
+}
 
 /** The README's curl walkthrough, run as written against a real server (STEPGATE_URL says where). */
 it('runs the README walkthrough of A → B → C to a successful run', { timeout: 300_000 }, async () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = /<!-- walkthrough:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walkthrough:end -->/.exec(readme);
   expect(section, 'README.md has a walkthrough block').not.toBeNull();
-  const work = mkdtempSync(join(tmpdir(), 'stepgate-readme-'));
-  cpSync(join(ROOT, 'examples'), join(work, 'examples'), { recursive: true });
-  const server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate') });
+  const work = newUserDirectory('stepgate-readme-');
+  const server = await startAsNpmStart(work);
   try {
     const script = section![1]!;
     expect(script).not.toMatch(/127\.0\.0\.1|localhost|:8080/); // the address comes from STEPGATE_URL only
@@ -54,9 +68,8 @@ it("runs the README's CLI quick start to a successful run whose stored digest is
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = /<!-- cli-quickstart:start -->\s*```sh\n([\s\S]*?)```\s*<!-- cli-quickstart:end -->/.exec(readme);
   expect(section, 'README.md has a CLI quick start block').not.toBeNull();
-  const work = mkdtempSync(join(tmpdir(), 'stepgate-quickstart-'));
-  cpSync(join(ROOT, 'examples'), join(work, 'examples'), { recursive: true });
-  const server = await startServer({ STEPGATE_DATA_DIR: join(work, '.stepgate') });
+  const work = newUserDirectory('stepgate-quickstart-');
+  const server = await startAsNpmStart(work);
   try {
     // `npx stepgate` resolves to the checkout's bin; the temp directory has no package.json.
     const script = section![1]!.replaceAll('npx stepgate', `node ${join(ROOT, 'bin/stepgate.js')}`);
