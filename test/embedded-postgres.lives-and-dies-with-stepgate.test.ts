@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -136,6 +136,33 @@ it('lets a request under way finish when Ctrl+C reaches the whole process group,
   child.stderr!.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   expect(await exited, printed).toBe(0);
   expect(alive(server.pid)).toBe(false);
+});
+
+it('stops, saying why, when its PostgreSQL is killed under it, and the next start recovers the data', { timeout: 180_000 }, async () => {
+  const dir = newDataDir();
+  const first = await serve(dir);
+  const runId = await waitingRun(first.baseUrl);
+  const exited = new Promise<number | null>((resolve) => first.child.once('exit', resolve));
+  process.kill(postmaster(dir).pid, 'SIGKILL');
+  expect(await exited).toBe(1);
+  expect(first.output()).toContain('The embedded PostgreSQL server stopped under stepgate: PostgreSQL exited');
+  expect(existsSync(join(dir, 'stepgate.lock'))).toBe(false);
+
+  const second = await serve(dir);
+  const run = await api(second.baseUrl, 'GET', `/api/runs/${runId}`);
+  expect(run.body).toMatchObject({ id: runId, status: 'waiting' });
+});
+
+it("puts its socket under /tmp when the data directory's path is too long for a socket address, and removes it at stop", { timeout: 180_000 }, async () => {
+  const dir = join(newDataDir(), 'a-data-directory-whose-path-is-longer-than-a-unix-socket-address-allows-in-all');
+  const socketDirs = () => readdirSync('/tmp').filter((entry) => entry.startsWith('stepgate-pg-'));
+  const before = socketDirs();
+  const server = await serve(dir);
+  const made = socketDirs().filter((entry) => !before.includes(entry));
+  expect(made).toEqual([`stepgate-pg-${server.child.pid}`]);
+  expect(readFileSync(join(dir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[4]).toBe(`/tmp/${made[0]}`);
+  expect(await server.stop()).toBe(0);
+  expect(existsSync(`/tmp/${made[0]}`)).toBe(false);
 });
 
 it('keeps serving a data directory that holds PGlite data with PGlite, and says why', { timeout: 180_000 }, async () => {

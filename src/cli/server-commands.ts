@@ -68,10 +68,10 @@ export async function serveCommand(config: Config): Promise<void> {
   let app: App | undefined;
   let closing: Promise<void> | undefined;
   // Ctrl+C or SIGTERM, at any point: stop taking requests, let those under way finish for up
-  // to STEPGATE_SHUTDOWN_TIMEOUT_MS, close the database (PGlite: release the data directory)
-  // and exit. A run cut off stays `running` with its lease; once the lease expires it is
-  // stalled, and a resume (by any process) recovers it.
-  const shutdown = (signal: string) => {
+  // to STEPGATE_SHUTDOWN_TIMEOUT_MS, close the database (embedded: stop it, release the data
+  // directory) and exit. A run cut off stays `running` with its lease; once the lease expires
+  // it is stalled, and a resume (by any process) recovers it.
+  const shutdown = (signal: string, failed = false) => {
     closing ??= (async () => {
       const timeoutMs = config.shutdownTimeoutMs;
       logger.info({ signal, timeout_ms: timeoutMs }, 'stopping: no new requests; waiting for the requests under way');
@@ -81,10 +81,16 @@ export async function serveCommand(config: Config): Promise<void> {
       }
       await within(5_000, database.close());
       logger.info({ drained }, 'stopped');
-      process.exit(drained ? 0 : 1);
+      process.exit(drained && !failed ? 0 : 1);
     })();
   };
   process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
+  // The embedded server gone under a running stepgate (killed, out of memory): every request
+  // would fail, so stop, and say so; the next start recovers the data from PostgreSQL's WAL.
+  void database.lost?.then((why) => {
+    logger.fatal(`The embedded PostgreSQL server stopped under stepgate: ${why}. stepgate stops too; start it again (PostgreSQL recovers its data at start).`);
+    shutdown('embedded database lost', true);
+  });
   try {
     const applied = await database.migrate();
     if (applied.length > 0) logger.info({ migrations: applied }, `Applied ${applied.length} migration${applied.length === 1 ? '' : 's'}: ${applied.join(', ')}.`);

@@ -22,6 +22,8 @@ export interface OpenedDatabase extends Database {
   readonly description: string;
   /** Why `auto` chose PGlite, when it did: worth a line in the log. */
   readonly notice?: string;
+  /** The embedded server: settles if it exits without being stopped, saying why. */
+  readonly lost?: Promise<string>;
 }
 
 export async function openDatabase(config: DatabaseConfig): Promise<OpenedDatabase> {
@@ -52,6 +54,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<OpenedDataba
     return {
       ...database,
       description: `embedded PostgreSQL in ${join(dataDir, 'postgres')}`,
+      lost: server.lost,
       async close() {
         try {
           await database.close();

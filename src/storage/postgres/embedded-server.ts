@@ -31,6 +31,8 @@ export interface EmbeddedServer {
   readonly pid: number;
   /** Fast shutdown (open transactions roll back), then waits for the server to exit. */
   stop(): Promise<void>;
+  /** Settles if the server exits without stop() (crashed or killed), with what its log says. */
+  readonly lost: Promise<string>;
 }
 
 export interface Binaries {
@@ -113,7 +115,7 @@ export async function startEmbeddedServer(dataDir: string, binaries: Binaries, a
       '-c', 'log_min_error_statement=panic',
       ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
-    { uid: account.uid, gid: account.gid, detached: true, stdio: ['pipe', 'ignore', log] },
+    { ...runAs(account), detached: true, stdio: ['pipe', 'ignore', log] },
   );
   closeSync(log);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -125,10 +127,18 @@ export async function startEmbeddedServer(dataDir: string, binaries: Binaries, a
     throw err;
   }
   let stopping: Promise<void> | undefined;
+  const lost = exited.then((code) => new Promise<string>((resolve) => {
+    if (!stopping) resolve(`PostgreSQL exited (code ${code}): ${tail(logPath)}`);
+  }));
   return {
     url,
     pid: child.pid!,
-    stop: () => (stopping ??= stopChild(child, exited)),
+    stop: () =>
+      (stopping ??= stopChild(child, exited).finally(() => {
+        // A socket directory of its own under /tmp (a long data directory path) goes with the server.
+        if (!sockets.startsWith(resolve(dataDir))) rmSync(sockets, { recursive: true, force: true });
+      })),
+    lost,
   };
 }
 
@@ -143,7 +153,7 @@ function initialise(dataDir: string, cluster: string, binaries: Binaries, accoun
   const result = spawnSync(
     binaries.initdb,
     ['-D', staging, '--username', ROLE, '--auth', 'trust', '--encoding', 'UTF8', '--locale', 'C', '--no-instructions'],
-    { uid: account.uid, gid: account.gid, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } },
+    { ...runAs(account), encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } },
   );
   if (result.status !== 0) {
     rmSync(staging, { recursive: true, force: true });
@@ -229,6 +239,11 @@ function tail(logPath: string): string {
   } catch {
     return '(no log)';
   }
+}
+
+/** Spawn options that switch to `account`: only a root process switches (to the postgres user). */
+function runAs(account: Account): { uid?: number; gid?: number } {
+  return process.getuid?.() === 0 ? { uid: account.uid, gid: account.gid } : {};
 }
 
 function chownTo(path: string, account: Account): void {
