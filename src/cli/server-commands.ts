@@ -84,7 +84,7 @@ export async function serveCommand(config: Config): Promise<void> {
       process.exit(drained && !failed ? 0 : 1);
     })();
   };
-  process.once('SIGINT', shutdown).once('SIGTERM', shutdown);
+  process.once('SIGINT', () => shutdown('SIGINT')).once('SIGTERM', () => shutdown('SIGTERM'));
   // The embedded server gone under a running stepgate (killed, out of memory): every request
   // would fail, so stop, and say so; the next start recovers the data from PostgreSQL's WAL.
   void database.lost?.then((why) => {
