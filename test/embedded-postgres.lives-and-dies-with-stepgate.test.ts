@@ -170,6 +170,6 @@ it('keeps serving a data directory that holds PGlite data with PGlite, and says 
   migratedDataDir(dir);
   const server = await serve(dir);
   expect(server.output()).toMatch(/is serving http:\/\/\S+ on PGlite in /);
-  expect(server.output()).toContain('holds a PGlite database (made before embedded PostgreSQL became the default), so PGlite serves it');
+  expect(server.output()).toContain('holds a PGlite database (an earlier stepgate\'s, or made where the embedded PostgreSQL server could not run), so PGlite serves it');
   expect(existsSync(join(dir, 'postgres'))).toBe(false);
 });

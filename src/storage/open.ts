@@ -34,7 +34,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<OpenedDataba
   const dataDir = resolve(config.dataDir);
   const choice = config.embedded ?? 'auto';
   if (choice === 'auto' && existsSync(join(dataDir, 'pgdata'))) {
-    return openPgliteIn(dataDir, `${dataDir} holds a PGlite database (made before embedded PostgreSQL became the default), so PGlite serves it; STEPGATE_DATA_DIR=<a new directory> starts on embedded PostgreSQL`);
+    return openPgliteIn(dataDir, `${dataDir} holds a PGlite database (an earlier stepgate's, or made where the embedded PostgreSQL server could not run), so PGlite serves it; STEPGATE_DATA_DIR=<a new directory> starts on the embedded PostgreSQL server`);
   }
   if (choice === 'pglite') return openPgliteIn(dataDir);
   const binaries = await findBinaries();
