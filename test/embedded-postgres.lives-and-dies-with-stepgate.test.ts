@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -163,6 +163,25 @@ it("puts its socket under /tmp when the data directory's path is too long for a 
   expect(readFileSync(join(dir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[4]).toBe(`/tmp/${made[0]}`);
   expect(await server.stop()).toBe(0);
   expect(existsSync(`/tmp/${made[0]}`)).toBe(false);
+});
+
+it('starts over a postmaster.pid left behind whose pid now belongs to another program', { timeout: 180_000 }, async () => {
+  const dir = newDataDir();
+  const first = await serve(dir);
+  const runId = await waitingRun(first.baseUrl);
+  const left = readFileSync(join(dir, 'postgres', 'postmaster.pid'), 'utf8');
+  expect(await first.stop()).toBe(0);
+  // After a reboot, the pid in a stale postmaster.pid can be any program's.
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    writeFileSync(join(dir, 'postgres', 'postmaster.pid'), left.replace(/^\d+/, String(other.pid)));
+    const second = await serve(dir);
+    const run = await api(second.baseUrl, 'GET', `/api/runs/${runId}`);
+    expect(run.body).toMatchObject({ id: runId, status: 'waiting' });
+    expect(alive(other.pid!)).toBe(true);
+  } finally {
+    other.kill();
+  }
 });
 
 it('keeps serving a data directory that holds PGlite data with PGlite, and says why', { timeout: 180_000 }, async () => {

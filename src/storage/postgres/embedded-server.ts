@@ -165,16 +165,32 @@ function initialise(dataDir: string, cluster: string, binaries: Binaries, accoun
 /**
  * A server whose stepgate died is being shut down by its watcher (the pipe closed): give it
  * the time a fast shutdown takes before starting another, which PostgreSQL would refuse.
+ * A `postmaster.pid` left by a server that is gone is stale.
  */
 async function awaitPreviousServerGone(cluster: string): Promise<void> {
   const deadline = Date.now() + STOP_TIMEOUT_MS;
   for (;;) {
     const pid = postmasterPid(cluster);
-    if (pid === undefined || !isAlive(pid)) return;
+    if (pid === undefined || !isAlive(pid)) return; // stale: PostgreSQL replaces it
+    if (!isPostgres(pid)) {
+      // Stale, and its pid is now another program's (after a reboot): PostgreSQL would take
+      // that program for a server still running. No server can run here: we hold the lock.
+      rmSync(join(cluster, 'postmaster.pid'), { force: true });
+      return;
+    }
     if (Date.now() > deadline) {
       throw new EmbeddedPostgresError(`a PostgreSQL server (pid ${pid}) still runs on ${cluster} although no stepgate process holds it; stop it (kill -INT ${pid}) and start again`);
     }
     await sleep(100);
+  }
+}
+
+/** Whether `pid` is a PostgreSQL process, where /proc tells (after a reboot the pid of a stale postmaster.pid may be anyone's). */
+function isPostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+  } catch {
+    return !existsSync('/proc/self');
   }
 }
 
