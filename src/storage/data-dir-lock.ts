@@ -25,20 +25,21 @@ export function lockDataDir(dataDir: string): DataDirLock {
       return {
         path,
         release() {
-          if (readHolder(path) === process.pid) rmSync(path, { force: true });
+          if (readPid(path) === process.pid) rmSync(path, { force: true });
         },
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = readHolder(path);
+      const holder = readPid(path);
       if (holder !== undefined && isAlive(holder)) throw new DataDirLockedError(dataDir, holder);
       rmSync(path, { force: true }); // stale: its process is gone (or it never wrote a pid)
     }
   }
-  throw new DataDirLockedError(dataDir, readHolder(path) ?? -1);
+  throw new DataDirLockedError(dataDir, readPid(path) ?? -1);
 }
 
-function readHolder(path: string): number | undefined {
+/** The pid on the first line of a pid file (stepgate.lock, PostgreSQL's postmaster.pid), if any. */
+export function readPid(path: string): number | undefined {
   try {
     const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;

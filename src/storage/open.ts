@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EmbeddedPostgresError } from '../core/errors.js';
 import type { Database } from './database.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { findBinaries, serverAccount, startEmbeddedServer } from './postgres/embedded-server.js';
+import { embeddedServerRequirements, startEmbeddedServer, type EmbeddedServer } from './postgres/embedded-server.js';
 import { openPostgres } from './postgres/connect.js';
 
 /** Which database serves when DATABASE_URL is unset (STEPGATE_EMBEDDED). */
@@ -37,18 +37,15 @@ export async function openDatabase(config: DatabaseConfig): Promise<OpenedDataba
     return openPgliteIn(dataDir, `${dataDir} holds a PGlite database (an earlier stepgate's, or made where the embedded PostgreSQL server could not run), so PGlite serves it; STEPGATE_DATA_DIR=<a new directory> starts on the embedded PostgreSQL server`);
   }
   if (choice === 'pglite') return openPgliteIn(dataDir);
-  const binaries = await findBinaries();
-  mkdirSync(dataDir, { recursive: true });
-  const account = typeof binaries === 'string' ? binaries : serverAccount(dataDir);
-  if (typeof binaries === 'string' || typeof account === 'string') {
-    const reason = typeof binaries === 'string' ? binaries : (account as string);
-    if (choice === 'postgres') throw new EmbeddedPostgresError(reason);
-    return openPgliteIn(dataDir, `PGlite serves instead of embedded PostgreSQL: ${reason}`);
+  const requirements = await embeddedServerRequirements(dataDir);
+  if (typeof requirements === 'string') {
+    if (choice === 'postgres') throw new EmbeddedPostgresError(requirements);
+    return openPgliteIn(dataDir, `PGlite serves instead of embedded PostgreSQL: ${requirements}`);
   }
   const lock = lockDataDir(dataDir);
-  let server: Awaited<ReturnType<typeof startEmbeddedServer>> | undefined;
+  let server: EmbeddedServer | undefined;
   try {
-    server = await startEmbeddedServer(dataDir, binaries, account);
+    server = await startEmbeddedServer(dataDir, requirements.binaries, requirements.account);
     const database = await openPostgres({ url: server.url });
     const stop = server.stop;
     return {

