@@ -28,6 +28,11 @@ export function createTokenCache(listen: Database['listen'] | undefined): TokenC
     kept.clear();
     generation++;
   };
+  /** The LISTEN is up (again): keep lookups from now on, none from before. */
+  const startHearing = () => {
+    forget();
+    hearing = true;
+  };
 
   function subscribe() {
     if (subscribing || !listen) return;
@@ -35,23 +40,14 @@ export function createTokenCache(listen: Database['listen'] | undefined): TokenC
     listen(
       TOKENS_CHANNEL,
       forget,
-      () => {
-        forget();
-        hearing = true;
-      },
+      startHearing,
       () => {
         hearing = false;
         forget();
       },
-    ).then(
-      () => {
-        forget();
-        hearing = true;
-      },
-      () => {
-        subscribing = false; // tried again on the next lookup
-      },
-    );
+    ).then(startHearing, () => {
+      subscribing = false; // tried again on the next lookup
+    });
   }
 
   return {

@@ -34,10 +34,10 @@ export async function findToken(db: Db, idOrName: string, isId: boolean): Promis
   return row;
 }
 
-/** Revokes a token that is not revoked yet; `undefined` when it already was (or does not exist). */
 /** The channel every revocation is announced on, at its commit: processes forget the token lookups they keep. */
 export const TOKENS_CHANNEL = 'stepgate_tokens';
 
+/** Revokes a token that is not revoked yet; `undefined` when it already was (or does not exist). */
 export async function revokeToken(db: Db, id: string): Promise<TokenRow | undefined> {
   return db.transaction(async (tx) => {
     const [row] = await tx
