@@ -1,12 +1,11 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
 import { queryRows } from '../src/storage/database.js';
 import { openPostgres } from '../src/storage/postgres/connect.js';
 import { runCli } from './support/cli.js';
+import { emptyDataDir } from './support/data-dir.js';
 import { withDatabase } from './support/global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
 
@@ -14,8 +13,7 @@ it.each([
   { engine: 'pglite', serves: 'PGlite in' },
   { engine: 'postgres', serves: 'embedded PostgreSQL in' },
 ] as const)('embedded $engine: npm run migrate applies the migrations and exits; a second run changes nothing', { timeout: 120_000 }, async ({ engine, serves }) => {
-  const dir = mkdtempSync(join(tmpdir(), 'stepgate-migrate-'));
-  chmodSync(dir, 0o755); // as root, PostgreSQL runs as the postgres user, which must reach it
+  const dir = emptyDataDir('stepgate-migrate-');
   try {
     const first = await runCli(['migrate'], { STEPGATE_DATA_DIR: dir, STEPGATE_EMBEDDED: engine });
     expect(first.code, first.stderr).toBe(0);

@@ -1,16 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { ROOT } from './support/cli.js';
 import { createHash } from 'node:crypto';
 import { startServer, type ServerProcess } from './support/server-process.js';
+import { emptyDataDir } from './support/data-dir.js';
 
 /** A new user's project directory with the examples (open to others: run as root, the embedded PostgreSQL runs as the postgres user). */
 function newUserDirectory(prefix: string): string {
-  const work = mkdtempSync(join(tmpdir(), prefix));
-  chmodSync(work, 0o755);
+  const work = emptyDataDir(prefix);
   cpSync(join(ROOT, 'examples'), join(work, 'examples'), { recursive: true });
   return work;
 }

@@ -20,13 +20,19 @@ export function migratedDataDir(path: string): string {
 export type EmbeddedEngine = 'pglite' | 'postgres';
 
 /**
- * A new data directory for `engine` (STEPGATE_EMBEDDED): PGlite's a migrated copy; the
- * PostgreSQL server's empty (its first start makes the cluster) and open to others, so that
- * a suite run as root can start PostgreSQL as the `postgres` user, which must reach it.
+ * A new empty directory open to others, for a first start: a suite run as root starts the
+ * embedded PostgreSQL server as the `postgres` user, which must reach it.
  */
-export function embeddedDataDir(engine: EmbeddedEngine, prefix: string): string {
+export function emptyDataDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  if (engine === 'pglite') return migratedDataDir(dir);
   chmodSync(dir, 0o755);
   return dir;
+}
+
+/**
+ * A new data directory for `engine` (STEPGATE_EMBEDDED): PGlite's a migrated copy; the
+ * PostgreSQL server's empty (its first start makes the cluster).
+ */
+export function embeddedDataDir(engine: EmbeddedEngine, prefix: string): string {
+  return engine === 'pglite' ? migratedDataDir(mkdtempSync(join(tmpdir(), prefix))) : emptyDataDir(prefix);
 }
