@@ -6,6 +6,9 @@
 /** The longest wait between two tries of one call, whatever a server's Retry-After says. */
 export const MAX_RETRY_AFTER_MS = 30_000;
 
+/** Calls one provider may have in flight per process when its configuration names no limit (SPEC §16). */
+export const DEFAULT_PROVIDER_CONCURRENCY = 16;
+
 export interface LlmMessage {
   readonly role: 'system' | 'user' | 'assistant';
   readonly content: string;
@@ -41,8 +44,11 @@ export interface LlmReply {
 
 /** A call that produced no usable reply; carries what evidence there is. */
 export class LlmCallError extends Error {
-  /** `truncated`: the provider stopped at max_tokens (`finish_reason: length`); the reply is not used. */
-  readonly kind: 'timeout' | 'http' | 'network' | 'provider' | 'truncated';
+  /**
+   * `truncated`: the provider stopped at max_tokens (`finish_reason: length`); the reply is not used.
+   * `aborted`: the caller's signal ended the call (the run was cancelled while it was in flight).
+   */
+  readonly kind: 'timeout' | 'http' | 'network' | 'provider' | 'truncated' | 'aborted';
   readonly requestBody: unknown;
   readonly responseBody: unknown;
   readonly status: number | undefined;
@@ -64,9 +70,20 @@ export class LlmCallError extends Error {
   }
 }
 
+/** How one call is made: a signal that aborts it (the run was cancelled), honoured by every adapter. */
+export interface CallOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
 export interface LlmProvider {
   readonly name: string;
-  complete(request: LlmRequest): Promise<LlmReply>;
+  /** Calls in flight at once per process (default DEFAULT_PROVIDER_CONCURRENCY); further calls queue. */
+  readonly maxConcurrency?: number | undefined;
+  /**
+   * One call. Aborted through `options.signal`: the request is cut off (no further try, no
+   * backoff wait) and the call rejects with an LlmCallError of kind `aborted`.
+   */
+  complete(request: LlmRequest, options?: CallOptions): Promise<LlmReply>;
   /**
    * The model names the provider serves, or undefined when it cannot tell (no such endpoint,
    * unreachable): then model names are not checked before a run starts.

@@ -12,13 +12,14 @@ export function meteredProviders(providers: ReadonlyMap<string, LlmProvider>, me
 function metered(provider: LlmProvider, metrics: Metrics): LlmProvider {
   return {
     name: provider.name,
+    maxConcurrency: provider.maxConcurrency,
     // The model list passes through unmetered (it is no LLM call).
     ...(provider.knownModels ? { knownModels: () => provider.knownModels!() } : {}),
-    async complete(request) {
+    async complete(request, options) {
       const began = performance.now();
       const seconds = () => (performance.now() - began) / 1000;
       try {
-        const reply = await provider.complete(request);
+        const reply = await provider.complete(request, options);
         const usage = reply.usage;
         metrics.llmCall({ provider: provider.name, model: request.model, outcome: 'success', seconds: seconds(), promptTokens: usage?.prompt_tokens ?? null, completionTokens: usage?.completion_tokens ?? null });
         return reply;

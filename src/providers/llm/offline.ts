@@ -1,4 +1,5 @@
-import { LlmCallError, type LlmProvider, type LlmReply, type LlmRequest } from '../../core/llm.js';
+import { LlmCallError, type CallOptions, type LlmProvider, type LlmReply, type LlmRequest } from '../../core/llm.js';
+import { abortedCall } from './aborted.js';
 
 /**
  * `offline:<anything>` — deterministic, no network; the default, so stepgate runs on a fresh
@@ -13,8 +14,9 @@ import { LlmCallError, type LlmProvider, type LlmReply, type LlmRequest } from '
 export function offlineProvider(): LlmProvider {
   return {
     name: 'offline',
-    async complete(request: LlmRequest): Promise<LlmReply> {
+    async complete(request: LlmRequest, options?: CallOptions): Promise<LlmReply> {
       const requestBody = { model: request.model, messages: request.messages, params: request.params, output: request.output };
+      if (options?.signal?.aborted) throw abortedCall(requestBody, 0);
       if (request.model === 'fail') {
         throw new LlmCallError('offline:fail fails every call, by design', { kind: 'provider', requestBody, tries: 1 });
       }

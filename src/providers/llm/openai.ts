@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type OpenAI from 'openai';
-import { LlmCallError, MAX_RETRY_AFTER_MS, type LlmProvider, type LlmReply, type LlmRequest, type LlmUsage } from '../../core/llm.js';
+import { LlmCallError, MAX_RETRY_AFTER_MS, type CallOptions, type LlmProvider, type LlmReply, type LlmRequest, type LlmUsage } from '../../core/llm.js';
+import { abortedCall } from './aborted.js';
 import { cachedModelList } from './model-list.js';
 import { responseFormatFor } from './response-format.js';
 
@@ -60,7 +62,8 @@ export function openAiProvider(options: OpenAiOptions): LlmProvider {
   return {
     name: 'openai',
     knownModels,
-    async complete(request: LlmRequest): Promise<LlmReply> {
+    async complete(request: LlmRequest, callOptions?: CallOptions): Promise<LlmReply> {
+      const signal = callOptions?.signal;
       const responseFormat = responseFormatFor(request);
       const requestBody: Record<string, unknown> = {
         ...(responseFormat ? { response_format: responseFormat } : {}),
@@ -70,8 +73,9 @@ export function openAiProvider(options: OpenAiOptions): LlmProvider {
       };
       const { OpenAI: library, client } = await load();
       for (let tries = 1; ; tries++) {
+        if (signal?.aborted) throw abortedCall(requestBody, tries - 1);
         try {
-          const completion = await client.chat.completions.create(requestBody as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming);
+          const completion = await client.chat.completions.create(requestBody as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal });
           const choice = completion.choices[0];
           const usage = usageOf(completion.usage);
           if (choice?.finish_reason === 'length') {
@@ -88,10 +92,11 @@ export function openAiProvider(options: OpenAiOptions): LlmProvider {
           return { text, requestBody, responseBody: completion, usage, tries };
         } catch (err) {
           if (err instanceof LlmCallError) throw err;
+          if (signal?.aborted) throw abortedCall(requestBody, tries);
           const failure = describeFailure(library, err, requestBody, tries);
           if (!failure.retryable || tries >= options.maxTries) throw failure.error;
           const wait = failure.retryAfterMs ?? backoffMs * 2 ** (tries - 1) * (0.75 + Math.random() / 2);
-          await new Promise((resolve) => setTimeout(resolve, Math.min(wait, maxRetryAfterMs)));
+          await sleep(Math.min(wait, maxRetryAfterMs), undefined, { signal }).catch(() => {}); // aborted: the loop's first line says so
         }
       }
     },
