@@ -64,7 +64,7 @@ const VERBS: Verb[] = [
     name: 'release (as the lease owner)',
     // The owner's hold: release moves running → waiting (fenced by its lease, stalled or not).
     expected: (f) => (fromOf('release').includes(f.status) && canMove(RUN_MOVES, f.status, 'waiting') ? 'waiting' : undefined),
-    apply: async (store, runId) => (await store.flush({ kind: 'held', runId, owner: OWNER, seenSeq: 0 }, [{ kind: 'release', status: 'waiting' }])).released,
+    apply: async (store, runId) => (await store.flush({ kind: 'held', runId, owner: OWNER }, [{ kind: 'release', status: 'waiting', seenSeq: 0 }])).released,
   },
   {
     name: 'attest SUCCESS',

@@ -67,6 +67,8 @@ export const STEP_RUN_MOVES: readonly Move<StepRunStatus>[] = [
   // A task step left RUNNING by an executor that died starts again as its next attempt.
   { from: 'RUNNING', to: 'RUNNING', by: 'take-over' },
   { from: 'RUNNING', to: 'CANCELLED', by: 'cancel' },
+  // Its call aborted by a cancel while it was in flight, recorded by its executor.
+  { from: 'RUNNING', to: 'CANCELLED', by: 'finish-step' },
   { from: 'WAITING_FOR_ATTESTATION', to: 'SUCCESS', by: 'attest' },
   { from: 'WAITING_FOR_ATTESTATION', to: 'FAIL', by: 'attest' },
   { from: 'WAITING_FOR_ATTESTATION', to: 'FAIL', by: 'expire' },

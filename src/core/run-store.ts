@@ -52,7 +52,7 @@ export interface ClaimedRun {
 }
 
 export type RunnerGuard =
-  | { readonly kind: 'held'; readonly runId: string; readonly owner: string; readonly seenSeq: number }
+  | { readonly kind: 'held'; readonly runId: string; readonly owner: string }
   | {
       readonly kind: 'create';
       readonly runId: string;
@@ -87,26 +87,40 @@ export interface ParsedRecord {
 }
 
 /**
- * What a runner writes. New work (`start`, `restart`, `park`) and `release` are written only
- * while the run is `running` and no attestation came in since the runner last looked
- * (`seenSeq`); `finish` is written while the executor holds the lease, also on a run
+ * What a runner writes. New work (`start`, `restart`, `park`) and `release` carry the
+ * attestation count the runner decided them under (`seenSeq`) and are written only while the
+ * run is `running` and no attestation came in since (so a decision made on a state that an
+ * attestation or a cancel has changed meanwhile is refused by the database, however many
+ * steps are in flight); `finish` is written while the executor holds the lease, also on a run
  * cancelled meanwhile (the step in flight is recorded); `drop-lease` ends its hold on a
  * cancelled run.
  */
 export type RunnerWrite =
-  | { readonly kind: 'park'; readonly manifestStepId: string; readonly stepKey: string; readonly attempt: number; readonly deadline: string | undefined }
-  | { readonly kind: 'start'; readonly manifestStepId: string; readonly stepKey: string; readonly attempt: number; readonly prompt: PromptRecord }
-  | { readonly kind: 'restart'; readonly stepRunId: string; readonly attempt: number; readonly prompt: PromptRecord }
+  | { readonly kind: 'park'; readonly manifestStepId: string; readonly stepKey: string; readonly attempt: number; readonly deadline: string | undefined; readonly seenSeq: number }
+  | { readonly kind: 'start'; readonly manifestStepId: string; readonly stepKey: string; readonly attempt: number; readonly prompt: PromptRecord; readonly seenSeq: number }
+  | { readonly kind: 'restart'; readonly stepRunId: string; readonly attempt: number; readonly prompt: PromptRecord; readonly seenSeq: number }
   | {
       readonly kind: 'finish';
       readonly stepRunId: string;
+      readonly stepKey: string;
       readonly attempt: number;
       readonly call: CallRecord | undefined;
       readonly parsed: ParsedRecord | undefined;
-      readonly outcome: { readonly status: 'SUCCESS'; readonly output: unknown } | { readonly status: 'FAIL'; readonly error: unknown };
+      /** `CANCELLED`: the call was aborted because the run was cancelled while it was in flight. */
+      readonly outcome:
+        | { readonly status: 'SUCCESS'; readonly output: unknown }
+        | { readonly status: 'FAIL'; readonly error: unknown }
+        | { readonly status: 'CANCELLED'; readonly error: unknown };
     }
-  | { readonly kind: 'release'; readonly status: 'waiting' | 'success' | 'error'; readonly error?: unknown }
+  | { readonly kind: 'release'; readonly status: 'waiting' | 'success' | 'error'; readonly error?: unknown; readonly seenSeq: number }
   | { readonly kind: 'drop-lease' };
+
+/** A task step run that a flush's `start` or `restart` began. */
+export interface StartedStepRun {
+  readonly id: string;
+  readonly stepKey: string;
+  readonly attempt: number;
+}
 
 export interface FlushResult {
   /** False when this executor does not hold the run (any more): nothing was written. */
@@ -114,8 +128,8 @@ export interface FlushResult {
   /** The run's status and attestation count as of this flush (null when not held). */
   readonly status: RunStatus | null;
   readonly attestedSeq: number;
-  /** The task step run that `start`/`restart` began, when it was written. */
-  readonly started: { readonly id: string; readonly attempt: number } | undefined;
+  /** The task step runs that the flush's `start`/`restart` writes began (none that were refused). */
+  readonly started: readonly StartedStepRun[];
   /** Whether `release`/`drop-lease` took effect. */
   readonly released: boolean;
 }

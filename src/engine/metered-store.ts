@@ -27,8 +27,9 @@ export function meteredStore(store: RunStore, metrics: Metrics): RunStore {
         if (guard.kind === 'create') count('create');
         for (const write of writes) {
           const released = write.kind === 'release' || write.kind === 'drop-lease';
-          const started = write.kind === 'start' || write.kind === 'restart';
-          if ((released && !result.released) || (started && !result.started)) continue;
+          if (released && !result.released) continue;
+          if (write.kind === 'start' && !result.started.some((s) => s.stepKey === write.stepKey && s.attempt === write.attempt)) continue;
+          if (write.kind === 'restart' && !result.started.some((s) => s.id === write.stepRunId)) continue;
           count(KIND_OF_WRITE[write.kind]);
         }
       }

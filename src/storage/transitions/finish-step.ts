@@ -5,21 +5,22 @@ import { stepEvent } from './events.js';
 import { json, jsonOrNull } from './sql.js';
 
 /**
- * finish-step: `RUNNING` → `SUCCESS` | `FAIL`. A task step's outcome with its LLMCallArtifact
- * (when a call was made) and ParsedOutputArtifact (when a reply came back); SUCCESS stores
- * the canonical output. Written while this executor holds the lease — also when the run was
- * cancelled meanwhile, so the step in flight is recorded (SPEC §9).
+ * finish-step: `RUNNING` → `SUCCESS` | `FAIL` | `CANCELLED`. A task step's outcome with its
+ * LLMCallArtifact (when a call was made) and ParsedOutputArtifact (when a reply came back);
+ * SUCCESS stores the canonical output; CANCELLED is a call aborted by a cancel of the run,
+ * the abort recorded in its LLMCallArtifact. Written while this executor holds the lease —
+ * also when the run was cancelled meanwhile, so every step in flight is recorded (SPEC §15).
  */
+const FINISHED = { SUCCESS: 'step_succeeded', FAIL: 'step_failed', CANCELLED: 'step_cancelled' } as const;
+
 export function finishStep(write: Extract<RunnerWrite, { kind: 'finish' }>, context: PieceContext): Array<Piece & { name: string }> {
   const name = context.name('finish');
-  const set =
-    write.outcome.status === 'SUCCESS'
-      ? sql`status = 'SUCCESS', output = ${json(write.outcome.output)}`
-      : sql`status = 'FAIL', error = ${json(write.outcome.error)}`;
+  const { outcome } = write;
+  const set = outcome.status === 'SUCCESS' ? sql`status = 'SUCCESS', output = ${json(outcome.output)}` : sql`status = ${outcome.status}, error = ${json(outcome.error)}`;
   const pieces: Array<Piece & { name: string }> = [
     {
       name,
-      events: [stepEvent(write.outcome.status === 'SUCCESS' ? 'step_succeeded' : 'step_failed', name, write.outcome.status)],
+      events: [stepEvent(FINISHED[outcome.status], name, outcome.status)],
       sql: sql`${sql.raw(name)} AS (
         UPDATE dag_step_runs SET ${set}, ended_at = now()
         WHERE id = ${write.stepRunId} AND status = 'RUNNING' AND attempt = ${write.attempt} AND ${context.held}

@@ -7,7 +7,7 @@ import type { Piece, PieceContext } from './runner-flush.js';
  * park: → `WAITING_FOR_ATTESTATION`. A compute step reached: its step run (this attempt)
  * waits for attestation, started, not ended; with a deadline, `due_at = started_at + deadline`
  * (an ISO 8601 duration, which PostgreSQL's interval reads as it is). New work: only while
- * the run is running and nothing was attested since the runner last looked.
+ * the run is running and nothing was attested since the runner decided it.
  */
 export function park(write: Extract<RunnerWrite, { kind: 'park' }>, context: PieceContext): Array<Piece & { name: string }> {
   const name = context.name('park');
@@ -19,7 +19,7 @@ export function park(write: Extract<RunnerWrite, { kind: 'park' }>, context: Pie
       sql: sql`${sql.raw(name)} AS (
         INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, due_at)
         SELECT ${context.runId}::uuid, ${write.manifestStepId}::uuid, ${write.stepKey}, 'WAITING_FOR_ATTESTATION', ${write.attempt}, ${dueAt}
-        WHERE ${context.mayStart}
+        WHERE ${context.mayStart(write.seenSeq)}
         ON CONFLICT (run_id, step_key, attempt) DO NOTHING RETURNING run_id, id, step_key, attempt)`,
     },
   ];

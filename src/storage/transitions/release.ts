@@ -25,7 +25,7 @@ export function release(write: Extract<RunnerWrite, { kind: 'release' }>, contex
       sql: sql`${sql.raw(name)} AS (
         UPDATE dag_runs SET status = ${write.status}, ended_at = ${ended}, error = ${error},
                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-        WHERE id = ${context.runId} AND status = 'running' AND lease_owner = ${context.owner} AND attested_seq = ${context.seenSeq}
+        WHERE id = ${context.runId} AND status = 'running' AND lease_owner = ${context.owner} AND attested_seq = ${write.seenSeq}
         RETURNING id)`,
     },
   ];

@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { FlushResult, RunnerGuard, RunnerWrite } from '../../core/run-store.js';
+import type { FlushResult, RunnerGuard, RunnerWrite, StartedStepRun } from '../../core/run-store.js';
 import type { RunStatus } from '../../core/lifecycle.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
 import { createRun } from './create-run.js';
@@ -10,17 +10,18 @@ import { dropLease, release } from './release.js';
 import { restartStep, startStep } from './start-step.js';
 
 /**
- * The runner's writes since its last flush, as ONE statement (one round trip, one commit per
- * task step): the outcome of the step that just ran, the compute steps it unblocked, and the
- * start of the next task step or the run's release go to the database together, as
- * data-modifying CTEs.
+ * The runner's writes since its last flush, as ONE statement (one round trip, one commit):
+ * the outcomes of the steps that ended since, the compute steps they unblocked, and the
+ * starts of the task steps they unblocked — or the run's release — go to the database
+ * together, as data-modifying CTEs. With several steps in flight, the steps that end while a
+ * flush is under way share the next one.
  *
  * The first CTE, `held`, locks the run row (or inserts it, for a new run) before anything
  * else: every other piece depends on it through an uncorrelated EXISTS, which PostgreSQL
  * evaluates first. Nothing is written unless this executor holds the run's lease, so a
  * process that lost it writes nothing (the fence); new work additionally needs the run to be
- * `running` and no attestation since the runner last looked (`seenSeq`), so that an
- * attestation or a cancel made meanwhile is seen before anything new starts.
+ * `running` and no attestation since the runner decided it (the write's `seenSeq`), so that
+ * an attestation or a cancel made meanwhile is seen before anything new starts.
  */
 
 export interface Piece {
@@ -36,9 +37,8 @@ export interface PieceContext {
   readonly owner: string;
   /** Holds while this executor has the lease (running, or cancelled under it). */
   readonly held: SQL;
-  /** Holds while new work may start: running, and no attestation since `seenSeq`. */
-  readonly mayStart: SQL;
-  readonly seenSeq: number;
+  /** Holds while new work decided under attestation count `seenSeq` may start: running, and no attestation since. */
+  mayStart(seenSeq: number): SQL;
   name(prefix: string): string;
 }
 
@@ -48,17 +48,15 @@ export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, 
   if (guard.kind === 'create' && releaseAt >= 0) {
     const first = await flushRunner(db, prepared, guard, writes.filter((_, i) => i !== releaseAt));
     if (!first.held) return first;
-    const second = await flushRunner(db, prepared, { kind: 'held', runId: guard.runId, owner: guard.owner, seenSeq: first.attestedSeq }, [writes[releaseAt]!]);
+    const second = await flushRunner(db, prepared, { kind: 'held', runId: guard.runId, owner: guard.owner }, [writes[releaseAt]!]);
     return { ...second, started: first.started };
   }
   let counter = 0;
-  const seenSeq = guard.kind === 'create' ? 0 : guard.seenSeq;
   const context: PieceContext = {
     runId: guard.runId,
     owner: guard.owner,
     held: sql`EXISTS (SELECT 1 FROM held)`,
-    mayStart: sql`EXISTS (SELECT 1 FROM held WHERE status = 'running' AND attested_seq = ${seenSeq})`,
-    seenSeq,
+    mayStart: (seenSeq) => sql`EXISTS (SELECT 1 FROM held WHERE status = 'running' AND attested_seq = ${seenSeq})`,
     // The same shape of batch gets the same text, and so the same prepared statement.
     name: (prefix) => `${prefix}${++counter}`,
   };
@@ -72,19 +70,23 @@ export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, 
   const pieces: Array<Piece & { name: string }> = writes.flatMap((write) => pieceOf(write, context));
   const events = [...(guard.kind === 'create' ? [runEvent('run_started', 'held', 'running', 'run-start')] : []), ...pieces.flatMap((p) => p.events ?? [])];
   const ctes = [held, ...pieces.map((p) => p.sql), ...(events.length > 0 ? [appendEvents('events', events)] : [])];
-  const started = pieces.find((p) => p.reports === 'started');
+  const started = pieces.filter((p) => p.reports === 'started');
   const released = pieces.find((p) => p.reports === 'released');
+  const startedRows = sql.join(
+    started.map((p) => sql`SELECT id, step_key, attempt FROM ${sql.raw(p.name)}`),
+    sql` UNION ALL `,
+  );
   const statement = sql`WITH ${sql.join(ctes, sql`, `)}
     SELECT (SELECT count(*) FROM held)::int AS held, (SELECT status FROM held) AS status, (SELECT attested_seq FROM held) AS attested_seq,
-           ${started ? sql`(SELECT json_build_object('id', id, 'attempt', attempt) FROM ${sql.raw(started.name)})` : sql`NULL::json`} AS started,
+           ${started.length > 0 ? sql`(SELECT json_agg(json_build_object('id', s.id, 'stepKey', s.step_key, 'attempt', s.attempt)) FROM (${startedRows}) AS s)` : sql`NULL::json`} AS started,
            ${released ? sql`(SELECT count(*) FROM ${sql.raw(released.name)})::int` : sql`0`} AS released`;
-  type Row = { held: number; status: RunStatus | null; attested_seq: number | null; started: { id: string; attempt: number } | null; released: number };
+  type Row = { held: number; status: RunStatus | null; attested_seq: number | null; started: StartedStepRun[] | null; released: number };
   const [row] = await queryPrepared<Row>(db, prepared, statement);
   return {
     held: row!.held > 0,
     status: row!.status,
-    attestedSeq: row!.attested_seq ?? seenSeq,
-    started: row!.started ?? undefined,
+    attestedSeq: row!.attested_seq ?? 0,
+    started: row!.started ?? [],
     released: row!.released > 0,
   };
 }

@@ -7,8 +7,8 @@ import { json, jsonOrNull } from './sql.js';
 /**
  * start-step: → `RUNNING`. A task step starts as the given attempt (1, or the next one after
  * a retry), with its PromptArtifact. New work: only while the run is running and nothing was
- * attested since the runner last looked; otherwise nothing is written and the flush reports
- * no `started`.
+ * attested since the runner decided it; otherwise nothing is written and the flush does not
+ * report it as started.
  */
 export function startStep(write: Extract<RunnerWrite, { kind: 'start' }>, context: PieceContext): Array<Piece & { name: string }> {
   const name = context.name('start');
@@ -20,7 +20,7 @@ export function startStep(write: Extract<RunnerWrite, { kind: 'start' }>, contex
       sql: sql`${sql.raw(name)} AS (
         INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt)
         SELECT ${context.runId}::uuid, ${write.manifestStepId}::uuid, ${write.stepKey}, 'RUNNING', ${write.attempt}
-        WHERE ${context.mayStart}
+        WHERE ${context.mayStart(write.seenSeq)}
         ON CONFLICT (run_id, step_key, attempt) DO NOTHING RETURNING run_id, id, step_key, attempt)`,
     },
     promptPiece(name, write.prompt, context),
@@ -41,7 +41,7 @@ export function restartStep(write: Extract<RunnerWrite, { kind: 'restart' }>, co
       events: [stepEvent('step_started', name, 'RUNNING')],
       sql: sql`${sql.raw(name)} AS (
         UPDATE dag_step_runs SET attempt = attempt + 1, started_at = now()
-        WHERE id = ${write.stepRunId} AND status = 'RUNNING' AND attempt = ${write.attempt} AND ${context.mayStart}
+        WHERE id = ${write.stepRunId} AND status = 'RUNNING' AND attempt = ${write.attempt} AND ${context.mayStart(write.seenSeq)}
         RETURNING run_id, id, step_key, attempt)`,
     },
     promptPiece(name, write.prompt, context),
