@@ -4,7 +4,7 @@ import { ConfigInvalidError } from './core/errors.js';
 import { formatZodError } from './core/issues.js';
 import { isLoopback, type AuthOptions } from './http/auth/options.js';
 import { DEFAULT_ARTIFACT_SCHEMES } from './core/attestation.js';
-import { DEFAULT_LIMITS, type InputLimits } from './core/limits.js';
+import { DEFAULT_LIMITS, DEFAULT_MAX_PARALLEL_STEPS, type InputLimits } from './core/limits.js';
 import type { EmbeddedChoice } from './storage/open.js';
 
 /**
@@ -60,6 +60,8 @@ const configSchema = z.object({
   STEPGATE_LLM_TIMEOUT_MS: whole(60_000, 1),
   /** Tries per LLM call for retryable failures (429, 5xx, network). */
   STEPGATE_LLM_MAX_TRIES: whole(3, 1, 10),
+  /** Task steps of one run in flight at once (SPEC §15); more ready steps wait, in plan order. */
+  STEPGATE_MAX_PARALLEL_STEPS: whole(DEFAULT_MAX_PARALLEL_STEPS, 1, 10_000),
   /** How long a process holds a run it advances without renewing it; renewed every third of it while it works. */
   STEPGATE_RUN_LEASE_MS: whole(15_000, 300),
   /** Named prepared statements on PostgreSQL; `off` behind a pooler that cannot keep them (PgBouncer < 1.21 in transaction mode). */
@@ -99,6 +101,7 @@ export interface Config {
   readonly llmTimeoutMs: number;
   readonly llmMaxTries: number;
   readonly runLeaseMs: number;
+  readonly maxParallelSteps: number;
   readonly preparedStatements: boolean;
   readonly logLevel: string;
   readonly auth: AuthOptions;
@@ -134,6 +137,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       llmTimeoutMs: env.STEPGATE_LLM_TIMEOUT_MS,
       llmMaxTries: env.STEPGATE_LLM_MAX_TRIES,
       runLeaseMs: env.STEPGATE_RUN_LEASE_MS,
+      maxParallelSteps: env.STEPGATE_MAX_PARALLEL_STEPS,
       preparedStatements: env.STEPGATE_PREPARED_STATEMENTS === 'on',
       logLevel: env.LOG_LEVEL,
       auth: {

@@ -17,6 +17,7 @@ describe('configuration from the environment', () => {
       llmTimeoutMs: 60_000,
       llmMaxTries: 3,
       runLeaseMs: 15_000,
+      maxParallelSteps: 16,
       artifactSchemes: ['s3', 'gs', 'az', 'https', 'http', 'file'],
       limits: { maxDepth: 64, maxSteps: 1000, maxStringLength: 100_000 },
       shutdownTimeoutMs: 30_000,

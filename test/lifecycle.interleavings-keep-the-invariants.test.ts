@@ -105,7 +105,7 @@ describeEachDriver('interleavings of attest, resume, cancel and retry with a liv
     await expectInvariants(ctx.database, run.id);
   });
 
-  it('a cancel while a step is in flight: the step is recorded, nothing more starts, the run stays cancelled', async () => {
+  it('a cancel while a step is in flight: its call is aborted and the step recorded CANCELLED, nothing more starts, the run stays cancelled', async () => {
     const pause = pauseAt('afterPromptBeforeLlm');
     const app = await buildApp(testDeps(ctx.database, { faults: pause }), { auth: AUTH_OFF });
     const { response: started } = await startHeldAt(app, await storeManifest(app, branches), pause);
@@ -118,7 +118,11 @@ describeEachDriver('interleavings of attest, resume, cancel and retry with a liv
     pause.release();
     const run = (await started).json() as RunJson;
     expect(run.status).toBe('cancelled');
-    expect(run.step_runs.map((s) => `${s.step_key}:${s.status}`)).toEqual(['B:CANCELLED', 'T1:SUCCESS']);
+    // SPEC §15: the call in flight is aborted, and the step says so (its evidence too).
+    expect(run.step_runs.map((s) => `${s.step_key}:${s.status}`)).toEqual(['B:CANCELLED', 'T1:CANCELLED']);
+    expect(stepOf(run, 'T1')!.error).toMatchObject({ kind: 'aborted', message: expect.stringMatching(/aborted: the run was cancelled/) });
+    const evidence = (await app.inject({ method: 'GET', url: `/api/runs/${runId}/steps/${stepOf(run, 'T1')!.id}` })).json() as { artifacts: { llm_calls: Array<{ error: unknown }> } };
+    expect(evidence.artifacts.llm_calls.at(-1)!.error).toMatchObject({ kind: 'aborted' });
     await expectInvariants(ctx.database, run.id);
     // A cancelled run is final for every verb.
     expectProblem(await resume(app, runId), 409, 'RUN_NOT_WAITING');

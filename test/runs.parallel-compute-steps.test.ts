@@ -32,10 +32,11 @@ describeEachDriver('independent compute steps', (ctx) => {
     expect(stepOf(run, 'report')).toBeUndefined();
   });
 
-  it('runs steps in topological order with ties broken by manifest order', async () => {
+  it('one step at a time (STEPGATE_MAX_PARALLEL_STEPS=1), steps run in topological order with ties broken by manifest order', async () => {
     const llm = await startChatCompletionsServer({ reply: 'ok' });
     try {
-      const app = await testApp(ctx.database, { openaiBaseUrl: llm.baseUrl, defaultModel: 'openai:m' });
+      // Held back by the run's limit, ready steps start in the plan's order (SPEC §15).
+      const app = await testApp(ctx.database, { openaiBaseUrl: llm.baseUrl, defaultModel: 'openai:m', maxParallelSteps: 1 });
       const manifestId = await storeManifest(app, {
         name: 'order',
         steps: [

@@ -100,6 +100,7 @@ export async function serveCommand(config: Config): Promise<void> {
       providers,
       defaultModel: config.defaultModel,
       leaseMs: config.runLeaseMs,
+      maxParallelSteps: config.maxParallelSteps,
       limits: config.limits,
       artifactSchemes: config.artifactSchemes,
       metrics,

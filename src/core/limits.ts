@@ -81,3 +81,6 @@ export function stringProblem(text: string, maxLength: number): string | undefin
   if (!text.isWellFormed()) return 'contains a lone surrogate (\\ud800–\\udfff without its pair), which is not valid Unicode';
   return undefined;
 }
+
+/** Task steps of one run in flight at once unless STEPGATE_MAX_PARALLEL_STEPS says otherwise (SPEC §15). */
+export const DEFAULT_MAX_PARALLEL_STEPS = 16;

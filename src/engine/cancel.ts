@@ -4,13 +4,15 @@ import { isUuid } from './manifests.js';
 import { showRun, type RunView } from './runs.js';
 
 /**
- * SPEC §9 cancel: a pending, running or waiting run → `cancelled`; its waits are cancelled.
- * A runner busy with the run finishes the step in flight, records it, and starts nothing
- * more. From a final status: 409.
+ * SPEC §9, §15 cancel: a pending, running or waiting run → `cancelled`; its waits are
+ * cancelled. A runner busy with the run aborts the calls in flight, records each such step
+ * CANCELLED (with the abort in its evidence), and starts nothing more. From a final status: 409.
  */
 export async function cancelRun(deps: EngineDeps, runId: string, reason: string | null): Promise<RunView> {
   const outcome = isUuid(runId) ? await deps.store.cancel(runId, reason) : ({ kind: 'not-found' } as const);
   if (outcome.kind === 'not-found') throw new RunNotFoundError(runId);
   if (outcome.kind === 'final') throw new RunNotCancellableError(runId, outcome.status);
+  // Executed here: its calls in flight are aborted now (elsewhere: at that runner's next lease renewal).
+  deps.executing.get(runId)?.();
   return showRun(deps, runId);
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { InputLimits } from '../core/limits.js';
+import { DEFAULT_MAX_PARALLEL_STEPS, type InputLimits } from '../core/limits.js';
 import type { LlmProvider } from '../core/llm.js';
 import type { Metrics } from '../core/metrics.js';
 import { noRootsVerifier, type ArtifactVerifier } from '../core/provenance/verification.js';
@@ -11,6 +11,7 @@ import { createEventHub } from './events.js';
 import type { FaultPoints } from './faults.js';
 import { meteredStore } from './metered-store.js';
 import { createPlanCache } from './plan.js';
+import { createProviderSlots } from './provider-slots.js';
 import { createTokenCache } from './token-cache.js';
 
 /** Fills in what every process computes the same way: its executor id and a plan cache. */
@@ -20,6 +21,8 @@ export function createEngineDeps(options: {
   providers: ReadonlyMap<string, LlmProvider>;
   defaultModel: string;
   leaseMs: number;
+  /** STEPGATE_MAX_PARALLEL_STEPS (default DEFAULT_MAX_PARALLEL_STEPS). */
+  maxParallelSteps?: number | undefined;
   faults?: FaultPoints | undefined;
   limits?: InputLimits;
   artifactSchemes?: readonly string[];
@@ -33,6 +36,9 @@ export function createEngineDeps(options: {
     store: options.metrics ? meteredStore(createRunStore(options.db, options.prepared), options.metrics) : createRunStore(options.db, options.prepared),
     prepared: options.prepared,
     providers: options.providers,
+    slots: createProviderSlots(options.providers),
+    executing: new Map(),
+    maxParallelSteps: options.maxParallelSteps ?? DEFAULT_MAX_PARALLEL_STEPS,
     providerNames: [...options.providers.keys()],
     defaultModel: options.defaultModel,
     leaseMs: options.leaseMs,

@@ -8,6 +8,7 @@ import type { EventHub } from './events.js';
 import type { FaultPoints } from './faults.js';
 import type { TokenCache } from './token-cache.js';
 import type { PlanCache } from './plan.js';
+import type { ProviderSlots } from './provider-slots.js';
 
 /** What the use cases need, wired once in the composition root (main.ts) or a test. */
 export interface EngineDeps {
@@ -16,6 +17,15 @@ export interface EngineDeps {
   readonly store: RunStore;
   /** Named prepared statements for the runner's hot statement, where the driver has them. */
   readonly prepared?: PreparedRunner | undefined;
+  /** Task steps of one run in flight at once (STEPGATE_MAX_PARALLEL_STEPS). */
+  readonly maxParallelSteps: number;
+  /** Calls in flight per provider in this process, at most its `max_concurrency` (SPEC §16). */
+  readonly slots: ProviderSlots;
+  /**
+   * The runs this process is advancing now, each with what aborts its calls in flight: a cancel
+   * made here reaches them at once (one made by another process, at the next lease renewal).
+   */
+  readonly executing: Map<string, () => void>;
   /** Provider names a manifest's `model: "provider:model"` may use. */
   readonly providerNames: readonly string[];
   readonly providers: ReadonlyMap<string, LlmProvider>;

@@ -1,29 +1,26 @@
-import { LlmCallError, splitModel } from '../core/llm.js';
+import { LlmCallError, splitModel, type LlmReply } from '../core/llm.js';
 import { parseReply } from '../core/output.js';
-import type { CallRecord, FlushResult, RunnerWrite } from '../core/run-store.js';
+import type { CallRecord, RunnerWrite, StartedStepRun } from '../core/run-store.js';
 import { storable } from '../core/storable.js';
 import { TemplateRenderError, valuesUsed } from '../core/template.js';
-import type { StepState } from './advance.js';
 import type { EngineDeps } from './deps.js';
 import type { PlannedStep } from './plan.js';
+import type { StepIo, StepState, TemplateContext } from './runner-types.js';
 
-export type TemplateContext = Record<string, unknown> & { readonly inputs: unknown; readonly steps: Record<string, unknown> };
-
-interface Batch {
-  queue(write: RunnerWrite): void;
-  flush(): Promise<FlushResult>;
-}
+type Outcome = Extract<RunnerWrite, { kind: 'finish' }>['outcome'];
 
 /**
  * One task step: PromptArtifact → llm_complete() → LLMCallArtifact → ParsedOutputArtifact →
- * SUCCESS or FAIL. Its start is flushed before the LLM call (outside any transaction); its
- * outcome is queued and written with the runner's next flush. Undefined when the step did not
- * start (the run was cancelled or attested meanwhile: the runner looks again).
+ * SUCCESS or FAIL. It waits for a slot of its provider (SPEC §16), then its start is flushed
+ * before the LLM call (outside any transaction); its outcome is queued and written with the
+ * run's next flush. Undefined when the step did not start (the run was cancelled, a step
+ * failed or something was attested meanwhile: the runner looks again).
  *
  * Failures are classified: transient provider failures were already retried by the provider
  * (each try counted); anything else — another 4xx, an unparseable reply, a reply the
- * database cannot store — ends the step FAIL at once with a readable error. A failed step
- * is never called again except by an explicit retry.
+ * database cannot store — ends the step FAIL at once with a readable error. A call aborted
+ * by a cancel ends the step CANCELLED. A failed step is never called again except by an
+ * explicit retry.
  */
 export async function runTaskStep(
   deps: EngineDeps,
@@ -31,7 +28,7 @@ export async function runTaskStep(
   current: StepState | undefined,
   attempt: number,
   context: TemplateContext,
-  batch: Batch,
+  io: StepIo,
 ): Promise<StepState | undefined> {
   const template = step.template!;
   const values = valuesUsed(context, template.references);
@@ -45,57 +42,104 @@ export async function runTaskStep(
   }
   const messages = prompt === undefined ? undefined : [{ role: 'user' as const, content: prompt }];
   const promptRecord = { template: template.source, values, messages, error: renderError };
-  if (current?.status === 'RUNNING') batch.queue({ kind: 'restart', stepRunId: current.id, attempt: current.attempt, prompt: promptRecord });
-  else batch.queue({ kind: 'start', manifestStepId: step.manifestStepId, stepKey: step.key, attempt, prompt: promptRecord });
-  const { started } = await batch.flush();
-  if (!started) return undefined;
+  const leftover = current?.status === 'RUNNING' ? current : undefined;
 
-  const finish = (outcome: { status: 'SUCCESS'; output: unknown } | { status: 'FAIL'; error: unknown }, call?: CallRecord, parsed?: { format: 'text' | 'json'; value: unknown; error: unknown }): StepState => {
-    batch.queue({ kind: 'finish', stepRunId: started.id, attempt: started.attempt, call, parsed, outcome });
-    return outcome.status === 'SUCCESS'
-      ? { id: started.id, status: 'SUCCESS', attempt: started.attempt, output: outcome.output, error: null, dueAt: null }
-      : { id: started.id, status: 'FAIL', attempt: started.attempt, output: null, error: outcome.error, dueAt: null };
+  /** Writes the step's start; the step run it began, or undefined when it may not start. */
+  const begin = async (): Promise<StartedStepRun | undefined> => {
+    const seenSeq = io.decide();
+    if (seenSeq === undefined) return undefined;
+    if (leftover) io.queue({ kind: 'restart', stepRunId: leftover.id, attempt: leftover.attempt, prompt: promptRecord, seenSeq });
+    else io.queue({ kind: 'start', manifestStepId: step.manifestStepId, stepKey: step.key, attempt, prompt: promptRecord, seenSeq });
+    const result = await io.flush();
+    const started = result.started.find((s) => (leftover ? s.id === leftover.id : s.stepKey === step.key && s.attempt === attempt));
+    // Refused although the run is running and nothing was attested: the runner's state is wrong.
+    if (!started && result.status === 'running' && result.attestedSeq === seenSeq) throw new Error(`step ${step.key} could not be started as attempt ${attempt}`);
+    return started;
   };
-  if (messages === undefined) return finish({ status: 'FAIL', error: renderError });
+  const finish = (started: StartedStepRun, outcome: Outcome, call?: CallRecord, parsed?: { format: 'text' | 'json'; value: unknown; error: unknown }): StepState => {
+    io.queue({ kind: 'finish', stepRunId: started.id, stepKey: started.stepKey, attempt: started.attempt, call, parsed, outcome });
+    return {
+      id: started.id,
+      status: outcome.status,
+      attempt: started.attempt,
+      output: outcome.status === 'SUCCESS' ? outcome.output : null,
+      error: outcome.status === 'SUCCESS' ? null : outcome.error,
+      dueAt: null,
+    };
+  };
 
   const model = step.model ?? deps.defaultModel;
   const { provider: providerName, model: modelName } = splitModel(model);
   const provider = deps.providers.get(providerName);
-  if (!provider) return finish({ status: 'FAIL', error: { message: `no provider "${providerName}" (model "${model}"); known: ${[...deps.providers.keys()].join(', ')}` } });
-
-  await deps.faults?.hit('afterPromptBeforeLlm');
-  const request = { stepKey: step.key, model: modelName, messages, params: step.params, output: { format: step.output.format, schema: step.output.schema } };
-  const began = performance.now();
-  let reply;
-  try {
-    reply = await provider.complete(request);
-  } catch (err) {
-    const latencyMs = performance.now() - began;
-    await deps.faults?.hit('afterLlmBeforeCommit');
-    const failure = err instanceof LlmCallError ? err : undefined;
-    const error = { message: `the LLM call failed: ${failure?.message ?? (err instanceof Error ? err.message : String(err))}`, kind: failure?.kind ?? 'provider', status: failure?.status ?? null };
-    const call = { provider: providerName, model: modelName, request: failure?.requestBody ?? request, response: failure?.responseBody ?? null, usage: failure?.usage ?? null, latencyMs, tries: failure?.tries ?? 1, error };
-    return finish({ status: 'FAIL', error }, storable(call).value);
+  if (messages === undefined || !provider) {
+    // Fails without a call, so it needs no slot of a provider.
+    const started = await begin();
+    if (!started) return undefined;
+    if (messages === undefined) return finish(started, { status: 'FAIL', error: renderError });
+    return finish(started, { status: 'FAIL', error: { message: `no provider "${providerName}" (model "${model}"); known: ${[...deps.providers.keys()].join(', ')}` } });
   }
-  const latencyMs = performance.now() - began;
-  await deps.faults?.hit('afterLlmBeforeCommit');
 
+  let entered = false;
+  try {
+    return await deps.slots.run(providerName, io.signal, async () => {
+      entered = true;
+      const started = await begin();
+      if (!started) return undefined;
+      await deps.faults?.hit('afterPromptBeforeLlm');
+      const request = { stepKey: step.key, model: modelName, messages, params: step.params, output: { format: step.output.format, schema: step.output.schema } };
+      const began = performance.now();
+      let reply;
+      try {
+        reply = await provider.complete(request, { signal: io.signal });
+      } catch (err) {
+        const latencyMs = performance.now() - began;
+        await deps.faults?.hit('afterLlmBeforeCommit');
+        const failure = err instanceof LlmCallError ? err : undefined;
+        const aborted = failure?.kind === 'aborted';
+        const error = {
+          message: aborted ? 'the LLM call was aborted: the run was cancelled while this step was in flight' : `the LLM call failed: ${failure?.message ?? (err instanceof Error ? err.message : String(err))}`,
+          kind: failure?.kind ?? 'provider',
+          status: failure?.status ?? null,
+        };
+        const call = { provider: providerName, model: modelName, request: failure?.requestBody ?? request, response: failure?.responseBody ?? null, usage: failure?.usage ?? null, latencyMs, tries: failure?.tries ?? 1, error };
+        return finish(started, { status: aborted ? 'CANCELLED' : 'FAIL', error }, storable(call).value);
+      }
+      const latencyMs = performance.now() - began;
+      await deps.faults?.hit('afterLlmBeforeCommit');
+      return finish(started, ...outcomeOf(step, reply, { provider: providerName, model: modelName, latencyMs }));
+    });
+  } catch (err) {
+    // Cancelled while it waited for a slot: it never started.
+    if (!entered && io.signal.aborted) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * What a reply makes of the step: its outcome, with the LLMCallArtifact and (when a reply
+ * could be read) the ParsedOutputArtifact.
+ */
+function outcomeOf(
+  step: PlannedStep,
+  reply: LlmReply,
+  of: { provider: string; model: string; latencyMs: number },
+): [Outcome, CallRecord, { format: 'text' | 'json'; value: unknown; error: unknown }?] {
   // PostgreSQL cannot store a NUL character (or a lone surrogate) in text or jsonb: such a
   // reply is kept as evidence with those characters replaced, and fails the step for good
   // instead of failing the write — and being fetched, and paid, again on every resume.
-  const evidence = storable({ provider: providerName, model: modelName, request: reply.requestBody, response: reply.responseBody, usage: reply.usage, latencyMs, tries: reply.tries, error: undefined });
+  const evidence = storable({ ...of, request: reply.requestBody, response: reply.responseBody, usage: reply.usage, tries: reply.tries, error: undefined });
   const call: CallRecord = evidence.value;
   const problem = evidence.problem ?? storable(reply.text).problem;
   if (problem) {
     const error = { message: `the reply cannot be stored: it holds ${problem.what} at ${problem.path}; the provider's reply is kept with it replaced by U+FFFD`, kind: 'unstorable' };
-    return finish({ status: 'FAIL', error }, { ...call, error });
+    return [{ status: 'FAIL', error }, { ...call, error }];
   }
   const check = step.validateOutput
     ? (value: unknown) => (step.validateOutput!(value) ? [] : (step.validateOutput!.errors ?? []).map((e) => ({ path: e.instancePath, message: e.message ?? 'is invalid' })))
     : undefined;
   const parsed = parseReply(reply.text, step.output, check);
   if (!parsed.ok) {
-    return finish({ status: 'FAIL', error: { message: `the output could not be parsed: ${parsed.error.message}` } }, call, { format: step.output.format, value: undefined, error: parsed.error });
+    return [{ status: 'FAIL', error: { message: `the output could not be parsed: ${parsed.error.message}` } }, call, { format: step.output.format, value: undefined, error: parsed.error }];
   }
-  return finish({ status: 'SUCCESS', output: parsed.value }, call, { format: step.output.format, value: parsed.value, error: undefined });
+  return [{ status: 'SUCCESS', output: parsed.value }, call, { format: step.output.format, value: parsed.value, error: undefined }];
 }

@@ -17,6 +17,7 @@ export interface TestDepsOptions {
   openaiTimeoutMs?: number;
   defaultModel?: string;
   leaseMs?: number;
+  maxParallelSteps?: number;
   faults?: FaultPoints;
   providers?: ReadonlyMap<string, LlmProvider>;
   limits?: InputLimits;
@@ -44,6 +45,7 @@ export function testDeps(database: Database, options: TestDepsOptions = {}): Eng
     defaultModel: options.defaultModel ?? 'offline:echo',
     listen: database.listen,
     leaseMs: options.leaseMs ?? 60_000,
+    maxParallelSteps: options.maxParallelSteps,
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.artifactSchemes ? { artifactSchemes: options.artifactSchemes } : {}),
