@@ -122,6 +122,32 @@ describe('the CLI shows a run as it works and exits by how it ended', { timeout:
     expect(screen).toContain('\u001b[?25h'); // … and shows it again
   });
 
+  it('on a terminal: every step that runs concurrently has its own spinner line', async () => {
+    const twins = join(work, 'twins.yaml');
+    writeFileSync(twins, ['name: progress-twins', 'steps:', '  - key: left', '    prompt: left', '    model: openai:m', '  - key: right', '    prompt: right', '    model: openai:m', ''].join('\n'));
+    const held = gate();
+    llm.script({ reply: 'one', after: held.opened }, { reply: 'two', after: held.opened });
+    const before = llm.requests.length;
+    const child = onTerminal(['run', twins], env());
+    const output = collect(child);
+    try {
+      await llmCallArrived(before + 2);
+      // Both in flight: both on the screen at once, each on its own line with its elapsed time.
+      await vi.waitFor(
+        () => {
+          const frames = output.stdout().split(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/);
+          expect(frames.at(-1)).toMatch(/left {2}task {2}\S*\d+(?:\.\d)? m?s\S*\r?\n {2}right {2}task {2}\S*\d+(?:\.\d)? m?s|right {2}task {2}\S*\d+(?:\.\d)? m?s\S*\r?\n {2}left {2}task {2}\S*\d+(?:\.\d)? m?s/);
+        },
+        { timeout: 30_000, interval: 50 },
+      );
+    } finally {
+      held.open();
+    }
+    expect(await exited(child), output.stdout()).toBe(0);
+    expect(output.stdout()).toMatch(/✓\S* \S*left\S* {2}task {2}\S*SUCCESS/);
+    expect(output.stdout()).toMatch(/✓\S* \S*right\S* {2}task {2}\S*SUCCESS/);
+  });
+
   it('with NO_COLOR on a terminal, and with --json: plain lines, and only the final run', async () => {
     llm.script({ reply: 'the draft' });
     const child = onTerminal(['run', manifest], { ...env(), NO_COLOR: '1' });

@@ -4,8 +4,9 @@ import { duration, status, type Output } from './output.js';
 
 /**
  * What `run`, `resume` and `retry` show while the server works. On a terminal (and not
- * NO_COLOR): a spinner per running step with its elapsed time, replaced by a ✓ / ✗ / ⏸ line
- * with the step's duration once it ends. Elsewhere: one plain line per event, for logs.
+ * NO_COLOR): a spinner over one line per running step (several run at once) with its elapsed
+ * time, each replaced by a ✓ / ✗ / ⏸ line with the step's duration once it ends. Elsewhere:
+ * one plain line per event, for logs.
  */
 export interface Progress {
   event(event: RunEvent): void;
@@ -113,9 +114,13 @@ function spinnerProgress(out: Output, types: StepTypes): Progress {
       return;
     }
     const now = Date.now();
-    const text = [...running.values()]
-      .map((step) => `${label(step.key)}  ${out.style('gray', elapsed(now - step.since))}${step.attempt > 1 ? `  attempt ${step.attempt}` : ''}`)
-      .join('   ');
+    // One line per running step (steps run concurrently), as many as the terminal has room for.
+    const room = Math.max(2, Math.min(12, (process.stdout.rows ?? 24) - 2));
+    const steps = [...running.values()];
+    const shown = steps.length > room ? steps.slice(0, room - 1) : steps;
+    const lines = shown.map((step) => `${label(step.key)}  ${out.style('gray', elapsed(now - step.since))}${step.attempt > 1 ? `  attempt ${step.attempt}` : ''}`);
+    if (shown.length < steps.length) lines.push(out.style('gray', `and ${steps.length - shown.length} more running`));
+    const text = lines.join('\n  ');
     // Ora draws the frames and clears its line; it writes to stdout, where the summary follows.
     spinner ??= ora({ stream: process.stdout, isEnabled: true, discardStdin: false, color: 'cyan' });
     spinner.text = text;
