@@ -27,6 +27,7 @@ export type Transition =
   | 'start-step'
   | 'finish-step'
   | 'park'
+  | 'settle'
   | 'release'
   | 'attest'
   | 'claim-resume'
@@ -62,6 +63,9 @@ export const RUN_MOVES: readonly Move<RunStatus>[] = [
 export const STEP_RUN_MOVES: readonly Move<StepRunStatus>[] = [
   { from: null, to: 'RUNNING', by: 'start-step' },
   { from: null, to: 'WAITING_FOR_ATTESTATION', by: 'park' },
+  // A map step with nothing to run: an empty list (SUCCESS), or one that is not a list or too long (FAIL).
+  { from: null, to: 'SUCCESS', by: 'settle' },
+  { from: null, to: 'FAIL', by: 'settle' },
   { from: 'RUNNING', to: 'SUCCESS', by: 'finish-step' },
   { from: 'RUNNING', to: 'FAIL', by: 'finish-step' },
   // A task step left RUNNING by an executor that died starts again as its next attempt.

@@ -34,6 +34,8 @@ export interface Claim {
 export interface StepRunState {
   readonly id: string;
   readonly stepKey: string;
+  /** A map step's item (SPEC §17), from 0; null for an ordinary step (or a map step settled without items). */
+  readonly itemIndex: number | null;
   readonly status: StepRunStatus;
   readonly attempt: number;
   readonly output: unknown;
@@ -96,13 +98,23 @@ export interface ParsedRecord {
  * cancelled run.
  */
 export type RunnerWrite =
-  | { readonly kind: 'park'; readonly manifestStepId: string; readonly stepKey: string; readonly attempt: number; readonly deadline: string | undefined; readonly seenSeq: number }
-  | { readonly kind: 'start'; readonly manifestStepId: string; readonly stepKey: string; readonly attempt: number; readonly prompt: PromptRecord; readonly seenSeq: number }
+  | ({ readonly kind: 'park'; readonly deadline: string | undefined; readonly seenSeq: number } & NewStepRun)
+  | ({ readonly kind: 'start'; readonly prompt: PromptRecord; readonly seenSeq: number } & NewStepRun)
+  /**
+   * A step run that ends as it begins, with no call and no attestation: a map step whose list
+   * is empty (SUCCESS, `[]`), or is not a list or has too many items (FAIL).
+   */
+  | ({
+      readonly kind: 'settle';
+      readonly outcome: { readonly status: 'SUCCESS'; readonly output: unknown } | { readonly status: 'FAIL'; readonly error: unknown };
+      readonly seenSeq: number;
+    } & Omit<NewStepRun, 'item'>)
   | { readonly kind: 'restart'; readonly stepRunId: string; readonly attempt: number; readonly prompt: PromptRecord; readonly seenSeq: number }
   | {
       readonly kind: 'finish';
       readonly stepRunId: string;
       readonly stepKey: string;
+      readonly itemIndex: number | null;
       readonly attempt: number;
       readonly call: CallRecord | undefined;
       readonly parsed: ParsedRecord | undefined;
@@ -115,10 +127,22 @@ export type RunnerWrite =
   | { readonly kind: 'release'; readonly status: 'waiting' | 'success' | 'error'; readonly error?: unknown; readonly seenSeq: number }
   | { readonly kind: 'drop-lease' };
 
+/** The step run a `start`, `park` or `settle` inserts: one attempt of a step, or of one item of a map step. */
+export interface NewStepRun {
+  readonly manifestStepId: string;
+  readonly stepKey: string;
+  readonly attempt: number;
+  /** The item's position in a map step's list; null for an ordinary step. */
+  readonly itemIndex: number | null;
+  /** The item itself (null for an ordinary step). */
+  readonly item: unknown;
+}
+
 /** A task step run that a flush's `start` or `restart` began. */
 export interface StartedStepRun {
   readonly id: string;
   readonly stepKey: string;
+  readonly itemIndex: number | null;
   readonly attempt: number;
 }
 

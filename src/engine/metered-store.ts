@@ -4,6 +4,7 @@ import type { RunnerWrite, RunStore } from '../core/run-store.js';
 
 const KIND_OF_WRITE: Record<RunnerWrite['kind'], Transition> = {
   park: 'park',
+  settle: 'settle',
   start: 'start-step',
   restart: 'take-over',
   finish: 'finish-step',
@@ -28,7 +29,7 @@ export function meteredStore(store: RunStore, metrics: Metrics): RunStore {
         for (const write of writes) {
           const released = write.kind === 'release' || write.kind === 'drop-lease';
           if (released && !result.released) continue;
-          if (write.kind === 'start' && !result.started.some((s) => s.stepKey === write.stepKey && s.attempt === write.attempt)) continue;
+          if (write.kind === 'start' && !result.started.some((s) => s.stepKey === write.stepKey && s.itemIndex === write.itemIndex && s.attempt === write.attempt)) continue;
           if (write.kind === 'restart' && !result.started.some((s) => s.id === write.stepRunId)) continue;
           count(KIND_OF_WRITE[write.kind]);
         }

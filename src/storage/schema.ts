@@ -50,6 +50,8 @@ export const manifestSteps = pgTable(
     // Compute substrate (migration 0001). NULL step_type means "task", as SPEC §1 says.
     stepType: text('step_type'),
     computeContract: jsonb('compute_contract'),
+    /** A map step's list (SPEC §17): `inputs.<path>` or `steps.<X>.output[.<path>]`; NULL for an ordinary step. */
+    forEach: text('for_each'),
   },
   (t) => [
     unique('manifest_steps_manifest_id_key_key').on(t.manifestId, t.key),
@@ -126,10 +128,19 @@ export const dagStepRuns = pgTable(
     error: jsonb('error'),
     /** A waiting compute step's deadline: started_at + compute_contract.deadline (SPEC §9). */
     dueAt: ts('due_at'),
+    /** A map step's item (SPEC §17): its position in the list, from 0; NULL for an ordinary step. */
+    itemIndex: integer('item_index'),
+    /** The item itself, as it was when its step run began (the list's element); NULL for an ordinary step. */
+    item: jsonb('item'),
   },
   (t) => [
-    // One row per attempt: a retry adds attempt + 1 and leaves the failed row as it was.
-    unique('dag_step_runs_run_id_step_key_attempt_key').on(t.runId, t.stepKey, t.attempt),
+    // One row per attempt (of a step, or of one item of a map step): a retry adds attempt + 1
+    // and leaves the failed row as it was. Two partial indexes, so that NULL (not an item)
+    // counts as one value on every PostgreSQL version.
+    uniqueIndex('dag_step_runs_run_id_step_key_attempt_key').on(t.runId, t.stepKey, t.attempt).where(sql`${t.itemIndex} IS NULL`),
+    uniqueIndex('dag_step_runs_run_id_step_key_item_index_attempt_key').on(t.runId, t.stepKey, t.itemIndex, t.attempt).where(sql`${t.itemIndex} IS NOT NULL`),
+    check('dag_step_runs_item_index_check', sql`${t.itemIndex} >= 0`),
+    check('dag_step_runs_item_iff_item_index', sql`(${t.itemIndex} IS NULL) = (${t.item} IS NULL)`),
     check(
       'dag_step_runs_status_check',
       sql`${t.status} IN ('RUNNING', 'SUCCESS', 'FAIL', 'WAITING_FOR_ATTESTATION', 'CANCELLED')`,

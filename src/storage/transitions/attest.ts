@@ -34,7 +34,7 @@ export async function attest(db: Db, prepared: PreparedRunner | undefined, input
             WHERE id = ${input.stepRunId} AND run_id = ${input.runId} AND status = 'WAITING_FOR_ATTESTATION'
               AND (due_at IS NULL OR due_at >= now())
               AND EXISTS (SELECT 1 FROM run WHERE status IN ('waiting', 'running'))
-            RETURNING run_id, id, step_key, attempt, status
+            RETURNING run_id, id, step_key, item_index, attempt, status
           ), attestation AS (
             INSERT INTO compute_attestations (step_run_id, attested_by, outcome, notes, contract_snapshot, token_id, attested_by_verified)
             SELECT id, ${input.attestedBy}, ${input.outcome}, ${input.notes}, ${json(input.contractSnapshot)}, ${input.tokenId}::uuid, ${input.tokenId !== null} FROM step
@@ -58,7 +58,7 @@ export async function attest(db: Db, prepared: PreparedRunner | undefined, input
             UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(), error = ${json(CANCELLED_BY_ERROR)}
             WHERE run_id = ${input.runId} AND status = 'WAITING_FOR_ATTESTATION' AND id <> ${input.stepRunId}
               AND EXISTS (SELECT 1 FROM seq WHERE status = 'error')
-            RETURNING run_id, id, step_key, attempt
+            RETURNING run_id, id, step_key, item_index, attempt
           ), failed AS (SELECT id FROM seq WHERE status = 'error' AND ${fail}),
           ${appendEvents('events', [stepEvent('step_attested', 'step', sql`status`), stepEvent('step_cancelled', 'cancelled', 'CANCELLED'), runEvent('run_failed', 'failed', 'error')])}
           SELECT (SELECT id FROM attestation) AS attestation_id, (SELECT status FROM run) AS run_status,

@@ -26,7 +26,7 @@ export async function cancelRun(db: Db, prepared: PreparedRunner | undefined, ru
                  error = json_build_object('message', 'the run was cancelled', 'reason', ${reason}::text)::jsonb
           WHERE run_id = ${runId} AND EXISTS (SELECT 1 FROM cancelled)
             AND (status = 'WAITING_FOR_ATTESTATION' OR (status = 'RUNNING' AND EXISTS (SELECT 1 FROM cancelled WHERE lease_owner IS NULL)))
-          RETURNING run_id, id, step_key, attempt),
+          RETURNING run_id, id, step_key, item_index, attempt),
         ${appendEvents('events', [stepEvent('step_cancelled', 'steps', 'CANCELLED'), runEvent('run_cancelled', 'cancelled', 'cancelled')])}
         SELECT (SELECT status FROM run) AS before, EXISTS (SELECT 1 FROM cancelled) AS cancelled`,
   );

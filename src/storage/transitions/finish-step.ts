@@ -24,7 +24,7 @@ export function finishStep(write: Extract<RunnerWrite, { kind: 'finish' }>, cont
       sql: sql`${sql.raw(name)} AS (
         UPDATE dag_step_runs SET ${set}, ended_at = now()
         WHERE id = ${write.stepRunId} AND status = 'RUNNING' AND attempt = ${write.attempt} AND ${context.held}
-        RETURNING run_id, id, step_key, attempt)`,
+        RETURNING run_id, id, step_key, item_index, attempt)`,
     },
   ];
   const { call, parsed } = write;

@@ -18,6 +18,7 @@ import { flushRunner } from './runner-flush.js';
  * | start-step    |                                      | → RUNNING (attempt n)                      | start-step.ts    |
  * | finish-step   |                                      | RUNNING → SUCCESS, FAIL                    | finish-step.ts   |
  * | park          |                                      | → WAITING_FOR_ATTESTATION (due_at)         | park.ts          |
+ * | settle        |                                      | → SUCCESS ([]), FAIL (a map step's list)   | settle.ts        |
  * | release       | running → waiting, success, error    | WAITING_FOR_ATTESTATION → CANCELLED (error) | release.ts       |
  * | attest        | waiting → error (FAIL)               | WAITING_FOR_ATTESTATION → SUCCESS, FAIL    | attest.ts        |
  * | claim-resume  | waiting → running                    |                                            | claim.ts         |
@@ -28,7 +29,7 @@ import { flushRunner } from './runner-flush.js';
  * | renew-lease   | running, cancelled (lease extended)  |                                            | lease.ts         |
  * | hand-back     | running (lease ends now: stalled)    |                                            | lease.ts         |
  *
- * The runner's transitions (create, start-step, finish-step, park, release) are pieces of
+ * The runner's transitions (create, start-step, finish-step, park, settle, release) are pieces of
  * one statement per flush (runner-flush.ts); the others are one statement each.
  */
 export function createRunStore(db: Db, prepared?: PreparedRunner): RunStore {

@@ -36,7 +36,7 @@ export async function handBack(db: Db, runId: string, owner: string): Promise<vo
     cancelled AS (
       UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(), error = '{"message": "the run was cancelled while this step ran"}'::jsonb
       WHERE run_id = ${runId} AND status = 'RUNNING' AND EXISTS (SELECT 1 FROM run WHERE status = 'cancelled')
-      RETURNING run_id, id, step_key, attempt),
+      RETURNING run_id, id, step_key, item_index, attempt),
     ${appendEvents('events', [stepEvent('step_cancelled', 'cancelled', 'CANCELLED')])}
     SELECT 1`);
 }

@@ -37,7 +37,7 @@ export function release(write: Extract<RunnerWrite, { kind: 'release' }>, contex
       sql: sql`${sql.raw(cancel)} AS (
         UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(), error = ${json(CANCELLED_BY_ERROR)}
         WHERE run_id = ${context.runId} AND status = 'WAITING_FOR_ATTESTATION' AND EXISTS (SELECT 1 FROM ${sql.raw(name)})
-        RETURNING run_id, id, step_key, attempt)`,
+        RETURNING run_id, id, step_key, item_index, attempt)`,
     });
   }
   return pieces;

@@ -7,6 +7,7 @@ import { appendEvents, runEvent, type EventRows } from './events.js';
 import { finishStep } from './finish-step.js';
 import { park } from './park.js';
 import { dropLease, release } from './release.js';
+import { settle } from './settle.js';
 import { restartStep, startStep } from './start-step.js';
 
 /**
@@ -23,6 +24,9 @@ import { restartStep, startStep } from './start-step.js';
  * `running` and no attestation since the runner decided it (the write's `seenSeq`), so that
  * an attestation or a cancel made meanwhile is seen before anything new starts.
  */
+
+/** Batches of at most this many writes run as named prepared statements. */
+const PREPARED_UP_TO = 4;
 
 export interface Piece {
   readonly sql: SQL;
@@ -73,15 +77,17 @@ export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, 
   const started = pieces.filter((p) => p.reports === 'started');
   const released = pieces.find((p) => p.reports === 'released');
   const startedRows = sql.join(
-    started.map((p) => sql`SELECT id, step_key, attempt FROM ${sql.raw(p.name)}`),
+    started.map((p) => sql`SELECT id, step_key, item_index, attempt FROM ${sql.raw(p.name)}`),
     sql` UNION ALL `,
   );
   const statement = sql`WITH ${sql.join(ctes, sql`, `)}
     SELECT (SELECT count(*) FROM held)::int AS held, (SELECT status FROM held) AS status, (SELECT attested_seq FROM held) AS attested_seq,
-           ${started.length > 0 ? sql`(SELECT json_agg(json_build_object('id', s.id, 'stepKey', s.step_key, 'attempt', s.attempt)) FROM (${startedRows}) AS s)` : sql`NULL::json`} AS started,
+           ${started.length > 0 ? sql`(SELECT json_agg(json_build_object('id', s.id, 'stepKey', s.step_key, 'itemIndex', s.item_index, 'attempt', s.attempt)) FROM (${startedRows}) AS s)` : sql`NULL::json`} AS started,
            ${released ? sql`(SELECT count(*) FROM ${sql.raw(released.name)})::int` : sql`0`} AS released`;
   type Row = { held: number; status: RunStatus | null; attested_seq: number | null; started: StartedStepRun[] | null; released: number };
-  const [row] = await queryPrepared<Row>(db, prepared, statement);
+  // Prepared only while the batch is small: the shapes of larger ones (many steps ending and
+  // starting together) are too many to keep one prepared statement each on every connection.
+  const [row] = await queryPrepared<Row>(db, writes.length <= PREPARED_UP_TO ? prepared : undefined, statement);
   return {
     held: row!.held > 0,
     status: row!.status,
@@ -95,6 +101,8 @@ function pieceOf(write: RunnerWrite, context: PieceContext): Array<Piece & { nam
   switch (write.kind) {
     case 'park':
       return park(write, context);
+    case 'settle':
+      return settle(write, context);
     case 'start':
       return startStep(write, context);
     case 'restart':

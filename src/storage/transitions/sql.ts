@@ -9,7 +9,7 @@ export const secs = (ms: number): SQL => sql`make_interval(secs => ${ms / 1000})
 
 /** Every step run of run `runId` as a JSON array (evaluated in the statement's snapshot). */
 export const stepRunsOf = (runId: SQL): SQL => sql`COALESCE((
-  SELECT json_agg(json_build_object('id', s.id, 'stepKey', s.step_key, 'status', s.status, 'attempt', s.attempt,
+  SELECT json_agg(json_build_object('id', s.id, 'stepKey', s.step_key, 'itemIndex', s.item_index, 'status', s.status, 'attempt', s.attempt,
                                     'output', s.output, 'error', s.error, 'dueAt', s.due_at))
   FROM dag_step_runs s WHERE s.run_id = ${runId}), '[]'::json)`;
 
@@ -18,3 +18,7 @@ export type StepRunJson = Omit<StepRunState, 'dueAt'> & { dueAt: string | null }
 export const fromJson = (rows: StepRunJson[]): StepRunState[] => rows.map((row) => ({ ...row, dueAt: row.dueAt === null ? null : new Date(row.dueAt) }));
 
 export const CANCELLED_BY_ERROR = { message: 'the run ended in error before this step was attested' };
+
+/** The item columns of a new step run: both NULL for an ordinary step. */
+export const itemValues = (itemIndex: number | null, item: unknown): SQL =>
+  itemIndex === null ? sql`NULL::int, NULL::jsonb` : sql`${itemIndex}::int, ${json(item)}`;

@@ -2,11 +2,11 @@ import { sql } from 'drizzle-orm';
 import type { PromptRecord, RunnerWrite } from '../../core/run-store.js';
 import type { Piece, PieceContext } from './runner-flush.js';
 import { stepEvent } from './events.js';
-import { json, jsonOrNull } from './sql.js';
+import { itemValues, json, jsonOrNull } from './sql.js';
 
 /**
- * start-step: → `RUNNING`. A task step starts as the given attempt (1, or the next one after
- * a retry), with its PromptArtifact. New work: only while the run is running and nothing was
+ * start-step: → `RUNNING`. A task step (or one item of a map step) starts as the given
+ * attempt (1, or the next one after a retry), with its PromptArtifact. New work: only while the run is running and nothing was
  * attested since the runner decided it; otherwise nothing is written and the flush does not
  * report it as started.
  */
@@ -18,10 +18,10 @@ export function startStep(write: Extract<RunnerWrite, { kind: 'start' }>, contex
       reports: 'started',
       events: [stepEvent('step_started', name, 'RUNNING')],
       sql: sql`${sql.raw(name)} AS (
-        INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt)
-        SELECT ${context.runId}::uuid, ${write.manifestStepId}::uuid, ${write.stepKey}, 'RUNNING', ${write.attempt}
+        INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, item_index, item)
+        SELECT ${context.runId}::uuid, ${write.manifestStepId}::uuid, ${write.stepKey}, 'RUNNING', ${write.attempt}, ${itemValues(write.itemIndex, write.item)}
         WHERE ${context.mayStart(write.seenSeq)}
-        ON CONFLICT (run_id, step_key, attempt) DO NOTHING RETURNING run_id, id, step_key, attempt)`,
+        ON CONFLICT DO NOTHING RETURNING run_id, id, step_key, item_index, attempt)`,
     },
     promptPiece(name, write.prompt, context),
   ];
@@ -42,7 +42,7 @@ export function restartStep(write: Extract<RunnerWrite, { kind: 'restart' }>, co
       sql: sql`${sql.raw(name)} AS (
         UPDATE dag_step_runs SET attempt = attempt + 1, started_at = now()
         WHERE id = ${write.stepRunId} AND status = 'RUNNING' AND attempt = ${write.attempt} AND ${context.mayStart(write.seenSeq)}
-        RETURNING run_id, id, step_key, attempt)`,
+        RETURNING run_id, id, step_key, item_index, attempt)`,
     },
     promptPiece(name, write.prompt, context),
   ];
