@@ -10,6 +10,8 @@ export const STEP_KEY_PATTERN = /^[A-Za-z0-9_-]+$/;
 export const MODEL_PATTERN = /^[a-z][a-z0-9_-]*:.+$/;
 /** An ISO 8601 duration with at least one part, e.g. PT48H, P2D, P1DT12H, PT90M, P1W; at most 6 digits a part. */
 export const ISO_DURATION = /^P(?=\d|T\d)(?:\d{1,6}Y)?(?:\d{1,6}M)?(?:\d{1,6}W)?(?:\d{1,6}D)?(?:T(?=\d)(?:\d{1,6}H)?(?:\d{1,6}M)?(?:\d{1,6}S)?)?$/;
+/** `for_each`: `inputs.<path>` or `steps.<X>.output[.<path>]` (SPEC §17). */
+export const FOR_EACH_PATTERN = /^(?:inputs(?:\.[A-Za-z0-9_-]+)+|steps\.[A-Za-z0-9_-]+\.output(?:\.[A-Za-z0-9_-]+)*)$/;
 /** Identifiers are short; free text is held to STEPGATE_MAX_STRING_LENGTH by the input guard. */
 export const MAX_NAME_LENGTH = 100;
 /** `version` is stored as a PostgreSQL integer. */
@@ -44,7 +46,10 @@ export const computeContractSchema = z
       .optional()
       .describe('How long the operator has, as an ISO 8601 duration (e.g. "PT48H"): the waiting step run gets due_at = started_at + deadline.'),
     description: z.string().optional(),
-    instructions: z.string().optional().describe('What the operator should do, shown in the inbox.'),
+    instructions: z
+      .string()
+      .optional()
+      .describe('What the operator should do, shown in the inbox: a template like prompt (a map step\'s items see {{item}} and {{item_index}}).'),
   })
   .describe('The contract of a compute step: work done outside stepgate and attested by an operator.');
 
@@ -74,6 +79,14 @@ export const stepSchema = z
     params: z.record(z.string(), z.unknown()).optional().describe('Passed to the provider as is.'),
     output: outputSpecSchema.optional(),
     compute_contract: computeContractSchema.optional(),
+    for_each: z
+      .string()
+      .max(500)
+      .regex(FOR_EACH_PATTERN, 'expected "inputs.<path>" or "steps.<key>.output[.<path>]", e.g. "inputs.documents"')
+      .optional()
+      .describe(
+        'Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}.',
+      ),
   })
   .describe('A task step (prompt → LLM) or a compute step (compute_contract → operator attestation).');
 

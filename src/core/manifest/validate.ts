@@ -5,7 +5,7 @@ import { topologicalOrder, upstreamQuery } from '../dag.js';
 import { DEFAULT_LIMITS, inputIssues, type InputLimits } from '../limits.js';
 import { analyzeTemplate } from '../template.js';
 import { formatPath } from './parse.js';
-import { ioNames, manifestSchema, type Manifest } from './schema.js';
+import { FOR_EACH_PATTERN, ioNames, manifestSchema, type Manifest } from './schema.js';
 
 /**
  * Validates a parsed manifest against everything SPEC §1 asks, reporting every problem at
@@ -125,23 +125,58 @@ function semanticIssues(value: unknown, options: ValidateOptions): Issue[] {
     }
   }
   for (const step of steps) {
-    if (typeof step.raw.prompt !== 'string' || step.key === undefined) continue;
-    const analysis = analyzeTemplate(step.raw.prompt);
-    if (!analysis.ok) {
-      issues.push({ path: at(step, 'prompt'), message: analysis.message });
-      continue;
-    }
-    for (const ref of analysis.references) {
-      references.push({ step, parts: ref.parts, report: (message) => issues.push({ path: at(step, 'prompt'), message: `{{${ref.original}}}: ${message}` }) });
+    if (step.key === undefined) continue;
+    const contract = step.raw.compute_contract;
+    const templates: Array<[string, Array<string | number>]> = [
+      [step.raw.prompt as string, ['prompt']],
+      [isObject(contract) ? (contract.instructions as string) : '', ['compute_contract', 'instructions']],
+    ];
+    for (const [source, where] of templates) {
+      if (typeof source !== 'string' || source === '') continue;
+      const analysis = analyzeTemplate(source);
+      if (!analysis.ok) {
+        issues.push({ path: at(step, ...where), message: analysis.message });
+        continue;
+      }
+      for (const ref of analysis.references) {
+        references.push({ step, parts: ref.parts, report: (message) => issues.push({ path: at(step, ...where), message: `{{${ref.original}}}: ${message}` }) });
+      }
     }
   }
-  const targets = new Set(references.flatMap((ref) => (ref.parts[0] === 'steps' && ref.parts[1] !== undefined ? [ref.parts[1]] : [])));
+  const forEach = steps.flatMap((step) => (step.key !== undefined && typeof step.raw.for_each === 'string' && FOR_EACH_PATTERN.test(step.raw.for_each) ? [{ step, parts: step.raw.for_each.split('.') }] : []));
+  const targets = new Set([...references, ...forEach].flatMap((ref) => (ref.parts[0] === 'steps' && ref.parts[1] !== undefined ? [ref.parts[1]] : [])));
   const isUpstream = upstreamQuery(nodes, targets);
   for (const ref of references) {
-    const message = referenceProblem(ref.parts, ref.step.key!, isUpstream, byKey);
+    const message = referenceProblem(ref.parts, ref.step, isUpstream, byKey);
     if (message) ref.report(message);
   }
+  for (const { step, parts } of forEach) {
+    const message = forEachProblem(parts, step.key!, isUpstream, byKey);
+    if (message) issues.push({ path: at(step, 'for_each'), message });
+  }
   return issues;
+}
+
+/**
+ * What is wrong with a map step's `for_each` (SPEC §17), if anything: it names the run's
+ * inputs, or the JSON output of an upstream task step.
+ */
+function forEachProblem(
+  parts: readonly string[],
+  key: string,
+  isUpstream: (target: string, key: string) => boolean | undefined,
+  byKey: Map<string, RawStep>,
+): string | undefined {
+  if (parts[0] !== 'steps') return undefined;
+  const target = parts[1]!;
+  const source = byKey.get(target);
+  if (!source) return `unknown step "${target}"`;
+  if (target === key) return 'a step cannot map over its own output';
+  if (isUpstream(target, key) === false) return `step "${target}" is not upstream of "${key}": add it to depends_on (directly or through a step it feeds)`;
+  if (source.type !== 'task') return `step "${target}" is a compute step: a map step goes over inputs.<path> or the JSON output of a task step`;
+  const output = source.raw.output;
+  if (!isObject(output) || output.format !== 'json') return `step "${target}" has text output: a map step goes over JSON output (set output.format: json on "${target}")`;
+  return undefined;
 }
 
 function readStep(raw: Raw, index: number): RawStep {
@@ -201,16 +236,21 @@ function outputSchemaIssues(step: RawStep, at: (step: RawStep, ...rest: Array<st
 const COMPUTE_FIELDS = ['outcome', 'notes', 'artifacts'];
 const ARTIFACT_FIELDS = ['uri', 'sha256', 'bytes'];
 
-/** What is wrong with one `{{...}}` reference in the prompt of step `key`, if anything. */
+/** What is wrong with one `{{...}}` reference in a template of `step`, if anything. */
 function referenceProblem(
   parts: readonly string[],
-  key: string,
+  step: RawStep,
   isUpstream: (target: string, key: string) => boolean | undefined,
   byKey: Map<string, RawStep>,
 ): string | undefined {
   const [head, target, field, name, leaf] = parts;
+  const key = step.key!;
   if (head === 'inputs') return undefined;
-  if (head !== 'steps') return `templates see inputs.<name> and steps.<upstream step>.…, found "${head}"`;
+  if (head === 'item' || head === 'item_index') {
+    if (step.raw.for_each === undefined) return `only a map step's templates see ${head}: give this step a for_each`;
+    return head === 'item_index' && parts.length > 1 ? 'item_index is a number: it has no fields' : undefined;
+  }
+  if (head !== 'steps') return `templates see inputs.<name> and steps.<upstream step>.…${step.raw.for_each === undefined ? '' : ', item and item_index'}, found "${head}"`;
   if (target === undefined) return 'name a step: steps.<key>.…';
   const source = byKey.get(target);
   if (!source) return `unknown step "${target}"`;
@@ -222,6 +262,8 @@ function referenceProblem(
     return field === 'output' ? undefined : `a task step's canonical output is steps.${target}.output, found "${field}"`;
   }
   if (source.type !== 'compute') return undefined;
+  // A compute map step offers each item's outcome, notes and artifacts: steps.X.items.<i>.…
+  if (source.raw.for_each !== undefined) return field === 'items' ? undefined : `a compute map step offers steps.${target}.items (each item's outcome, notes and artifacts), found "${field}"`;
   if (!COMPUTE_FIELDS.includes(field)) return `a compute step offers ${COMPUTE_FIELDS.map((f) => `steps.${target}.${f}`).join(', ')}, found "${field}"`;
   if (field !== 'artifacts' || name === undefined) return undefined;
   const contract = source.raw.compute_contract;
