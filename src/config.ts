@@ -4,7 +4,7 @@ import { ConfigInvalidError } from './core/errors.js';
 import { formatZodError } from './core/issues.js';
 import { isLoopback, type AuthOptions } from './http/auth/options.js';
 import { DEFAULT_ARTIFACT_SCHEMES } from './core/attestation.js';
-import { DEFAULT_LIMITS, DEFAULT_MAX_PARALLEL_STEPS, type InputLimits } from './core/limits.js';
+import { DEFAULT_LIMITS, DEFAULT_MAX_ITEMS, DEFAULT_MAX_PARALLEL_STEPS, type InputLimits } from './core/limits.js';
 import type { EmbeddedChoice } from './storage/open.js';
 
 /**
@@ -62,6 +62,8 @@ const configSchema = z.object({
   STEPGATE_LLM_MAX_TRIES: whole(3, 1, 10),
   /** Task steps of one run in flight at once (SPEC §15); more ready steps wait, in plan order. */
   STEPGATE_MAX_PARALLEL_STEPS: whole(DEFAULT_MAX_PARALLEL_STEPS, 1, 10_000),
+  /** Items of one map step (SPEC §17); a longer list fails the step (422 when the run's inputs show it). */
+  STEPGATE_MAX_ITEMS: whole(DEFAULT_MAX_ITEMS, 0, 1_000_000),
   /** How long a process holds a run it advances without renewing it; renewed every third of it while it works. */
   STEPGATE_RUN_LEASE_MS: whole(15_000, 300),
   /** Named prepared statements on PostgreSQL; `off` behind a pooler that cannot keep them (PgBouncer < 1.21 in transaction mode). */
@@ -102,6 +104,7 @@ export interface Config {
   readonly llmMaxTries: number;
   readonly runLeaseMs: number;
   readonly maxParallelSteps: number;
+  readonly maxItems: number;
   readonly preparedStatements: boolean;
   readonly logLevel: string;
   readonly auth: AuthOptions;
@@ -138,6 +141,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       llmMaxTries: env.STEPGATE_LLM_MAX_TRIES,
       runLeaseMs: env.STEPGATE_RUN_LEASE_MS,
       maxParallelSteps: env.STEPGATE_MAX_PARALLEL_STEPS,
+      maxItems: env.STEPGATE_MAX_ITEMS,
       preparedStatements: env.STEPGATE_PREPARED_STATEMENTS === 'on',
       logLevel: env.LOG_LEVEL,
       auth: {

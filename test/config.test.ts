@@ -18,6 +18,7 @@ describe('configuration from the environment', () => {
       llmMaxTries: 3,
       runLeaseMs: 15_000,
       maxParallelSteps: 16,
+      maxItems: 1000,
       artifactSchemes: ['s3', 'gs', 'az', 'https', 'http', 'file'],
       limits: { maxDepth: 64, maxSteps: 1000, maxStringLength: 100_000 },
       shutdownTimeoutMs: 30_000,

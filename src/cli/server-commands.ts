@@ -101,6 +101,7 @@ export async function serveCommand(config: Config): Promise<void> {
       defaultModel: config.defaultModel,
       leaseMs: config.runLeaseMs,
       maxParallelSteps: config.maxParallelSteps,
+      maxItems: config.maxItems,
       limits: config.limits,
       artifactSchemes: config.artifactSchemes,
       metrics,

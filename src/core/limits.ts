@@ -84,3 +84,6 @@ export function stringProblem(text: string, maxLength: number): string | undefin
 
 /** Task steps of one run in flight at once unless STEPGATE_MAX_PARALLEL_STEPS says otherwise (SPEC §15). */
 export const DEFAULT_MAX_PARALLEL_STEPS = 16;
+
+/** Items of one map step unless STEPGATE_MAX_ITEMS says otherwise (SPEC §17). */
+export const DEFAULT_MAX_ITEMS = 1000;

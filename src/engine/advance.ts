@@ -1,10 +1,12 @@
 import { RunLeaseLostError } from '../core/errors.js';
+import { unitName } from '../core/map-items.js';
 import type { ClaimedRun, FlushResult, RunnerGuard, RunnerWrite, StepRunState } from '../core/run-store.js';
 import type { EngineDeps } from './deps.js';
 import { SimulatedCrash } from './faults.js';
 import { keepLease, type LeaseKeeper } from './lease-keeper.js';
 import { planOf, type Plan, type PlannedStep } from './plan.js';
-import type { StepIo, StepState, TemplateContext } from './runner-types.js';
+import { RunState, type Settlement } from './run-state.js';
+import type { StepIo, UnitState } from './runner-types.js';
 import { runTaskStep } from './task-step.js';
 import { WriteBatch } from './write-batch.js';
 
@@ -66,13 +68,14 @@ class Changes {
 }
 
 /**
- * execute_manifest (SPEC §3, §9, §15). State is rebuilt from the database, never from an
- * earlier request: a step with a SUCCESS step run is never run again. Every step whose
- * `depends_on` are all SUCCESS starts at once — task steps concurrently, up to
+ * execute_manifest (SPEC §3, §9, §15, §17). State is rebuilt from the database, never from an
+ * earlier request: a step (or item) with a SUCCESS step run is never run again. Every step
+ * whose `depends_on` are all SUCCESS starts at once — task steps concurrently, up to
  * STEPGATE_MAX_PARALLEL_STEPS for the run and their provider's slots for the process, in the
  * plan's order (topological, ties by manifest order) when a limit holds them back; compute
- * steps are parked. When nothing more can run the run is released as `waiting`, `success`
- * or `error`.
+ * steps are parked. A map step is one unit per item of its list, each going through the same
+ * transitions as an ordinary step (which is a map of one); it is SUCCESS when every item is.
+ * When nothing more can run the run is released as `waiting`, `success` or `error`.
  *
  * Writes go through one batch per run (write-batch.ts): a step that ends is recorded with
  * the starts of the steps it unblocked, in one statement. Each flush tells the runner the
@@ -85,16 +88,15 @@ class Changes {
  * state that changed meanwhile.
  */
 class Runner {
-  private readonly state = new Map<string, StepState>();
-  /** Steps given a new attempt by a retry: the attempt that failed (or was cancelled). */
+  /** Units given a new attempt by a retry (by unit name, `B` or `B[3]`): the attempt that failed or was cancelled. */
   private readonly retrying = new Map<string, number>();
-  private context: TemplateContext;
+  private state: RunState;
   private guard: RunnerGuard;
   /** The attestation count `state` is at: new work is decided under it. */
   private seenSeq: number;
   private lease: LeaseKeeper | undefined;
   private readonly batch = new WriteBatch((writes) => this.write(writes));
-  /** Task steps under way — waiting for a provider's slot, starting, or calling — by key. */
+  /** Task units under way — waiting for a provider's slot, starting, or calling — by unit name. */
   private readonly active = new Map<string, Promise<void>>();
   private readonly changes = new Changes();
   private readonly cancelled = new AbortController();
@@ -118,16 +120,22 @@ class Runner {
     if ('create' in options) {
       this.guard = { kind: 'create', runId: run.id, owner: deps.executorId, manifestId: run.manifestId, inputs: run.inputs, leaseMs: deps.leaseMs };
       this.seenSeq = 0;
-      this.context = { inputs: run.inputs, steps: {} };
+      this.state = new RunState(plan, run.inputs, deps.maxItems, this.retrying);
       return;
     }
     this.guard = { kind: 'held', runId: run.id, owner: deps.executorId };
     this.seenSeq = options.claimed.attestedSeq;
     this.lease = this.keepLease();
-    this.context = this.rebuild(options.claimed.stepRuns);
     if (options.retry) {
-      for (const [key, step] of this.state) if (step.status === 'FAIL' || step.status === 'CANCELLED') this.retrying.set(key, step.attempt);
+      // Every unit whose latest attempt failed or was cancelled gets a new attempt.
+      const latest = RunState.of(plan, run.inputs, deps.maxItems, options.claimed.stepRuns.map((row) => ({ ...row })));
+      for (const [key, slots] of latest.steps) {
+        for (const unit of [slots.own, ...slots.items.values()]) {
+          if (unit && (unit.status === 'FAIL' || unit.status === 'CANCELLED')) this.retrying.set(unitName(key, unit.itemIndex), unit.attempt);
+        }
+      }
     }
+    this.state = this.rebuild(options.claimed.stepRuns);
   }
 
   stopLease(): void {
@@ -135,7 +143,7 @@ class Runner {
   }
 
   async advance(): Promise<void> {
-    const overdue = [...this.state.values()].some((s) => s.status === 'WAITING_FOR_ATTESTATION' && s.dueAt !== null && s.dueAt.getTime() < Date.now());
+    const overdue = [...this.state.units()].some((s) => s.status === 'WAITING_FOR_ATTESTATION' && s.dueAt !== null && s.dueAt.getTime() < Date.now());
     if (overdue && this.retrying.size === 0) {
       await this.deps.store.expireOverdue(this.run.id, this.deps.executorId);
       await this.refresh();
@@ -167,36 +175,51 @@ class Runner {
     }
   }
 
-  /** Parks every compute step that is ready and starts ready task steps, in plan order, up to the run's limit. */
+  /**
+   * Parks every compute unit that is ready, settles map steps with nothing to run, and starts
+   * ready task units, in plan order (items in item order), up to the run's limit.
+   */
   private startReady(): void {
     for (const step of this.plan.steps) {
-      if (this.active.has(step.key) || !this.isRunnable(step)) continue;
-      const attempt = this.nextAttempt(step.key);
-      if (step.type === 'compute') {
-        this.batch.queue({ kind: 'park', manifestStepId: step.manifestStepId, stepKey: step.key, attempt, deadline: step.contract?.deadline, seenSeq: this.seenSeq });
-        this.state.set(step.key, { id: '', status: 'WAITING_FOR_ATTESTATION', attempt, output: null, error: null, dueAt: null });
-        continue;
+      if (!this.state.dependenciesSucceeded(step) || this.state.statusOf(step) === 'SUCCESS') continue;
+      for (const unit of this.state.unitsOf(step)) {
+        const name = unitName(step.key, unit.itemIndex);
+        const current = this.state.unit(step.key, unit.itemIndex);
+        if (this.active.has(name) || !this.isRunnable(step, name, current)) continue;
+        const attempt = current ? (current.status === 'RUNNING' ? current.attempt : current.attempt + 1) : 1;
+        const base = { manifestStepId: step.manifestStepId, stepKey: step.key, attempt, itemIndex: unit.itemIndex, seenSeq: this.seenSeq };
+        if (unit.settle) {
+          this.batch.queue({ kind: 'settle', ...base, itemIndex: null, outcome: unit.settle });
+          this.record(step, settled(unit.settle, attempt));
+          continue;
+        }
+        if (step.type === 'compute') {
+          this.batch.queue({ kind: 'park', ...base, item: unit.item, deadline: step.contract?.deadline });
+          this.state.set(step.key, { id: '', itemIndex: unit.itemIndex, status: 'WAITING_FOR_ATTESTATION', attempt, output: null, error: null, dueAt: null });
+          continue;
+        }
+        if (this.active.size >= this.deps.maxParallelSteps) continue; // compute steps further on still park
+        const context = unit.itemIndex === null ? this.state.context : { ...this.state.context, item: unit.item, item_index: unit.itemIndex };
+        const running = runTaskStep(this.deps, step, current, attempt, context, this.io, { itemIndex: unit.itemIndex, item: unit.item })
+          .then(
+            (outcome) => {
+              if (outcome) this.record(step, outcome);
+            },
+            (err: unknown) => this.die(err),
+          )
+          .finally(() => {
+            this.active.delete(name);
+            this.batch.schedule(); // its outcome goes out with the starts of what it unblocked
+            this.changes.ring();
+          });
+        this.active.set(name, running);
       }
-      if (this.active.size >= this.deps.maxParallelSteps) continue; // compute steps further on still park
-      const running = runTaskStep(this.deps, step, this.state.get(step.key), attempt, this.context, this.io)
-        .then(
-          (outcome) => {
-            if (outcome) this.record(step.key, outcome);
-          },
-          (err: unknown) => this.die(err),
-        )
-        .finally(() => {
-          this.active.delete(step.key);
-          this.batch.schedule(); // its outcome goes out with the starts of what it unblocked
-          this.changes.ring();
-        });
-      this.active.set(step.key, running);
     }
   }
 
-  private record(key: string, outcome: StepState): void {
-    this.state.set(key, outcome);
-    if (outcome.status === 'SUCCESS') this.context.steps[key] = { output: outcome.output };
+  private record(step: PlannedStep, outcome: UnitState): void {
+    this.state.set(step.key, outcome);
+    if (outcome.status === 'SUCCESS') this.state.noteSuccess(step);
   }
 
   /** Nothing new starts once the run is cancelled, a step failed, or the runner must stop. */
@@ -204,18 +227,15 @@ class Runner {
     return this.cancelled.signal.aborted || this.fatal !== undefined || this.firstFailed() !== undefined;
   }
 
-  /** The first step in plan order whose latest attempt failed (and is not being retried). */
+  /** The first step in plan order that failed (and is not being retried). */
   private firstFailed(): PlannedStep | undefined {
-    return this.plan.steps.find((step) => {
-      const current = this.state.get(step.key);
-      return current?.status === 'FAIL' && this.retrying.get(step.key) !== current.attempt;
-    });
+    return this.plan.steps.find((step) => this.state.statusOf(step) === 'FAIL');
   }
 
   /** Ends the hold: `error` when a step failed, else `waiting`, `success` (or `error` for steps that cannot run). */
   private async release(failed: PlannedStep | undefined): Promise<boolean> {
-    const statuses = this.plan.steps.map((step) => this.state.get(step.key)?.status);
-    const status = failed ? 'error' : statuses.includes('WAITING_FOR_ATTESTATION') ? 'waiting' : statuses.every((s) => s === 'SUCCESS') ? 'success' : 'error';
+    const waits = [...this.state.units()].some((unit) => unit.status === 'WAITING_FOR_ATTESTATION');
+    const status = failed ? 'error' : waits ? 'waiting' : this.plan.steps.every((step) => this.state.statusOf(step) === 'SUCCESS') ? 'success' : 'error';
     const error = failed ? this.failureOf(failed) : status === 'error' ? { message: 'steps could not run because an upstream step did not succeed' } : undefined;
     await this.deps.faults?.hit('beforeRelease');
     this.batch.queue({ kind: 'release', status, error, seenSeq: this.seenSeq });
@@ -223,35 +243,27 @@ class Runner {
   }
 
   private failureOf(step: PlannedStep): unknown {
-    const stepRun = this.state.get(step.key)!;
-    const cause = (stepRun.error as { message?: unknown } | null)?.message;
+    const failed = this.state.failedUnit(step)!;
+    const cause = (failed.error as { message?: unknown } | null)?.message;
+    const what = failed.itemIndex === null ? `step ${step.key}` : `item ${failed.itemIndex} of step ${step.key}`;
     const message =
-      step.type === 'task'
-        ? `step ${step.key} failed`
+      step.type === 'task' || failed.itemIndex === null && step.forEach
+        ? `${what} failed`
         : typeof cause === 'string' && cause.startsWith('deadline passed')
-          ? `compute step ${step.key} missed its deadline`
-          : `compute step ${step.key} was attested FAIL`;
-    return { step_key: step.key, step_run_id: stepRun.id, message };
+          ? `compute ${what} missed its deadline`
+          : `compute ${what} was attested FAIL`;
+    return { step_key: step.key, step_run_id: failed.id, ...(failed.itemIndex === null ? {} : { item_index: failed.itemIndex }), message };
   }
 
   /**
-   * Not started (or a task step left RUNNING by an executor that died, or one to retry), and
-   * every dependency SUCCESS.
+   * Not started (or a task unit left RUNNING by an executor that died, or one to retry); the
+   * step's dependencies are known to have succeeded.
    */
-  private isRunnable(step: PlannedStep): boolean {
-    const current = this.state.get(step.key);
-    if (current) {
-      const leftover = current.status === 'RUNNING' && step.type === 'task';
-      const retried = (current.status === 'FAIL' || current.status === 'CANCELLED') && this.retrying.get(step.key) === current.attempt;
-      if (!leftover && !retried) return false;
-    }
-    return step.dependsOn.every((dep) => this.state.get(dep)?.status === 'SUCCESS');
-  }
-
-  private nextAttempt(key: string): number {
-    const current = this.state.get(key);
-    if (!current) return 1;
-    return current.status === 'RUNNING' ? current.attempt : current.attempt + 1;
+  private isRunnable(step: PlannedStep, name: string, current: UnitState | undefined): boolean {
+    if (!current) return true;
+    const leftover = current.status === 'RUNNING' && step.type === 'task';
+    const retried = (current.status === 'FAIL' || current.status === 'CANCELLED') && this.retrying.get(name) === current.attempt;
+    return leftover || retried;
   }
 
   /** Flushes what is queued; a failure makes the runner stop (the loop then throws it). */
@@ -309,40 +321,42 @@ class Runner {
     this.seenSeq = attestedSeq;
     // New work decided before the attestation would be refused anyway: it is decided again.
     this.batch.discard((write) => 'seenSeq' in write && write.seenSeq !== attestedSeq);
-    this.context = this.rebuild(stepRuns);
+    this.state = this.rebuild(stepRuns);
   }
 
   /**
-   * The latest attempt of each step — with what is queued but not yet written (steps that
-   * ended, compute steps parked) over it — and the canonical outputs templates see
-   * (`steps.X…`).
+   * The latest attempt of each step and item — with what is queued but not yet written (units
+   * that ended, compute units parked, map steps settled) over it — and the canonical outputs
+   * templates see (`steps.X…`).
    */
-  private rebuild(stepRuns: readonly StepRunState[]): TemplateContext {
-    this.state.clear();
-    for (const row of stepRuns) {
-      const known = this.state.get(row.stepKey);
-      if (!known || row.attempt > known.attempt) this.state.set(row.stepKey, row);
-    }
+  private rebuild(stepRuns: readonly StepRunState[]): RunState {
+    const state = new RunState(this.plan, this.run.inputs, this.deps.maxItems, this.retrying);
+    for (const row of stepRuns) state.offer(row.stepKey, row);
     for (const write of this.batch.pending) {
       if (write.kind === 'finish') {
         const { outcome } = write;
-        this.state.set(write.stepKey, {
-          id: write.stepRunId,
-          status: outcome.status,
-          attempt: write.attempt,
-          output: outcome.status === 'SUCCESS' ? outcome.output : null,
-          error: outcome.status === 'SUCCESS' ? null : outcome.error,
-          dueAt: null,
-        });
+        const output = outcome.status === 'SUCCESS' ? outcome.output : null;
+        const error = outcome.status === 'SUCCESS' ? null : outcome.error;
+        state.set(write.stepKey, { id: write.stepRunId, itemIndex: write.itemIndex, status: outcome.status, attempt: write.attempt, output, error, dueAt: null });
       } else if (write.kind === 'park') {
-        this.state.set(write.stepKey, { id: '', status: 'WAITING_FOR_ATTESTATION', attempt: write.attempt, output: null, error: null, dueAt: null });
+        state.set(write.stepKey, { id: '', itemIndex: write.itemIndex, status: 'WAITING_FOR_ATTESTATION', attempt: write.attempt, output: null, error: null, dueAt: null });
+      } else if (write.kind === 'settle') {
+        state.set(write.stepKey, settled(write.outcome, write.attempt));
       }
     }
-    const steps: Record<string, unknown> = {};
-    for (const [key, stepRun] of this.state) {
-      if (stepRun.status !== 'SUCCESS') continue;
-      steps[key] = this.plan.byKey.get(key)?.type === 'compute' ? stepRun.output : { output: stepRun.output };
-    }
-    return { inputs: this.run.inputs, steps };
+    state.settleOutputs();
+    return state;
   }
+}
+
+function settled(outcome: Settlement, attempt: number): UnitState {
+  return {
+    id: '',
+    itemIndex: null,
+    status: outcome.status,
+    attempt,
+    output: outcome.status === 'SUCCESS' ? outcome.output : null,
+    error: outcome.status === 'FAIL' ? outcome.error : null,
+    dueAt: null,
+  };
 }

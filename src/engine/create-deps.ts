@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DEFAULT_MAX_PARALLEL_STEPS, type InputLimits } from '../core/limits.js';
+import { DEFAULT_MAX_ITEMS, DEFAULT_MAX_PARALLEL_STEPS, type InputLimits } from '../core/limits.js';
 import type { LlmProvider } from '../core/llm.js';
 import type { Metrics } from '../core/metrics.js';
 import { noRootsVerifier, type ArtifactVerifier } from '../core/provenance/verification.js';
@@ -23,6 +23,8 @@ export function createEngineDeps(options: {
   leaseMs: number;
   /** STEPGATE_MAX_PARALLEL_STEPS (default DEFAULT_MAX_PARALLEL_STEPS). */
   maxParallelSteps?: number | undefined;
+  /** STEPGATE_MAX_ITEMS (default DEFAULT_MAX_ITEMS). */
+  maxItems?: number | undefined;
   faults?: FaultPoints | undefined;
   limits?: InputLimits;
   artifactSchemes?: readonly string[];
@@ -39,6 +41,7 @@ export function createEngineDeps(options: {
     slots: createProviderSlots(options.providers),
     executing: new Map(),
     maxParallelSteps: options.maxParallelSteps ?? DEFAULT_MAX_PARALLEL_STEPS,
+    maxItems: options.maxItems ?? DEFAULT_MAX_ITEMS,
     providerNames: [...options.providers.keys()],
     defaultModel: options.defaultModel,
     leaseMs: options.leaseMs,

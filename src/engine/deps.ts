@@ -19,6 +19,8 @@ export interface EngineDeps {
   readonly prepared?: PreparedRunner | undefined;
   /** Task steps of one run in flight at once (STEPGATE_MAX_PARALLEL_STEPS). */
   readonly maxParallelSteps: number;
+  /** Items one map step may have (STEPGATE_MAX_ITEMS). */
+  readonly maxItems: number;
   /** Calls in flight per provider in this process, at most its `max_concurrency` (SPEC §16). */
   readonly slots: ProviderSlots;
   /**

@@ -1,7 +1,11 @@
 import { resolveContractInputs } from '../core/contract-inputs.js';
 import type { ComputeContract } from '../core/manifest/schema.js';
+import { unitName } from '../core/map-items.js';
+import { analyzeTemplate, compileTemplate } from '../core/template.js';
 import { pendingAttestations, readyToResume, successfulOutputs } from '../storage/attestations.js';
 import type { EngineDeps } from './deps.js';
+import { planOf } from './plan.js';
+import { RunState } from './run-state.js';
 
 /**
  * The operator's inbox: every step run waiting for attestation across runs, oldest first,
@@ -14,19 +18,40 @@ import type { EngineDeps } from './deps.js';
 export async function listPending(deps: EngineDeps, page: { limit: number; offset: number }) {
   const { items, total } = await pendingAttestations(deps.db, page);
   const outputs = await successfulOutputs(deps.db, [...new Set(items.map((item) => item.run_id))]);
-  const entries = items.map((item) => {
-    const contract = item.compute_contract as ComputeContract;
-    const steps: Record<string, unknown> = {};
-    for (const row of outputs) {
-      if (row.run_id !== item.run_id) continue;
-      steps[row.step_key] = row.step_type === 'compute' ? row.output : { output: row.output };
+  const states = new Map<string, RunState>();
+  const stateOf = async (item: (typeof items)[number]) => {
+    let state = states.get(item.run_id);
+    if (!state) {
+      const rows = outputs.filter((row) => row.run_id === item.run_id);
+      const plan = await planOf(deps.db, deps.plans, item.manifest_id);
+      const units = rows.map((row) => ({ id: row.id, stepKey: row.step_key, itemIndex: row.item_index, status: 'SUCCESS' as const, attempt: row.attempt, output: row.output, error: null, dueAt: null }));
+      states.set(item.run_id, (state = RunState.of(plan, item.run_inputs, deps.maxItems, units)));
     }
-    const context = { inputs: item.run_inputs, steps };
+    return state;
+  };
+  const entries = [];
+  for (const item of items) {
+    const contract = item.compute_contract as ComputeContract;
+    const { steps } = (await stateOf(item)).context;
+    const context = { inputs: item.run_inputs, steps, ...(item.item_index === null ? {} : { item: item.item, item_index: item.item_index }) };
     const upstream = Object.fromEntries(item.depends_on.map((key) => [key, steps[key] ?? null]));
     const inputs = resolveContractInputs(contract, context).map((input) => ({ ...input, value: input.value ?? null }));
-    return { ...item, contract, inputs, upstream };
-  });
+    entries.push({ ...item, label: unitName(item.step_key, item.item_index), contract, instructions: instructionsFor(contract, context), inputs, upstream });
+  }
   return { items: entries, total };
+}
+
+/** A contract's instructions as the operator reads them: the template rendered (a map step's item in it), else as written. */
+function instructionsFor(contract: ComputeContract, context: Record<string, unknown>): string | null {
+  const source = contract.instructions;
+  if (source === undefined) return null;
+  const analysis = analyzeTemplate(source);
+  if (!analysis.ok) return source;
+  try {
+    return compileTemplate(source, analysis.references).render(context);
+  } catch {
+    return source; // a value it names is missing: the words as written still help
+  }
 }
 
 /** Waiting runs whose every wait is attested: the operator's next move is a resume. */

@@ -23,6 +23,8 @@ export interface PlannedStep {
   readonly output: OutputSpec;
   readonly validateOutput: ValidateFunction | undefined;
   readonly contract: ComputeContract | undefined;
+  /** A map step's list, as the path of `for_each` (`['inputs', 'documents']`); undefined for an ordinary step. */
+  readonly forEach: readonly string[] | undefined;
 }
 
 export interface Plan {
@@ -73,6 +75,7 @@ async function loadPlan(db: Db, manifestId: string): Promise<Plan> {
       output,
       validateOutput: output.format === 'json' && output.schema ? ajv.compile(output.schema) : undefined,
       contract: (row.computeContract as ComputeContract | null) ?? undefined,
+      forEach: row.forEach === null ? undefined : row.forEach.split('.'),
     };
   });
   const order = topologicalOrder(steps);

@@ -3,6 +3,9 @@ import type { FlushResult, RunnerWrite, StepRunState } from '../core/run-store.j
 /** What the runner knows of a step: its latest attempt's step run. */
 export type StepState = Pick<StepRunState, 'id' | 'status' | 'attempt' | 'output' | 'error' | 'dueAt'>;
 
+/** …of one step, or of one item of a map step (`itemIndex`). */
+export type UnitState = StepState & Pick<StepRunState, 'itemIndex'>;
+
 /** What a step's templates see: the run's inputs and the canonical outputs of the steps that succeeded. */
 export type TemplateContext = Record<string, unknown> & { readonly inputs: unknown; readonly steps: Record<string, unknown> };
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InputsInvalidError, ManifestNotFoundError, RunExistsError, RunNotFoundError, StepRunNotFoundError, type Issue } from '../core/errors.js';
+import { expandForEach } from '../core/map-items.js';
 import { lookup } from '../core/template.js';
 import * as runs from '../storage/runs.js';
 import { isUniqueViolation } from '../storage/sqlstate.js';
@@ -8,11 +9,15 @@ import type { EngineDeps } from './deps.js';
 import { checkModels } from './models.js';
 import { isUuid } from './manifests.js';
 import { planOf, type Plan } from './plan.js';
+import { RunState } from './run-state.js';
+import type { UnitState } from './runner-types.js';
 
 /** A run as the API shows it: the row, its step runs in plan order, and their attestations. */
 export interface RunView {
   readonly run: runs.RunRow;
   readonly plan: Plan;
+  /** What the step runs say of each step (and map step's items): statuses, outputs, lists. */
+  readonly state: RunState;
   readonly stepRuns: runs.StepRunRow[];
   readonly attestations: ReadonlyMap<string, runs.AttestationWithArtifacts>;
 }
@@ -25,7 +30,7 @@ export async function startRun(deps: EngineDeps, request: { manifestId: string; 
     deps.plans.delete(request.manifestId);
     throw new ManifestNotFoundError(request.manifestId);
   }
-  const missing = missingInputs(plan, request.inputs);
+  const missing = [...missingInputs(plan, request.inputs), ...listProblems(plan, request.inputs, deps.maxItems)];
   if (missing.length > 0) throw new InputsInvalidError(missing);
   await checkModels(deps, plan);
   // A caller may choose the run's id (to follow the run while it executes, or to retry the
@@ -56,13 +61,23 @@ function missingInputs(plan: Plan, inputs: Record<string, unknown>): Issue[] {
   return issues;
 }
 
+/** A map step over the run's inputs whose list the inputs already show is not one it can run over (SPEC §17). */
+function listProblems(plan: Plan, inputs: Record<string, unknown>, maxItems: number): Issue[] {
+  return plan.steps.flatMap((step) => {
+    if (step.forEach?.[0] !== 'inputs') return [];
+    const expansion = expandForEach({ inputs }, step.forEach, maxItems);
+    return expansion.ok ? [] : [{ path: step.forEach.join('.'), message: `${expansion.message} (step "${step.key}" maps over it)` }];
+  });
+}
+
 export async function showRun(deps: EngineDeps, runId: string): Promise<RunView> {
   const view = isUuid(runId) ? await runs.getRunView(deps.db, runId, deps.prepared) : undefined;
   if (!view) throw new RunNotFoundError(runId);
   const plan = await planOf(deps.db, deps.plans, view.run.manifestId);
   const position = new Map(plan.steps.map((step, i) => [step.key, i]));
-  view.stepRuns.sort((a, b) => (position.get(a.stepKey) ?? 0) - (position.get(b.stepKey) ?? 0));
-  return { ...view, plan };
+  // In plan order; a map step's items in item order, each item's attempts in order.
+  view.stepRuns.sort((a, b) => (position.get(a.stepKey) ?? 0) - (position.get(b.stepKey) ?? 0) || (a.itemIndex ?? -1) - (b.itemIndex ?? -1) || a.attempt - b.attempt);
+  return { ...view, plan, state: RunState.of(plan, view.run.inputs, deps.maxItems, view.stepRuns as Array<UnitState & { stepKey: string }>) };
 }
 
 export function listRuns(deps: EngineDeps, page: { limit: number; offset: number; status?: string | undefined; manifestId?: string | undefined }) {

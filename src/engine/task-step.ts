@@ -5,7 +5,7 @@ import { storable } from '../core/storable.js';
 import { TemplateRenderError, valuesUsed } from '../core/template.js';
 import type { EngineDeps } from './deps.js';
 import type { PlannedStep } from './plan.js';
-import type { StepIo, StepState, TemplateContext } from './runner-types.js';
+import type { StepIo, StepState, TemplateContext, UnitState } from './runner-types.js';
 
 type Outcome = Extract<RunnerWrite, { kind: 'finish' }>['outcome'];
 
@@ -29,7 +29,8 @@ export async function runTaskStep(
   attempt: number,
   context: TemplateContext,
   io: StepIo,
-): Promise<StepState | undefined> {
+  unit: { readonly itemIndex: number | null; readonly item: unknown } = { itemIndex: null, item: null },
+): Promise<UnitState | undefined> {
   const template = step.template!;
   const values = valuesUsed(context, template.references);
   let prompt: string | undefined;
@@ -49,17 +50,18 @@ export async function runTaskStep(
     const seenSeq = io.decide();
     if (seenSeq === undefined) return undefined;
     if (leftover) io.queue({ kind: 'restart', stepRunId: leftover.id, attempt: leftover.attempt, prompt: promptRecord, seenSeq });
-    else io.queue({ kind: 'start', manifestStepId: step.manifestStepId, stepKey: step.key, attempt, prompt: promptRecord, seenSeq });
+    else io.queue({ kind: 'start', manifestStepId: step.manifestStepId, stepKey: step.key, attempt, itemIndex: unit.itemIndex, item: unit.item, prompt: promptRecord, seenSeq });
     const result = await io.flush();
-    const started = result.started.find((s) => (leftover ? s.id === leftover.id : s.stepKey === step.key && s.attempt === attempt));
+    const started = result.started.find((s) => (leftover ? s.id === leftover.id : s.stepKey === step.key && s.itemIndex === unit.itemIndex && s.attempt === attempt));
     // Refused although the run is running and nothing was attested: the runner's state is wrong.
     if (!started && result.status === 'running' && result.attestedSeq === seenSeq) throw new Error(`step ${step.key} could not be started as attempt ${attempt}`);
     return started;
   };
-  const finish = (started: StartedStepRun, outcome: Outcome, call?: CallRecord, parsed?: { format: 'text' | 'json'; value: unknown; error: unknown }): StepState => {
-    io.queue({ kind: 'finish', stepRunId: started.id, stepKey: started.stepKey, attempt: started.attempt, call, parsed, outcome });
+  const finish = (started: StartedStepRun, outcome: Outcome, call?: CallRecord, parsed?: { format: 'text' | 'json'; value: unknown; error: unknown }): UnitState => {
+    io.queue({ kind: 'finish', stepRunId: started.id, stepKey: started.stepKey, itemIndex: started.itemIndex, attempt: started.attempt, call, parsed, outcome });
     return {
       id: started.id,
+      itemIndex: started.itemIndex,
       status: outcome.status,
       attempt: started.attempt,
       output: outcome.status === 'SUCCESS' ? outcome.output : null,

@@ -18,6 +18,7 @@ export interface TestDepsOptions {
   defaultModel?: string;
   leaseMs?: number;
   maxParallelSteps?: number;
+  maxItems?: number;
   faults?: FaultPoints;
   providers?: ReadonlyMap<string, LlmProvider>;
   limits?: InputLimits;
@@ -46,6 +47,7 @@ export function testDeps(database: Database, options: TestDepsOptions = {}): Eng
     listen: database.listen,
     leaseMs: options.leaseMs ?? 60_000,
     maxParallelSteps: options.maxParallelSteps,
+    maxItems: options.maxItems,
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.artifactSchemes ? { artifactSchemes: options.artifactSchemes } : {}),
