@@ -18,6 +18,9 @@ export interface StepRunJson {
   id: string;
   step_key: string;
   step_type: 'task' | 'compute';
+  /** A map step's item, from 0; null for an ordinary step. */
+  item_index: number | null;
+  item: unknown;
   status: string;
   attempt: number;
   started_at: string;
@@ -41,12 +44,14 @@ export interface RunJson {
   stalled: boolean;
   ready_to_resume: boolean;
   cancel_reason: string | null;
-  waiting_on: Array<{ step_run_id: string; step_key: string }>;
+  waiting_on: Array<{ step_run_id: string; step_key: string; item_index?: number }>;
+  map_steps: Array<{ step_key: string; total: number | null; done: number; failed: number; waiting: number; running: number; cancelled: number }>;
   step_runs: StepRunJson[];
 }
 
 export interface ManifestStepJson {
   key: string;
+  for_each?: string | null;
   /** null means task */
   step_type: 'task' | 'compute' | null;
 }
@@ -62,11 +67,17 @@ export interface PendingJson {
   step_run_id: string;
   run_id: string;
   step_key: string;
+  item_index: number | null;
+  item: unknown;
+  /** `B`, or `B[3]` for item 3 of map step B. */
+  label: string;
   waiting_since: string;
   due_at: string | null;
   overdue: boolean;
   manifest: { id: string; name: string; version: number };
   contract: { executor: unknown; inputs: unknown[]; outputs: Array<string | { name: string }>; instructions?: string };
+  /** The instructions rendered (a map step's item in them). */
+  instructions: string | null;
   inputs: Array<{ name: string; from: string | null; value: unknown }>;
   upstream: Record<string, unknown>;
 }

@@ -100,6 +100,8 @@ export const stepRunSchema = z
     id: z.uuid(),
     step_key: z.string(),
     step_type: z.enum(['task', 'compute']),
+    item_index: z.number().int().nullable().describe("A map step's item: its position in the step's list, from 0; null for an ordinary step"),
+    item: json.describe("A map step's item: the list's element this step run is for; null for an ordinary step"),
     status: z.enum(STEP_RUN_STATUSES),
     attempt: z
       .number()
@@ -129,13 +131,26 @@ export const runSchema = z
     ready_to_resume: z.boolean().describe('waiting, and everything it waited on is attested: resume it'),
     cancel_reason: z.string().nullable().describe('Why it was cancelled, if it was and a reason was given'),
     waiting_on: z
-      .array(z.object({ step_run_id: z.uuid(), step_key: z.string() }))
-      .describe('The step runs waiting for attestation, in execution order'),
+      .array(z.object({ step_run_id: z.uuid(), step_key: z.string(), item_index: z.number().int().optional().describe("A map step's item (absent for an ordinary step)") }))
+      .describe('The step runs waiting for attestation, in execution order (a map step\'s items each with its item_index)'),
+    map_steps: z
+      .array(
+        z.object({
+          step_key: z.string(),
+          total: z.number().int().nullable().describe('Items in its list; null until its dependencies succeeded'),
+          done: z.number().int(),
+          failed: z.number().int(),
+          waiting: z.number().int(),
+          running: z.number().int(),
+          cancelled: z.number().int(),
+        }),
+      )
+      .describe('Each map step (for_each) of the manifest, in plan order, with where its items stand (the latest attempt of each)'),
     step_runs: z.array(stepRunSchema),
   })
   .meta({ id: 'Run' });
 
-export const runSummarySchema = runSchema.omit({ step_runs: true, waiting_on: true }).meta({ id: 'RunSummary' });
+export const runSummarySchema = runSchema.omit({ step_runs: true, waiting_on: true, map_steps: true }).meta({ id: 'RunSummary' });
 
 const artifactBase = { attempt: z.number().int(), created_at: z.string() };
 export const stepRunDetailSchema = stepRunSchema
@@ -192,6 +207,17 @@ export const runPlanSchema = z
         step_run_id: z.uuid().nullable().describe('The latest step run of the step, if any'),
         attempt: z.number().int().nullable().describe('The attempt it would be (will_run, waiting) or was (done, failed)'),
         reason: z.string().describe('Why, in a sentence'),
+        items: z
+          .object({
+            total: z.number().int().nullable().describe('Items in its list; null while the list is not known yet'),
+            done: z.number().int(),
+            will_run: z.number().int(),
+            waiting: z.number().int(),
+            failed: z.number().int(),
+            blocked: z.number().int(),
+          })
+          .nullable()
+          .describe("A map step's items by what would happen to each; null for an ordinary step"),
       }),
     ),
   })

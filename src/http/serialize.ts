@@ -61,7 +61,10 @@ export function runJson(view: RunView) {
   const stepRuns = view.stepRuns.map((stepRun) => stepRunJson(stepRun, view.plan.byKey.get(stepRun.stepKey)?.type ?? 'task', view.attestations.get(stepRun.id)));
   return {
     ...runSummaryJson(view.run),
-    waiting_on: stepRuns.filter((s) => s.status === 'WAITING_FOR_ATTESTATION').map((s) => ({ step_run_id: s.id, step_key: s.step_key })),
+    waiting_on: stepRuns
+      .filter((s) => s.status === 'WAITING_FOR_ATTESTATION')
+      .map((s) => ({ step_run_id: s.id, step_key: s.step_key, ...(s.item_index === null ? {} : { item_index: s.item_index }) })),
+    map_steps: view.plan.steps.filter((step) => step.forEach).map((step) => ({ step_key: step.key, ...view.state.progress(step) })),
     step_runs: stepRuns,
   };
 }
@@ -71,6 +74,8 @@ export function stepRunJson(stepRun: StepRunRow, stepType: 'task' | 'compute', a
     id: stepRun.id,
     step_key: stepRun.stepKey,
     step_type: stepType,
+    item_index: stepRun.itemIndex,
+    item: stepRun.itemIndex === null ? null : (stepRun.item ?? null),
     status: stepRun.status as StepRunStatus,
     attempt: stepRun.attempt,
     started_at: iso(stepRun.startedAt),

@@ -22,6 +22,8 @@ export interface PendingRow {
   step_run_id: string;
   run_id: string;
   step_key: string;
+  item_index: number | null;
+  item: unknown;
   started_at: Date | string;
   due_at: Date | string | null;
   overdue: boolean;
@@ -39,7 +41,7 @@ export async function pendingAttestations(db: Db, page: { limit: number; offset:
   const [items, totals] = await Promise.all([
     queryRows<PendingRow>(
       db,
-      sql`SELECT sr.id AS step_run_id, sr.run_id, sr.step_key, sr.started_at, sr.due_at, COALESCE(sr.due_at < now(), false) AS overdue, sr.attempt,
+      sql`SELECT sr.id AS step_run_id, sr.run_id, sr.step_key, sr.item_index, sr.item, sr.started_at, sr.due_at, COALESCE(sr.due_at < now(), false) AS overdue, sr.attempt,
                  m.id AS manifest_id, m.name AS manifest_name, m.version AS manifest_version,
                  ms.compute_contract, ms.depends_on, r.inputs AS run_inputs
           FROM dag_step_runs sr
@@ -47,7 +49,7 @@ export async function pendingAttestations(db: Db, page: { limit: number; offset:
           JOIN manifests m ON m.id = r.manifest_id
           JOIN manifest_steps ms ON ms.id = sr.manifest_step_id
           WHERE sr.status = 'WAITING_FOR_ATTESTATION'
-          ORDER BY COALESCE(sr.due_at < now(), false) DESC, CASE WHEN sr.due_at < now() THEN sr.due_at END, sr.started_at, ms.position, sr.id
+          ORDER BY COALESCE(sr.due_at < now(), false) DESC, CASE WHEN sr.due_at < now() THEN sr.due_at END, sr.started_at, ms.position, sr.item_index, sr.id
           LIMIT ${page.limit} OFFSET ${page.offset}`,
     ),
     queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM dag_step_runs WHERE status = 'WAITING_FOR_ATTESTATION'`),
@@ -55,12 +57,12 @@ export async function pendingAttestations(db: Db, page: { limit: number; offset:
   return { items, total: totals[0]?.n ?? 0 };
 }
 
-/** Canonical outputs of the SUCCESS step runs of some runs, by run and step key. */
+/** The SUCCESS step runs of some runs (each item of a map step its own), with their canonical outputs. */
 export async function successfulOutputs(db: Db, runIds: string[]) {
   if (runIds.length === 0) return [];
-  return queryRows<{ run_id: string; step_key: string; output: unknown; step_type: string | null }>(
+  return queryRows<{ id: string; run_id: string; step_key: string; item_index: number | null; attempt: number; output: unknown; step_type: string | null }>(
     db,
-    sql`SELECT sr.run_id, sr.step_key, sr.output, ms.step_type
+    sql`SELECT sr.id, sr.run_id, sr.step_key, sr.item_index, sr.attempt, sr.output, ms.step_type
         FROM dag_step_runs sr JOIN manifest_steps ms ON ms.id = sr.manifest_step_id
         WHERE sr.status = 'SUCCESS' AND sr.run_id IN (${sql.join(runIds.map((id) => sql`${id}::uuid`), sql`, `)})`,
   );

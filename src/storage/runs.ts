@@ -66,6 +66,8 @@ interface RunViewRow {
     id: string;
     manifest_step_id: string;
     step_key: string;
+    item_index: number | null;
+    item: unknown;
     status: string;
     attempt: number;
     started_at: string;
@@ -105,7 +107,7 @@ export async function getRunView(
     prepared,
     sql`SELECT r.*, COALESCE((
           SELECT json_agg(json_build_object(
-            'id', sr.id, 'manifest_step_id', sr.manifest_step_id, 'step_key', sr.step_key, 'status', sr.status,
+            'id', sr.id, 'manifest_step_id', sr.manifest_step_id, 'step_key', sr.step_key, 'item_index', sr.item_index, 'item', sr.item, 'status', sr.status,
             'attempt', sr.attempt, 'started_at', sr.started_at, 'ended_at', sr.ended_at, 'due_at', sr.due_at, 'overdue', COALESCE(sr.status = 'WAITING_FOR_ATTESTATION' AND sr.due_at < now(), false), 'output', sr.output, 'error', sr.error,
             'attestation', (
               SELECT json_build_object(
@@ -162,6 +164,8 @@ export async function getRunView(
       runId: row.id,
       manifestStepId: s.manifest_step_id,
       stepKey: s.step_key,
+      itemIndex: s.item_index,
+      item: s.item,
       status: s.status,
       attempt: s.attempt,
       startedAt: date(s.started_at),

@@ -70,7 +70,15 @@ export const lifecycleRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = asyn
         status: preview.status as z.infer<typeof runPlanSchema>['status'],
         stalled: preview.stalled,
         action: preview.action,
-        steps: preview.steps.map((s) => ({ step_key: s.stepKey, step_type: s.stepType, plan: s.plan, step_run_id: s.stepRunId, attempt: s.attempt, reason: s.reason })),
+        steps: preview.steps.map((s) => ({
+          step_key: s.stepKey,
+          step_type: s.stepType,
+          plan: s.plan,
+          step_run_id: s.stepRunId,
+          attempt: s.attempt,
+          reason: s.reason,
+          items: s.items && { total: s.items.total, done: s.items.done, will_run: s.items.willRun, waiting: s.items.waiting, failed: s.items.failed, blocked: s.items.blocked },
+        })),
       };
     },
   );

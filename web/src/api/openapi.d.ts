@@ -724,6 +724,14 @@ export interface components {
                 name: string;
                 value: unknown;
             }[];
+            /** @description The contract's instructions rendered as a template (a map step's item and item_index in them); null when it has none */
+            instructions: string | null;
+            /** @description A map step's item: the list's element this wait is for; null for an ordinary step */
+            item: unknown;
+            /** @description A map step's item, from 0; null for an ordinary step */
+            item_index: number | null;
+            /** @description How the wait is named: the step key, or B[3] for item 3 of map step B */
+            label: string;
             manifest: {
                 /** Format: uuid */
                 id: string;
@@ -795,6 +803,17 @@ export interface components {
             inputs: unknown;
             /** Format: uuid */
             manifest_id: string;
+            /** @description Each map step (for_each) of the manifest, in plan order, with where its items stand (the latest attempt of each) */
+            map_steps: {
+                cancelled: number;
+                done: number;
+                failed: number;
+                running: number;
+                step_key: string;
+                /** @description Items in its list; null until its dependencies succeeded */
+                total: number | null;
+                waiting: number;
+            }[];
             /** @description waiting, and everything it waited on is attested: resume it */
             ready_to_resume: boolean;
             /** @description running, but its lease expired: the process advancing it died or hangs; resume takes it over */
@@ -803,8 +822,10 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "running" | "waiting" | "success" | "error" | "cancelled";
             step_runs: components["schemas"]["StepRun"][];
-            /** @description The step runs waiting for attestation, in execution order */
+            /** @description The step runs waiting for attestation, in execution order (a map step's items each with its item_index) */
             waiting_on: {
+                /** @description A map step's item (absent for an ordinary step) */
+                item_index?: number;
                 step_key: string;
                 /** Format: uuid */
                 step_run_id: string;
@@ -821,6 +842,16 @@ export interface components {
             steps: {
                 /** @description The attempt it would be (will_run, waiting) or was (done, failed) */
                 attempt: number | null;
+                /** @description A map step's items by what would happen to each; null for an ordinary step */
+                items: {
+                    blocked: number;
+                    done: number;
+                    failed: number;
+                    /** @description Items in its list; null while the list is not known yet */
+                    total: number | null;
+                    waiting: number;
+                    will_run: number;
+                } | null;
                 /** @enum {string} */
                 plan: "done" | "will_run" | "waiting" | "blocked" | "failed";
                 /** @description Why, in a sentence */
@@ -861,6 +892,10 @@ export interface components {
             error: unknown;
             /** Format: uuid */
             id: string;
+            /** @description A map step's item: the list's element this step run is for; null for an ordinary step */
+            item: unknown;
+            /** @description A map step's item: its position in the step's list, from 0; null for an ordinary step */
+            item_index: number | null;
             /** @description The canonical output (SUCCESS only) */
             output: unknown;
             /** @description Waiting, and due_at has passed: it can no longer be attested; a resume ends it FAIL */
@@ -915,6 +950,10 @@ export interface components {
             error: unknown;
             /** Format: uuid */
             id: string;
+            /** @description A map step's item: the list's element this step run is for; null for an ordinary step */
+            item: unknown;
+            /** @description A map step's item: its position in the step's list, from 0; null for an ordinary step */
+            item_index: number | null;
             /** @description The canonical output (SUCCESS only) */
             output: unknown;
             /** @description Waiting, and due_at has passed: it can no longer be attested; a resume ends it FAIL */
@@ -1241,7 +1280,7 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             }))[];
-                            /** @description What the operator should do, shown in the inbox. */
+                            /** @description What the operator should do, shown in the inbox: a template like prompt (a map step's items see {{item}} and {{item_index}}). */
                             instructions?: string;
                             /** @description What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact. */
                             outputs: (string | ({
@@ -1257,6 +1296,8 @@ export interface operations {
                         };
                         depends_on?: string[];
                         description?: string;
+                        /** @description Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}. */
+                        for_each?: string;
                         /** @description Unique within the manifest. */
                         key: string;
                         model?: string;
@@ -1302,7 +1343,7 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             }))[];
-                            /** @description What the operator should do, shown in the inbox. */
+                            /** @description What the operator should do, shown in the inbox: a template like prompt (a map step's items see {{item}} and {{item_index}}). */
                             instructions?: string;
                             /** @description What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact. */
                             outputs: (string | ({
@@ -1318,6 +1359,8 @@ export interface operations {
                         };
                         depends_on?: string[];
                         description?: string;
+                        /** @description Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}. */
+                        for_each?: string;
                         /** @description Unique within the manifest. */
                         key: string;
                         model?: string;
@@ -1363,7 +1406,7 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             }))[];
-                            /** @description What the operator should do, shown in the inbox. */
+                            /** @description What the operator should do, shown in the inbox: a template like prompt (a map step's items see {{item}} and {{item_index}}). */
                             instructions?: string;
                             /** @description What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact. */
                             outputs: (string | ({
@@ -1379,6 +1422,8 @@ export interface operations {
                         };
                         depends_on?: string[];
                         description?: string;
+                        /** @description Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}. */
+                        for_each?: string;
                         /** @description Unique within the manifest. */
                         key: string;
                         model?: string;
@@ -1424,7 +1469,7 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             }))[];
-                            /** @description What the operator should do, shown in the inbox. */
+                            /** @description What the operator should do, shown in the inbox: a template like prompt (a map step's items see {{item}} and {{item_index}}). */
                             instructions?: string;
                             /** @description What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact. */
                             outputs: (string | ({
@@ -1440,6 +1485,8 @@ export interface operations {
                         };
                         depends_on?: string[];
                         description?: string;
+                        /** @description Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}. */
+                        for_each?: string;
                         /** @description Unique within the manifest. */
                         key: string;
                         model?: string;
@@ -1485,7 +1532,7 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             }))[];
-                            /** @description What the operator should do, shown in the inbox. */
+                            /** @description What the operator should do, shown in the inbox: a template like prompt (a map step's items see {{item}} and {{item_index}}). */
                             instructions?: string;
                             /** @description What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact. */
                             outputs: (string | ({
@@ -1501,6 +1548,8 @@ export interface operations {
                         };
                         depends_on?: string[];
                         description?: string;
+                        /** @description Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}. */
+                        for_each?: string;
                         /** @description Unique within the manifest. */
                         key: string;
                         model?: string;
@@ -1656,7 +1705,7 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             }))[];
-                            /** @description What the operator should do, shown in the inbox. */
+                            /** @description What the operator should do, shown in the inbox: a template like prompt (a map step's items see {{item}} and {{item_index}}). */
                             instructions?: string;
                             /** @description What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact. */
                             outputs: (string | ({
@@ -1672,6 +1721,8 @@ export interface operations {
                         };
                         depends_on?: string[];
                         description?: string;
+                        /** @description Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}. */
+                        for_each?: string;
                         /** @description Unique within the manifest. */
                         key: string;
                         model?: string;
@@ -1717,7 +1768,7 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             }))[];
-                            /** @description What the operator should do, shown in the inbox. */
+                            /** @description What the operator should do, shown in the inbox: a template like prompt (a map step's items see {{item}} and {{item_index}}). */
                             instructions?: string;
                             /** @description What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact. */
                             outputs: (string | ({
@@ -1733,6 +1784,8 @@ export interface operations {
                         };
                         depends_on?: string[];
                         description?: string;
+                        /** @description Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}. */
+                        for_each?: string;
                         /** @description Unique within the manifest. */
                         key: string;
                         model?: string;
@@ -1778,7 +1831,7 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             }))[];
-                            /** @description What the operator should do, shown in the inbox. */
+                            /** @description What the operator should do, shown in the inbox: a template like prompt (a map step's items see {{item}} and {{item_index}}). */
                             instructions?: string;
                             /** @description What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact. */
                             outputs: (string | ({
@@ -1794,6 +1847,8 @@ export interface operations {
                         };
                         depends_on?: string[];
                         description?: string;
+                        /** @description Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}. */
+                        for_each?: string;
                         /** @description Unique within the manifest. */
                         key: string;
                         model?: string;
@@ -1839,7 +1894,7 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             }))[];
-                            /** @description What the operator should do, shown in the inbox. */
+                            /** @description What the operator should do, shown in the inbox: a template like prompt (a map step's items see {{item}} and {{item_index}}). */
                             instructions?: string;
                             /** @description What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact. */
                             outputs: (string | ({
@@ -1855,6 +1910,8 @@ export interface operations {
                         };
                         depends_on?: string[];
                         description?: string;
+                        /** @description Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}. */
+                        for_each?: string;
                         /** @description Unique within the manifest. */
                         key: string;
                         model?: string;
@@ -1900,7 +1957,7 @@ export interface operations {
                             } & {
                                 [key: string]: unknown;
                             }))[];
-                            /** @description What the operator should do, shown in the inbox. */
+                            /** @description What the operator should do, shown in the inbox: a template like prompt (a map step's items see {{item}} and {{item_index}}). */
                             instructions?: string;
                             /** @description What the operator must attest: names, or objects with a "name". On SUCCESS each needs an artifact. */
                             outputs: (string | ({
@@ -1916,6 +1973,8 @@ export interface operations {
                         };
                         depends_on?: string[];
                         description?: string;
+                        /** @description Makes this a map step: one step run per item of this JSON array — "inputs.<path>", or "steps.<X>.output[.<path>]" of an upstream task step with JSON output. Its templates see {{item}} and {{item_index}}. */
+                        for_each?: string;
                         /** @description Unique within the manifest. */
                         key: string;
                         model?: string;
