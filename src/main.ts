@@ -131,8 +131,9 @@ program
   .command('attest')
   .description('Attest a compute step; local files are hashed (sha256, bytes) for you.')
   .argument('<run>', 'run id')
-  .argument('<step>', 'step key (e.g. B) or step-run id')
+  .argument('<step>', 'step key (e.g. B), an item of a map step (B[3]), or a step-run id')
   .requiredOption('--outcome <outcome>', 'SUCCESS or FAIL')
+  .option('--item <n>', 'the item of a map step to attest (its item_index, from 0); the same as B[n]')
   .option('--notes <text>', 'what was done, for the record')
   .option('--by <name>', "who attests: with a token, the token's name (--by may only repeat it); with authentication off, default STEPGATE_OPERATOR or the user name")
   .option('-a, --artifact <name=path-or-uri...>', 'an artifact: a local file, or a remote URI with --sha256 and --bytes')
@@ -142,7 +143,8 @@ program
     'after',
     '\nExamples:\n  $ stepgate attest RUN_ID B --outcome SUCCESS --artifact forecast_csv=./forecast.csv --notes "Q3 workbook"\n' +
       '  $ stepgate attest RUN_ID B --outcome SUCCESS --artifact forecast_csv=s3://models/q3.csv --sha256 forecast_csv=HEX --bytes forecast_csv=1234\n' +
-      '  $ stepgate attest RUN_ID B --outcome FAIL --notes "the model did not converge"',
+      '  $ stepgate attest RUN_ID B --outcome FAIL --notes "the model did not converge"\n' +
+      '  $ stepgate attest RUN_ID B --item 3 --outcome SUCCESS --artifact reading=./sample-3.csv   (item 3 of map step B)',
   )
   .action(async (run: string, step: string, options) => {
     exitCode = await attestCommand(api(), out(), run, step, options);

@@ -12,6 +12,7 @@ import { printRun } from './runs.js';
 
 export interface AttestOptions {
   outcome: string;
+  item?: string;
   notes?: string;
   by?: string;
   artifact?: string[];
@@ -20,8 +21,8 @@ export interface AttestOptions {
 }
 
 /**
- * `stepgate attest RUN STEP --outcome SUCCESS|FAIL --artifact NAME=PATH_OR_URI …`
- * STEP is a step key or a step-run id. A local path (or file:// URI) is hashed here, streamed,
+ * `stepgate attest RUN STEP [--item N] --outcome SUCCESS|FAIL --artifact NAME=PATH_OR_URI …`
+ * STEP is a step key, `B[3]` (item 3 of map step B, like `--item 3`) or a step-run id. A local path (or file:// URI) is hashed here, streamed,
  * and recorded as an absolute file:// URI; a remote URI needs --sha256 NAME=HEX and
  * --bytes NAME=N.
  */
@@ -29,10 +30,7 @@ export async function attestCommand(api: ApiClient, out: Output, runId: string, 
   const outcome = options.outcome.toUpperCase();
   if (outcome !== 'SUCCESS' && outcome !== 'FAIL') throw new CliError(`--outcome must be SUCCESS or FAIL, found "${options.outcome}"`, EXIT.invalidInput);
   const run = await api.request<RunJson>('GET', `/api/runs/${encodeURIComponent(runId)}`);
-  const stepRun = run.step_runs.find((s) => s.id === step || s.step_key === step);
-  if (!stepRun) {
-    throw new CliError(`Run ${run.id} has no step run "${step}". Its steps: ${run.step_runs.map((s) => s.step_key).join(', ') || '(none yet)'}.`, EXIT.notFound);
-  }
+  const stepRun = stepRunToAttest(run, step, options.item);
   const artifacts = await readArtifacts(options);
   // With a token the server knows who attests (the token's name); --by may only repeat it.
   // Without one (a server with STEPGATE_AUTH=off) the body names the attester.
@@ -42,7 +40,7 @@ export async function attestCommand(api: ApiClient, out: Output, runId: string, 
   if (out.json) out.data(attested);
   else {
     const recorded = attested.step_runs.find((s) => s.id === stepRun.id)?.attestation;
-    out.line(`Attested ${stepRun.step_key} ${outcome} as ${recorded?.attested_by ?? attestedBy}${recorded && !recorded.attested_by_verified ? ' (not verified: authentication is off)' : ''}.`);
+    out.line(`Attested ${stepRun.item_index === null ? stepRun.step_key : `${stepRun.step_key}[${stepRun.item_index}]`} ${outcome} as ${recorded?.attested_by ?? attestedBy}${recorded && !recorded.attested_by_verified ? ' (not verified: authentication is off)' : ''}.`);
     for (const a of recorded?.artifacts ?? []) {
       const verification = a.verified ? out.style('green', 'verified by the server') : out.style('gray', `not verified: ${a.verification}`);
       out.line(`  ${a.name}: ${a.uri} sha256:${a.sha256} ${a.bytes} bytes (${verification})`);
@@ -51,6 +49,32 @@ export async function attestCommand(api: ApiClient, out: Output, runId: string, 
     else await printRun(api, out, attested, { verb: 'status' });
   }
   return EXIT.ok;
+}
+
+/**
+ * The step run STEP names: by id; else the step (or the item of a map step) by key — its
+ * waiting attempt, or its latest one (whose status the server then explains).
+ */
+function stepRunToAttest(run: RunJson, step: string, item: string | undefined): RunJson['step_runs'][number] {
+  const byId = run.step_runs.find((s) => s.id === step);
+  if (byId) return byId;
+  const bracket = /^(.+)\[(\d+)\]$/.exec(step);
+  const key = bracket ? bracket[1]! : step;
+  const given = bracket?.[2] ?? item;
+  if (given !== undefined && !/^\d+$/.test(given)) throw new CliError(`--item ${given}: expected an item index (0, 1, 2, …)`, EXIT.invalidInput);
+  if (bracket && item !== undefined && item !== bracket[2]) throw new CliError(`${step} and --item ${item} name different items`, EXIT.invalidInput);
+  const ofStep = run.step_runs.filter((s) => s.step_key === key);
+  if (ofStep.length === 0) {
+    throw new CliError(`Run ${run.id} has no step run "${step}". Its steps: ${[...new Set(run.step_runs.map((s) => s.step_key))].join(', ') || '(none yet)'}.`, EXIT.notFound);
+  }
+  const isMap = ofStep.some((s) => s.item_index !== null);
+  if (isMap && given === undefined) {
+    const waiting = ofStep.filter((s) => s.status === 'WAITING_FOR_ATTESTATION').map((s) => s.item_index);
+    throw new CliError(`${key} is a map step: name the item to attest with --item N (or ${key}[N]); items waiting: ${waiting.join(', ') || 'none'}.`, EXIT.invalidInput);
+  }
+  const candidates = given === undefined ? ofStep : ofStep.filter((s) => s.item_index === Number(given));
+  if (candidates.length === 0) throw new CliError(`Run ${run.id} has no item ${given} of step ${key}: it has items 0 to ${Math.max(...ofStep.map((s) => s.item_index ?? 0))}.`, EXIT.notFound);
+  return candidates.find((s) => s.status === 'WAITING_FOR_ATTESTATION') ?? candidates.reduce((a, b) => (b.attempt > a.attempt ? b : a));
 }
 
 function pairs(list: string[] | undefined, flag: string): Map<string, string> {

@@ -121,7 +121,7 @@ export async function resumeCommand(api: ApiClient, out: Output, runId: string, 
   else {
     const known = new Map(before.step_runs.map((s) => [s.id, `${s.status}/${s.attempt}`]));
     const ran = run.step_runs.filter((s) => known.get(s.id) !== `${s.status}/${s.attempt}`);
-    out.line(ran.length === 0 ? 'Nothing new could run.' : `Ran: ${ran.map((s) => `${s.step_key} (${status(out, s.status)})`).join(', ')}`);
+    out.line(ran.length === 0 ? 'Nothing new could run.' : `Ran: ${ran.map((s) => `${unitLabel(s)} (${status(out, s.status)})`).join(', ')}`);
     await printRun(api, out, run, { verb: 'status' });
   }
   return exitCodeOfRun(run.status);
@@ -143,20 +143,27 @@ export async function inboxCommand(api: ApiClient, out: Output, options: { limit
   for (const item of page.items) {
     const outputs = item.contract.outputs.map((o) => (typeof o === 'string' ? o : o.name));
     const due = item.due_at ? (item.overdue ? out.style('red', `, OVERDUE since ${item.due_at}`) : `, due ${item.due_at}`) : '';
-    out.line(`${out.style('bold', item.step_key)} in run ${item.run_id} (${item.manifest.name} v${item.manifest.version}), waiting since ${item.waiting_since}${due}`);
+    out.line(`${out.style('bold', item.label)} in run ${item.run_id} (${item.manifest.name} v${item.manifest.version}), waiting since ${item.waiting_since}${due}`);
     out.line(`  executor: ${typeof item.contract.executor === 'string' ? item.contract.executor : JSON.stringify(item.contract.executor)}`);
-    if (item.contract.instructions) out.line(`  instructions: ${item.contract.instructions}`);
+    if (item.item_index !== null) out.line(`  item ${item.item_index}: ${truncate(JSON.stringify(item.item))}`);
+    if (item.instructions) out.line(`  instructions: ${item.instructions}`);
     for (const input of item.inputs) out.line(`  input ${input.name}: ${input.value === null ? out.style('gray', '(see the upstream outputs)') : truncate(JSON.stringify(input.value))}`);
     for (const [key, value] of Object.entries(item.upstream)) out.line(`  upstream ${key}: ${truncate(JSON.stringify(value))}`);
     out.line(`  expected outputs: ${outputs.join(', ') || '(none)'}`);
-    out.line(`  attest: ${attestHint(item.run_id, item.step_key, outputs)}`);
+    out.line(`  attest: ${attestHint(item.run_id, item.step_key, item.item_index, outputs)}`);
   }
   return EXIT.ok;
 }
 
-export function attestHint(runId: string, stepKey: string, outputs: string[]): string {
-  return `stepgate attest ${runId} ${stepKey} --outcome SUCCESS${outputs.map((name) => ` --artifact ${name}=PATH`).join('')}`;
+export function attestHint(runId: string, stepKey: string, itemIndex: number | null, outputs: string[]): string {
+  return `stepgate attest ${runId} ${stepKey}${itemIndex === null ? '' : ` --item ${itemIndex}`} --outcome SUCCESS${outputs.map((name) => ` --artifact ${name}=PATH`).join('')}`;
 }
+
+/** `B` or `B[3]`. */
+const unitLabel = (step: { step_key: string; item_index?: number | null }) => (step.item_index == null ? step.step_key : `${step.step_key}[${step.item_index}]`);
+
+/** Items of one map step shown one by one in `status`; beyond, the rest is counted. */
+const ITEMS_SHOWN = 10;
 
 function truncate(text: string, max = 100): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
@@ -172,10 +179,12 @@ export function runState(out: Output, run: Pick<RunJson, 'status' | 'stalled' | 
 export async function printRun(api: ApiClient, out: Output, run: RunJson, options: { verb: string }): Promise<void> {
   const usage = await llmUsageOf(api, run);
   out.line(`Run ${run.id} ${options.verb}: ${runState(out, run)}`);
+  // A map step's items: the first few one by one, the others counted in its summary line.
+  const shown = run.step_runs.filter((step) => step.item_index === null || step.item_index < ITEMS_SHOWN);
   out.line(
     table(
-      run.step_runs.map((step) => [
-        `  ${step.step_key}`,
+      shown.map((step) => [
+        `  ${unitLabel(step)}`,
         step.step_type,
         status(out, step.status),
         [step.attempt > 1 ? `attempt ${step.attempt}` : '', step.overdue ? out.style('red', 'OVERDUE') : step.due_at && step.status === 'WAITING_FOR_ATTESTATION' ? `due ${step.due_at}` : ''].filter(Boolean).join(' '),
@@ -185,23 +194,28 @@ export async function printRun(api: ApiClient, out: Output, run: RunJson, option
       ]),
     ),
   );
-  for (const step of run.step_runs) {
+  for (const map of run.map_steps ?? []) {
+    const counts = [map.running && `${map.running} running`, map.waiting && `${map.waiting} waiting`, map.failed && `${map.failed} failed`, map.cancelled && `${map.cancelled} cancelled`].filter(Boolean);
+    out.line(`  ${map.step_key}: map over ${map.total === null ? 'a list not known yet' : `${map.total} items`}, ${map.done} done${counts.length > 0 ? `, ${counts.join(', ')}` : ''}`);
+  }
+  for (const step of shown) {
     for (const artifact of step.attestation?.artifacts ?? []) {
       const verification = artifact.verified ? out.style('green', 'verified by the server') : out.style('gray', `not verified: ${artifact.verification}`);
-      out.line(`  ${step.step_key}.${artifact.name}: ${artifact.uri} sha256:${artifact.sha256} ${artifact.bytes} bytes (${verification})`);
+      out.line(`  ${unitLabel(step)}.${artifact.name}: ${artifact.uri} sha256:${artifact.sha256} ${artifact.bytes} bytes (${verification})`);
     }
   }
   if (run.status === 'waiting' && run.waiting_on.length > 0) {
     out.line();
-    out.line(`Waiting for attestation of: ${run.waiting_on.map((w) => w.step_key).join(', ')}. Once the work is done, attest it:`);
-    for (const waiting of run.waiting_on) {
-      const detail = await api.request<{ compute_contract: { outputs: Array<string | { name: string }> } | null }>(
-        'GET',
-        `/api/runs/${run.id}/steps/${waiting.step_run_id}`,
-      );
-      const outputs = (detail.compute_contract?.outputs ?? []).map((o) => (typeof o === 'string' ? o : o.name));
-      out.line(`  ${attestHint(run.id, waiting.step_key, outputs)}`);
+    out.line(`Waiting for attestation of: ${run.waiting_on.map(unitLabel).join(', ')}. Once the work is done, attest it:`);
+    const outputsOf = new Map<string, string[]>();
+    for (const waiting of run.waiting_on.slice(0, ITEMS_SHOWN)) {
+      if (!outputsOf.has(waiting.step_key)) {
+        const detail = await api.request<{ compute_contract: { outputs: Array<string | { name: string }> } | null }>('GET', `/api/runs/${run.id}/steps/${waiting.step_run_id}`);
+        outputsOf.set(waiting.step_key, (detail.compute_contract?.outputs ?? []).map((o) => (typeof o === 'string' ? o : o.name)));
+      }
+      out.line(`  ${attestHint(run.id, waiting.step_key, waiting.item_index ?? null, outputsOf.get(waiting.step_key)!)}`);
     }
+    if (run.waiting_on.length > ITEMS_SHOWN) out.line(`  … and ${run.waiting_on.length - ITEMS_SHOWN} more (stepgate inbox lists them all)`);
     out.line(`then continue the run: stepgate resume ${run.id}`);
   }
   if (run.ready_to_resume) out.line(`Everything it waited on is attested: stepgate resume ${run.id}`);
