@@ -151,4 +151,39 @@ describe('the stepgate CLI against a real server on PGlite', { timeout: 300_000 
     const listed = await json('runs', '--status', 'cancelled');
     expect(listed.items.map((r: { id: string }) => r.id)).toContain(run.id);
   });
+
+  it('runs a map step over samples: the inbox names each item, attest --item (or B[n]) attests one, status counts them', async () => {
+    const samples = '[{"id":"S-1","matrix":"serum"},{"id":"S-2","matrix":"plasma"},{"id":"S-3","matrix":"urine"}]';
+    const human = await cli('run', 'examples/sample-assays.yaml', '--input', `samples:=${samples}`);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^ +protocol\[2\] +task +SUCCESS/m);
+    expect(human.stdout).toContain('measure: map over 3 items, 0 done, 3 waiting');
+    expect(human.stdout).toMatch(/stepgate attest [0-9a-f-]{36} measure --item 1 --outcome SUCCESS --artifact reading=PATH/);
+    const runId = /Run ([0-9a-f-]{36}) started/.exec(human.stdout)![1]!;
+
+    const inbox = await cli('inbox');
+    expect(inbox.stdout).toMatch(new RegExp(`measure\\[1\\] in run ${runId}`));
+    expect(inbox.stdout).toContain('item 1: {"id":"S-2","matrix":"plasma"}');
+    expect(inbox.stdout).toContain('instructions: Measure sample S-2 following protocol 1 of step protocol');
+
+    const file = join(work, 'reading.csv');
+    writeFileSync(file, 'well,od\nA1,0.42\n');
+    // A map step needs its item named.
+    const unnamed = await cli('attest', runId, 'measure', '--outcome', 'SUCCESS', '--artifact', `reading=${file}`);
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stderr).toContain('measure is a map step: name the item to attest with --item N (or measure[N]); items waiting: 0, 1, 2');
+    expect((await cli('attest', runId, 'measure', '--item', '7', '--outcome', 'SUCCESS')).code).toBe(4);
+    const one = await cli('attest', runId, 'measure', '--item', '1', '--outcome', 'SUCCESS', '--artifact', `reading=${file}`);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toContain('Attested measure[1] SUCCESS as admin.');
+    for (const item of ['measure[0]', 'measure[2]']) expect((await cli('attest', runId, item, '--outcome', 'SUCCESS', '--artifact', `reading=${file}`)).code).toBe(0);
+
+    const resumed = await cli('resume', runId);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('measure: map over 3 items, 3 done');
+    expect(resumed.stdout).toMatch(/^ +report +task +SUCCESS/m);
+    const run = await json('status', runId);
+    expect(run.status).toBe('success');
+    expect(run.step_runs.find((s: { step_key: string }) => s.step_key === 'report').output).toBe(`[offline:echo] Write the batch report over these readings: ${[1, 2, 3].map(() => pathToFileURL(file).href).join(' ')} `);
+  });
 });

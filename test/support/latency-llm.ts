@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
  * latency taken from the model name — `lat-200` answers in 200 ms, `fail-50` answers HTTP 400
  * after 50 ms, `flaky-50` fails like `fail-50` until `heal()` and then answers like `lat-50`,
  * `gate` answers once `openGate()` is called, `hold` never answers (until its client goes
- * away) — so that a run's wall time,
+ * away); a prompt holding `#flaky` fails like `flaky-N` whatever the model, one holding
+ * `#slow` answers 200 ms later — so that a run's wall time,
  * its calls and how many of them overlapped are measured at the protocol level, as a user's
  * provider would see them. The reply is `<prompt> ✓`. Used by the tests of concurrent steps
  * and by the benchmark (`openai:lat-200`).
@@ -98,7 +99,7 @@ export async function startLatencyLlm(): Promise<LatencyLlm> {
       if (!kind) return; // `hold` (or any other name): no answer until the client goes away
       const answer = () => {
         if (res.destroyed) return;
-        if (kind === 'fail' || (kind === 'flaky' && !healed)) {
+        if (kind === 'fail' || ((kind === 'flaky' || prompt.includes('#flaky')) && !healed)) {
           res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `${body.model} fails by design`, type: 'invalid_request_error' } }));
           return;
         }
@@ -115,7 +116,7 @@ export async function startLatencyLlm(): Promise<LatencyLlm> {
         );
       };
       if (kind === 'gate' && !gateOpen) atGate.push(answer);
-      else setTimeout(answer, Number(ms));
+      else setTimeout(answer, Number(ms) + (prompt.includes('#slow') ? 200 : 0));
     });
   });
   server.keepAliveTimeout = 60_000;
