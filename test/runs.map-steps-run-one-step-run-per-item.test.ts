@@ -182,6 +182,17 @@ describeEachDriver('map steps', (ctx) => {
     const done = (await resume(app, run.id)).json() as MapJson;
     expect(done.status).toBe('success');
     expect(stepOf(done, 'report')!.output).toBe('[offline:echo] SUCCESS file:///lab/reading-1.csv; SUCCESS file:///lab/reading-2.csv; SUCCESS file:///lab/reading-3.csv; ');
+
+    // One provenance statement per attested item; the run's bundle holds them all.
+    const bundle = (await app.inject({ method: 'GET', url: `/api/runs/${run.id}/provenance` })).body.trim().split('\n').map((line) => JSON.parse(line));
+    expect(bundle.map((statement) => [statement.predicate.step.key, statement.predicate.step.item_index, statement.predicate.attester.name, statement.subject[0].name])).toEqual([
+      ['B', 0, 'bo', 'reading'],
+      ['B', 1, 'cy', 'reading'],
+      ['B', 2, 'ana', 'reading'],
+    ]);
+    expect(new Set(bundle.map((statement) => statement.predicate.step.item_digest.sha256)).size).toBe(3);
+    const one = (await app.inject({ method: 'GET', url: `/api/runs/${run.id}/steps/${b(1)}/provenance` })).json();
+    expect(one.predicate.step).toMatchObject({ key: 'B', step_run_id: b(1), item_index: 1 });
   });
 
   it('a compute map with one item attested FAIL ends the run in error, keeps the items attested before, and a retry asks again only for the failed and cancelled ones', async () => {

@@ -50,16 +50,13 @@ async function statementsOf(deps: EngineDeps, view: RunView, stepRunIds: readonl
   if (stepRunIds.length === 0) return [];
   const manifest = await manifestIdentity(deps.db, view.run.manifestId);
   if (!manifest) throw new RunNotFoundError(view.run.id); // a run's manifest cannot be deleted (FK)
-  // The canonical outputs of the run's SUCCESS steps, as templates and contract inputs see them.
-  const outputs = new Map<string, unknown>();
-  for (const stepRun of view.stepRuns) {
-    if (stepRun.status !== 'SUCCESS') continue;
-    outputs.set(stepRun.stepKey, view.plan.byKey.get(stepRun.stepKey)?.type === 'compute' ? stepRun.output : { output: stepRun.output });
-  }
+  // The canonical outputs of the run's SUCCESS steps (a map step's: its items'), as templates and contract inputs see them.
+  const outputs = view.state.context.steps;
   return stepRunIds.map((id) => {
     const stepRun = view.stepRuns.find((s) => s.id === id)!;
     // A step's inputs come from the run's inputs and the steps upstream of it, never from below.
-    const steps = Object.fromEntries([...upstreamOf(view, stepRun.stepKey)].filter((key) => outputs.has(key)).map((key) => [key, outputs.get(key)]));
+    const steps = Object.fromEntries([...upstreamOf(view, stepRun.stepKey)].filter((key) => key in outputs).map((key) => [key, outputs[key]]));
+    const item = stepRun.itemIndex === null ? {} : { item: stepRun.item, item_index: stepRun.itemIndex };
     const attestation = view.attestations.get(id)!;
     const contract = attestation.contractSnapshot as ComputeContract;
     return buildStatement({
@@ -75,9 +72,9 @@ async function statementsOf(deps: EngineDeps, view: RunView, stepRunIds: readonl
         artifacts: attestation.artifacts,
       },
       run: { id: view.run.id, inputs: view.run.inputs },
-      step: { key: stepRun.stepKey, stepRunId: stepRun.id, attempt: stepRun.attempt },
+      step: { key: stepRun.stepKey, stepRunId: stepRun.id, attempt: stepRun.attempt, ...(stepRun.itemIndex === null ? {} : { itemIndex: stepRun.itemIndex, item: stepRun.item }) },
       manifest,
-      inputs: resolveContractInputs(contract, { inputs: view.run.inputs, steps }),
+      inputs: resolveContractInputs(contract, { inputs: view.run.inputs, steps, ...item }),
     });
   });
 }

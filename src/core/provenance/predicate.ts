@@ -27,6 +27,8 @@ export const attestationPredicateSchema = z
       key: z.string(),
       step_run_id: z.uuid(),
       attempt: z.number().int().min(1),
+      item_index: z.number().int().min(0).optional().describe("A map step's item (SPEC §17): its position in the step's list, from 0; absent for an ordinary step"),
+      item_digest: digestSetSchema.optional().describe("sha256 of the item as canonical JSON (RFC 8785); with item_index only"),
     }),
     manifest: z.looseObject({
       id: z.uuid(),

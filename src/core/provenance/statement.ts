@@ -17,7 +17,8 @@ export interface ProvenanceRecord {
     readonly artifacts: ReadonlyArray<{ name: string; uri: string; sha256: string; bytes: number; verified: boolean; verification: string }>;
   };
   readonly run: { readonly id: string; readonly inputs: unknown };
-  readonly step: { readonly key: string; readonly stepRunId: string; readonly attempt: number };
+  /** A map step's item (SPEC §17): its index, and the item itself (named in the statement by its digest). */
+  readonly step: { readonly key: string; readonly stepRunId: string; readonly attempt: number; readonly itemIndex?: number; readonly item?: unknown };
   readonly manifest: { readonly id: string; readonly name: string; readonly version: number; readonly contentHash: string };
   /** The contract's declared inputs with their values (core/contract-inputs.ts); undefined when not found. */
   readonly inputs: ReadonlyArray<{ name: string; from: string | null; value: unknown }>;
@@ -47,7 +48,12 @@ export function buildStatement(record: ProvenanceRecord): Statement {
   const predicate: AttestationPredicate = {
     attestation_id: attestation.id,
     run: { id: record.run.id, inputs_digest: digestOf(record.run.inputs ?? {}) },
-    step: { key: record.step.key, step_run_id: record.step.stepRunId, attempt: record.step.attempt },
+    step: {
+      key: record.step.key,
+      step_run_id: record.step.stepRunId,
+      attempt: record.step.attempt,
+      ...(record.step.itemIndex === undefined ? {} : { item_index: record.step.itemIndex, item_digest: digestOf(record.step.item) }),
+    },
     manifest: { id: record.manifest.id, name: record.manifest.name, version: record.manifest.version, content_hash: record.manifest.contentHash },
     contract: attestation.contractSnapshot,
     inputs: record.inputs.map((input) => ({ name: input.name, from: input.from, digest: input.value === undefined ? null : digestOf(input.value) })),

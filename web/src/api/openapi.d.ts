@@ -646,6 +646,14 @@ export interface components {
                 };
                 step: {
                     attempt: number;
+                    /** @description sha256 of the item as canonical JSON (RFC 8785); with item_index only */
+                    item_digest?: {
+                        sha256: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                    /** @description A map step's item (SPEC §17): its position in the step's list, from 0; absent for an ordinary step */
+                    item_index?: number;
                     key: string;
                     /** Format: uuid */
                     step_run_id: string;
