@@ -163,6 +163,40 @@ for (const driver of testDrivers()) {
       await expect(database.db.execute(sql`UPDATE compute_artifacts SET verified = true`)).rejects.toMatchObject({ cause: { code: '23514' } });
     });
 
+    it('upgrades a database holding runs from before map steps: their step runs are ordinary ones, and items are unique per (run, step, item, attempt)', async () => {
+      database = await driver.empty();
+      await database.migrate(migrationsUpTo('0005_run_events'));
+      await database.db.execute(sql`
+        WITH m AS (
+          INSERT INTO manifests (name, version, document, content_hash) VALUES ('old', 1, '{}', 'h') RETURNING id
+        ), s AS (
+          INSERT INTO manifest_steps (manifest_id, key, position, prompt) SELECT id, 'A', 0, 'hello' FROM m RETURNING id
+        ), r AS (
+          INSERT INTO dag_runs (manifest_id, status, started_at, ended_at) SELECT id, 'error', now(), now() FROM m RETURNING id
+        )
+        INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, ended_at, error)
+        SELECT r.id, s.id, 'A', 'FAIL', 1, now(), '{"message":"x"}' FROM r, s`);
+      expect(await database.migrate()).toContain('0006_map_items');
+      const old = await queryRows<{ step_key: string; item_index: number | null; item: unknown; for_each: string | null }>(
+        database.db,
+        sql`SELECT sr.step_key, sr.item_index, sr.item, ms.for_each FROM dag_step_runs sr JOIN manifest_steps ms ON ms.id = sr.manifest_step_id`,
+      );
+      expect(old).toEqual([{ step_key: 'A', item_index: null, item: null, for_each: null }]);
+      // An ordinary step's attempt stays unique…
+      const again = sql`INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, ended_at, error)
+        SELECT run_id, manifest_step_id, step_key, 'FAIL', 1, now(), '{}' FROM dag_step_runs LIMIT 1`;
+      expect(violatedConstraint(await failure(database.db.execute(again)))).toBe('dag_step_runs_run_id_step_key_attempt_key');
+      // … items of the same step and attempt are distinct step runs, each unique per item.
+      const item = (index: number) => sql`INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, item_index, item)
+        SELECT run_id, manifest_step_id, step_key, 'RUNNING', 1, ${index}, '"doc"' FROM dag_step_runs WHERE item_index IS NULL LIMIT 1`;
+      await database.db.execute(item(0));
+      await database.db.execute(item(1));
+      expect(violatedConstraint(await failure(database.db.execute(item(1))))).toBe('dag_step_runs_run_id_step_key_item_index_attempt_key');
+      expect(violatedConstraint(await failure(database.db.execute(item(-1))))).toBe('dag_step_runs_item_index_check');
+      const noItem = sql`UPDATE dag_step_runs SET item = NULL WHERE item_index = 0`;
+      expect(violatedConstraint(await failure(database.db.execute(noItem)))).toBe('dag_step_runs_item_iff_item_index');
+    });
+
     describe('constraints', () => {
       /** A waiting compute step run in a waiting run; returns its id. */
       async function waitingStepRun(db: Database): Promise<string> {

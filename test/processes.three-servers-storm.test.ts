@@ -98,4 +98,51 @@ describe.runIf(url)('[postgres] three server processes in a storm of attests and
     );
     expect(left).toEqual({ runs: RUNS, success: RUNS, running_steps: 0, attestations: RUNS });
   }, 240_000);
+
+  it('map steps in the storm: each item is attested once, a racing resume runs each task item once, and no (run, step, item, attempt) exists twice', async () => {
+    const urls = servers.map((s) => s.baseUrl);
+    const samples = ['s0', 's1', 's2'];
+    const stored = await api(urls[0]!, 'POST', '/api/manifests', {
+      name: 'storm-map',
+      steps: [
+        { key: 'B', step_type: 'compute', for_each: 'inputs.samples', compute_contract: { executor: 'lab', inputs: [], outputs: ['forecast_csv'], verification: 'operator_attest' } },
+        { key: 'C', depends_on: ['B'], for_each: 'inputs.samples', model: 'openai:m', prompt: 'map C for {{inputs.region}} item {{item}}' },
+      ],
+    });
+    expect(stored.status).toBe(201);
+    const regions = Array.from({ length: 10 }, (_, i) => `map-storm-${i}`);
+    const outcomes = await Promise.all(
+      regions.map(async (region, i) => {
+        const run = await api(urls[i % 3]!, 'POST', '/api/runs', { manifest_id: stored.body.id, inputs: { region, samples } });
+        expect(run.body.status).toBe('waiting');
+        const waits = run.body.waiting_on as Array<{ step_run_id: string; item_index: number }>;
+        // Every item's attest to two servers at once, then every resume to all three.
+        const attests = await Promise.all(
+          waits.flatMap((wait) => [0, 1].map((k) => api(urls[(i + k) % 3]!, 'POST', `/api/runs/${run.body.id}/steps/${wait.step_run_id}/attest`, attestation(region)))),
+        );
+        const resumes = await Promise.all(urls.map((server) => api(server, 'POST', `/api/runs/${run.body.id}/resume`)));
+        return { region, runId: run.body.id as string, attests, resumes };
+      }),
+    );
+    for (const { region, runId, attests, resumes } of outcomes) {
+      expect(attests.map((a) => a.status).sort(), region).toEqual([201, 201, 201, 409, 409, 409]);
+      expect(resumes.map((r) => r.status).sort(), region).toEqual([200, 409, 409]);
+      const shown = (await api(urls[0]!, 'GET', `/api/runs/${runId}`)).body;
+      expect(shown.status).toBe('success');
+      expect(shown.step_runs.map((s: { step_key: string; item_index: number; attempt: number; status: string }) => `${s.step_key}[${s.item_index}]${s.attempt}:${s.status}`)).toEqual([
+        'B[0]1:SUCCESS',
+        'B[1]1:SUCCESS',
+        'B[2]1:SUCCESS',
+        'C[0]1:SUCCESS',
+        'C[1]1:SUCCESS',
+        'C[2]1:SUCCESS',
+      ]);
+      for (const sample of samples) expect(llm.count(`map C for ${region} item ${sample}`), `${region} ${sample}`).toBe(1);
+    }
+    const [duplicates] = await queryRows<{ n: number }>(
+      pg.database.db,
+      sql`SELECT count(*)::int AS n FROM (SELECT run_id, step_key, item_index, attempt FROM dag_step_runs GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) d`,
+    );
+    expect(duplicates!.n).toBe(0);
+  }, 240_000);
 });
