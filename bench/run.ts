@@ -13,6 +13,7 @@ import { openBenchDatabase, type BenchDbName } from './databases.js';
 import { authCost } from './auth-cost.js';
 import { engineBenchmarks } from './engine.js';
 import { httpBenchmarks } from './http.js';
+import { mapBenchmarks } from './maps.js';
 import { printTable, summarize, writeResults, type Measurement } from './report.js';
 import { validationBenchmarks } from './validation.js';
 
@@ -63,6 +64,7 @@ for (let r = 1; r <= repetitions; r++) {
     const db = await openBenchDatabase(name, serverUrl);
     try {
       measured.push(...(await engineBenchmarks(db, quick)));
+      measured.push(...(await mapBenchmarks(db, quick)));
       measured.push(...(await authCost(db, quick)));
       // The benchmark's own connections end here, so that the database's memory measured next is the server's.
       await db.database.close();

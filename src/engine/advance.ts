@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { RunLeaseLostError } from '../core/errors.js';
 import { unitName } from '../core/map-items.js';
 import type { ClaimedRun, FlushResult, RunnerGuard, RunnerWrite, StepRunState } from '../core/run-store.js';
@@ -111,8 +112,11 @@ class Runner {
     private readonly run: RunToAdvance,
     options: AdvanceOptions,
   ) {
+    const signal = AbortSignal.any([this.cancelled.signal, this.halted.signal]);
+    // Every call in flight listens to it (its request, its provider's queue): as many as run at once.
+    setMaxListeners(0, signal);
     this.io = {
-      signal: AbortSignal.any([this.cancelled.signal, this.halted.signal]),
+      signal,
       decide: () => (this.stopping() ? undefined : this.seenSeq),
       queue: (write) => this.batch.queue(write),
       flush: () => this.batch.flush(),
