@@ -84,8 +84,8 @@ program
   .argument('<files...>', 'manifest files (YAML or JSON)')
   .addHelpText('after', '\nExample:\n  $ stepgate validate examples/quarterly-forecast.yaml')
   .action(async (files: string[]) => {
-    const { validateCommand } = await import('./cli/commands/validate.js');
-    exitCode = validateCommand(files, out());
+    const [{ validateCommand }, { providerNames }] = await Promise.all([import('./cli/commands/validate.js'), import('./config.js')]);
+    exitCode = validateCommand(files, out(), providerNames());
   });
 
 program

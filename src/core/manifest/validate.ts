@@ -181,7 +181,8 @@ function modelIssues(step: RawStep, at: (step: RawStep, ...rest: Array<string | 
   if (typeof model !== 'string' || !model.includes(':')) return [];
   const provider = model.slice(0, model.indexOf(':'));
   if (options.providers.includes(provider)) return [];
-  return [{ path: at(step, 'model'), message: `unknown provider "${provider}": expected one of ${list(options.providers)}` }];
+  const named = step.key === undefined ? `steps[${step.index}]` : `step "${step.key}"`;
+  return [{ path: at(step, 'model'), message: `${named} names the unknown provider "${provider}": expected one of ${list(options.providers)}` }];
 }
 
 function outputSchemaIssues(step: RawStep, at: (step: RawStep, ...rest: Array<string | number>) => string): Issue[] {
