@@ -113,10 +113,14 @@ program
 
 program
   .command('status')
-  .description('Show a run: its steps with status, timings, attempts and artifacts.')
+  .description("Show a run: its steps with status, timings, attempts and artifacts, and the tokens it used; with --step, one step's evidence.")
   .argument('<run>', 'run id')
-  .action(async (run: string) => {
-    exitCode = await statusCommand(api(), out(), run);
+  .option('--step <step>', "one step's evidence (key or step-run id): its system prompt and prompt, the LLM call, the output or the attestation")
+  .action(async (run: string, options: { step?: string }) => {
+    if (options.step !== undefined) {
+      const { stepEvidenceCommand } = await import('./cli/commands/evidence.js');
+      exitCode = await stepEvidenceCommand(api(), out(), run, options.step);
+    } else exitCode = await statusCommand(api(), out(), run);
   });
 
 program

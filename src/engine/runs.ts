@@ -45,7 +45,7 @@ function missingInputs(plan: Plan, inputs: Record<string, unknown>): Issue[] {
   const issues: Issue[] = [];
   const seen = new Set<string>();
   for (const step of plan.steps) {
-    for (const ref of step.template?.references ?? []) {
+    for (const ref of [...(step.template?.references ?? []), ...(step.system?.references ?? [])]) {
       if (ref.conditional || ref.parts[0] !== 'inputs' || seen.has(ref.original)) continue;
       if (lookup({ inputs }, ref.parts) === undefined) {
         seen.add(ref.original);

@@ -34,17 +34,22 @@ export async function runTaskStep(
   batch: Batch,
 ): Promise<StepState | undefined> {
   const template = step.template!;
-  const values = valuesUsed(context, template.references);
+  const values = valuesUsed(context, [...(step.system?.references ?? []), ...template.references]);
   let prompt: string | undefined;
+  let system: string | undefined;
   let renderError: { message: string } | undefined;
+  let rendering = 'system prompt';
   try {
+    // The system prompt (SPEC §16) is rendered like the prompt, and sent first.
+    system = step.system?.render(context);
+    rendering = 'prompt';
     prompt = template.render(context);
   } catch (err) {
     if (!(err instanceof TemplateRenderError)) throw err;
-    renderError = { message: `the prompt could not be rendered: ${err.message}` };
+    renderError = { message: `the ${rendering} could not be rendered: ${err.message}` };
   }
-  const messages = prompt === undefined ? undefined : [{ role: 'user' as const, content: prompt }];
-  const promptRecord = { template: template.source, values, messages, error: renderError };
+  const messages = prompt === undefined ? undefined : [...(system === undefined ? [] : [{ role: 'system' as const, content: system }]), { role: 'user' as const, content: prompt }];
+  const promptRecord = { template: template.source, systemTemplate: step.system?.source ?? null, values, messages, error: renderError };
   if (current?.status === 'RUNNING') batch.queue({ kind: 'restart', stepRunId: current.id, attempt: current.attempt, prompt: promptRecord });
   else batch.queue({ kind: 'start', manifestStepId: step.manifestStepId, stepKey: step.key, attempt, prompt: promptRecord });
   const { started } = await batch.flush();

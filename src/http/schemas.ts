@@ -36,6 +36,7 @@ export const manifestStepSchema = z
     step_type: z.enum(['task', 'compute']).nullable().describe('null means task'),
     depends_on: z.array(z.string()),
     prompt: z.string().nullable(),
+    system: z.string().nullable().describe('The system prompt template, or null'),
     model: z.string().nullable(),
     // z.unknown() admits null already; .nullable() would add an empty anyOf branch to the document.
     params: json.describe('The step params as written, or null'),
@@ -144,7 +145,16 @@ export const stepRunDetailSchema = stepRunSchema
     compute_contract: json.describe('compute steps only'),
     artifacts: z
       .object({
-        prompts: z.array(z.object({ ...artifactBase, template: z.string(), values: json, messages: json, error: json })),
+        prompts: z.array(
+          z.object({
+            ...artifactBase,
+            template: z.string(),
+            system_template: z.string().nullable().describe("The step's system prompt template, or null; the rendered system message is the first of messages"),
+            values: json,
+            messages: json,
+            error: json,
+          }),
+        ),
         llm_calls: z.array(
           z.object({
             ...artifactBase,

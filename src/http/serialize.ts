@@ -33,6 +33,7 @@ export function manifestJson(manifest: StoredManifest) {
       step_type: step.stepType as 'task' | 'compute' | null,
       depends_on: step.dependsOn,
       prompt: step.prompt,
+      system: step.system,
       model: step.model,
       params: step.params,
       output: step.output,
@@ -113,7 +114,15 @@ export function stepRunDetailJson(detail: Awaited<ReturnType<typeof showStepRun>
     compute_contract: step.contract ?? null,
     artifacts: artifacts
       ? {
-          prompts: artifacts.prompts.map((p) => ({ attempt: p.attempt, created_at: iso(p.createdAt), template: p.template, values: p.values, messages: p.messages ?? null, error: p.error ?? null })),
+          prompts: artifacts.prompts.map((p) => ({
+            attempt: p.attempt,
+            created_at: iso(p.createdAt),
+            template: p.template,
+            system_template: p.systemTemplate,
+            values: p.values,
+            messages: p.messages ?? null,
+            error: p.error ?? null,
+          })),
           llm_calls: artifacts.calls.map((c) => ({
             attempt: c.attempt,
             created_at: iso(c.createdAt),

@@ -125,14 +125,19 @@ function semanticIssues(value: unknown, options: ValidateOptions): Issue[] {
     }
   }
   for (const step of steps) {
-    if (typeof step.raw.prompt !== 'string' || step.key === undefined) continue;
-    const analysis = analyzeTemplate(step.raw.prompt);
-    if (!analysis.ok) {
-      issues.push({ path: at(step, 'prompt'), message: analysis.message });
-      continue;
-    }
-    for (const ref of analysis.references) {
-      references.push({ step, parts: ref.parts, report: (message) => issues.push({ path: at(step, 'prompt'), message: `{{${ref.original}}}: ${message}` }) });
+    if (step.key === undefined) continue;
+    // The system prompt is a template like the prompt: the same subset, the same references.
+    for (const field of ['prompt', 'system'] as const) {
+      const template = step.raw[field];
+      if (typeof template !== 'string') continue;
+      const analysis = analyzeTemplate(template);
+      if (!analysis.ok) {
+        issues.push({ path: at(step, field), message: analysis.message });
+        continue;
+      }
+      for (const ref of analysis.references) {
+        references.push({ step, parts: ref.parts, report: (message) => issues.push({ path: at(step, field), message: `{{${ref.original}}}: ${message}` }) });
+      }
     }
   }
   const targets = new Set(references.flatMap((ref) => (ref.parts[0] === 'steps' && ref.parts[1] !== undefined ? [ref.parts[1]] : [])));
@@ -167,7 +172,7 @@ function stepKindIssues(step: RawStep, at: (step: RawStep, ...rest: Array<string
         message: 'a compute step needs a compute_contract with executor, inputs, outputs and verification: "operator_attest", found none',
       });
     }
-    for (const key of ['prompt', 'model', 'params', 'output'] as const) {
+    for (const key of ['prompt', 'system', 'model', 'params', 'output'] as const) {
       if (raw[key] !== undefined) {
         issues.push({ path: at(step, key), message: `a compute step calls no LLM, so it takes no ${key}: remove it, or make this a task step` });
       }

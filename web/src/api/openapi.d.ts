@@ -700,6 +700,8 @@ export interface components {
             prompt: string | null;
             /** @description null means task */
             step_type: ("task" | "compute") | null;
+            /** @description The system prompt template, or null */
+            system: string | null;
         };
         ManifestSummary: {
             /** @description sha256 of the normalized manifest as canonical JSON */
@@ -900,6 +902,8 @@ export interface components {
                     created_at: string;
                     error: unknown;
                     messages: unknown;
+                    /** @description The step's system prompt template, or null; the rendered system message is the first of messages */
+                    system_template: string | null;
                     template: string;
                     values: unknown;
                 }[];
@@ -1279,6 +1283,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1340,6 +1346,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1401,6 +1409,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1462,6 +1472,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1523,6 +1535,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1694,6 +1708,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1755,6 +1771,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1816,6 +1834,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1877,6 +1897,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1938,6 +1960,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
