@@ -42,7 +42,22 @@ export interface RunJson {
   ready_to_resume: boolean;
   cancel_reason: string | null;
   waiting_on: Array<{ step_run_id: string; step_key: string }>;
+  /** Tokens the run's LLM calls used (absent from servers before SPEC §16). */
+  usage?: RunUsageJson;
   step_runs: StepRunJson[];
+}
+
+export interface TokenCountsJson {
+  calls: number;
+  tries: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  calls_without_usage: number;
+}
+
+export interface RunUsageJson extends TokenCountsJson {
+  by_model: Array<TokenCountsJson & { provider: string; model: string }>;
 }
 
 export interface ManifestStepJson {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InputsInvalidError, ManifestNotFoundError, RunExistsError, RunNotFoundError, StepRunNotFoundError, type Issue } from '../core/errors.js';
 import { lookup } from '../core/template.js';
 import * as runs from '../storage/runs.js';
+import type { RunUsageRow } from '../storage/run-usage.js';
 import { isUniqueViolation } from '../storage/sqlstate.js';
 import { advanceHeldRun } from './advance.js';
 import type { EngineDeps } from './deps.js';
@@ -15,6 +16,8 @@ export interface RunView {
   readonly plan: Plan;
   readonly stepRuns: runs.StepRunRow[];
   readonly attestations: ReadonlyMap<string, runs.AttestationWithArtifacts>;
+  /** Tokens the run's LLM calls used, by provider and model (SPEC §16). */
+  readonly usage: readonly RunUsageRow[];
 }
 
 /** POST /api/runs: create a run and execute it until it waits or ends. */

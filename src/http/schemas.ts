@@ -116,6 +116,23 @@ export const stepRunSchema = z
   })
   .meta({ id: 'StepRun' });
 
+const tokenCounts = {
+  calls: z.number().int().describe('LLM calls: one per attempt of a task step (a retried step counts each attempt)'),
+  tries: z.number().int().describe('HTTP requests those calls took, their own retries included'),
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+  calls_without_usage: z.number().int().describe('Calls whose provider reported no token usage (counted as 0)'),
+};
+
+export const runUsageSchema = z
+  .object({
+    ...tokenCounts,
+    by_model: z.array(z.object({ provider: z.string(), model: z.string(), ...tokenCounts })).describe('By provider (its name in manifests) and model, ordered by both'),
+  })
+  .describe("Tokens the run's LLM calls used, as the providers reported them, over every call of every attempt (failed and truncated ones included)")
+  .meta({ id: 'RunUsage' });
+
 export const runSchema = z
   .object({
     id: z.uuid(),
@@ -132,11 +149,12 @@ export const runSchema = z
     waiting_on: z
       .array(z.object({ step_run_id: z.uuid(), step_key: z.string() }))
       .describe('The step runs waiting for attestation, in execution order'),
+    usage: runUsageSchema,
     step_runs: z.array(stepRunSchema),
   })
   .meta({ id: 'Run' });
 
-export const runSummarySchema = runSchema.omit({ step_runs: true, waiting_on: true }).meta({ id: 'RunSummary' });
+export const runSummarySchema = runSchema.omit({ step_runs: true, waiting_on: true, usage: true }).meta({ id: 'RunSummary' });
 
 const artifactBase = { attempt: z.number().int(), created_at: z.string() };
 export const stepRunDetailSchema = stepRunSchema

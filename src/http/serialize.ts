@@ -63,7 +63,22 @@ export function runJson(view: RunView) {
   return {
     ...runSummaryJson(view.run),
     waiting_on: stepRuns.filter((s) => s.status === 'WAITING_FOR_ATTESTATION').map((s) => ({ step_run_id: s.id, step_key: s.step_key })),
+    usage: usageJson(view.usage),
     step_runs: stepRuns,
+  };
+}
+
+/** The run's tokens in all, and by provider and model. */
+export function usageJson(byModel: RunView['usage']) {
+  const sum = (pick: (row: RunView['usage'][number]) => number) => byModel.reduce((total, row) => total + pick(row), 0);
+  return {
+    calls: sum((row) => row.calls),
+    tries: sum((row) => row.tries),
+    prompt_tokens: sum((row) => row.prompt_tokens),
+    completion_tokens: sum((row) => row.completion_tokens),
+    total_tokens: sum((row) => row.total_tokens),
+    calls_without_usage: sum((row) => row.calls_without_usage),
+    by_model: byModel.map((row) => ({ ...row })),
   };
 }
 

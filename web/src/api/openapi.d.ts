@@ -805,6 +805,7 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "running" | "waiting" | "success" | "error" | "cancelled";
             step_runs: components["schemas"]["StepRun"][];
+            usage: components["schemas"]["RunUsage"];
             /** @description The step runs waiting for attestation, in execution order */
             waiting_on: {
                 step_key: string;
@@ -852,6 +853,32 @@ export interface components {
             started_at: string | null;
             /** @enum {string} */
             status: "pending" | "running" | "waiting" | "success" | "error" | "cancelled";
+        };
+        /** @description Tokens the run's LLM calls used, as the providers reported them, over every call of every attempt (failed and truncated ones included) */
+        RunUsage: {
+            /** @description By provider (its name in manifests) and model, ordered by both */
+            by_model: {
+                /** @description LLM calls: one per attempt of a task step (a retried step counts each attempt) */
+                calls: number;
+                /** @description Calls whose provider reported no token usage (counted as 0) */
+                calls_without_usage: number;
+                completion_tokens: number;
+                model: string;
+                prompt_tokens: number;
+                provider: string;
+                total_tokens: number;
+                /** @description HTTP requests those calls took, their own retries included */
+                tries: number;
+            }[];
+            /** @description LLM calls: one per attempt of a task step (a retried step counts each attempt) */
+            calls: number;
+            /** @description Calls whose provider reported no token usage (counted as 0) */
+            calls_without_usage: number;
+            completion_tokens: number;
+            prompt_tokens: number;
+            total_tokens: number;
+            /** @description HTTP requests those calls took, their own retries included */
+            tries: number;
         };
         StepRun: {
             /** @description 1, 2, …: a retry adds a step run with the next attempt; a step taken over after its process died counts the repeat in place */
