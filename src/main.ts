@@ -47,6 +47,7 @@ Examples:
   $ stepgate retry RUN_ID                             # a new attempt for the failed steps
   $ stepgate cancel RUN_ID --reason "superseded"
   $ stepgate token create --name ana --role operator --expires 90d
+  $ stepgate providers                                # the LLM providers manifests may name
   $ stepgate provenance RUN_ID --out audit/
   $ stepgate verify audit/B.attempt-1.intoto.json forecast.csv --key audit/keys.json
 
@@ -231,6 +232,15 @@ program
   .action(async (statement: string, files: string[], options: { key?: string }) => {
     const { verifyCommand } = await import('./cli/commands/verify.js');
     exitCode = await verifyCommand(api, out(), statement, files, options);
+  });
+
+program
+  .command('providers')
+  .description('List the LLM providers manifests may name (model: "<provider>:<model>"): kind, base URL, key variable and whether it is set (never the key), max_concurrency, models.')
+  .addHelpText('after', '\nProviders are built in (offline, openai, anthropic) or named in the providers file (STEPGATE_PROVIDERS_FILE, default ./stepgate.providers.yaml; docs/providers.md).')
+  .action(async () => {
+    const { providersCommand } = await import('./cli/commands/providers.js');
+    exitCode = await providersCommand(api(), out());
   });
 
 const keys = program.command('keys').description("The server's provenance signing keys (Ed25519).");

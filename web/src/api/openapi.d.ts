@@ -191,6 +191,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The LLM providers manifests may name: built in, and those of the providers file
+         * @description Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
+         */
+        get: operations["listProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs": {
         parameters: {
             query?: never;
@@ -760,6 +780,22 @@ export interface components {
             status: number;
             title: string;
             type: string;
+        };
+        Provider: {
+            /** @description The environment variable its key is read from (a name, never the key); null when it takes none */
+            api_key_env: string | null;
+            /** @description Where its requests go; null for offline */
+            base_url: string | null;
+            /** @description Whether that variable held a key when the server started */
+            key_set: boolean;
+            /** @description The protocol: offline, openai (chat completions) or anthropic (Messages API) */
+            kind: ("offline" | "openai" | "anthropic") | null;
+            /** @description Calls in flight at once to it, per server process */
+            max_concurrency: number;
+            /** @description The models it serves, when it can list them (GET /models, cached a minute); null otherwise */
+            models: string[] | null;
+            /** @description What a manifest writes: model: "<name>:<model>" */
+            name: string;
         };
         PublicKey: {
             /** @description The key that signs new envelopes; retired keys verify what they signed */
@@ -2077,6 +2113,37 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Provider"][];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
