@@ -10,7 +10,7 @@ export interface ProviderView {
   readonly apiKeyEnv: string | null;
   readonly keySet: boolean;
   readonly maxConcurrency: number;
-  /** The models it serves, when it can list them (asked at most once a minute, for 5 s at most); else null. */
+  /** The models it serves, when it can list them (asked at most once a minute, for 5 s at most; not asked without its key); else null. */
   readonly models: readonly string[] | null;
 }
 
@@ -24,7 +24,9 @@ export async function listProviders(deps: Pick<EngineDeps, 'providers'>): Promis
       apiKeyEnv: provider.info?.apiKeyEnv ?? null,
       keySet: provider.info?.keySet ?? false,
       maxConcurrency: provider.maxConcurrency ?? DEFAULT_PROVIDER_CONCURRENCY,
-      models: (await provider.listModels?.().catch(() => undefined)) ?? null,
+      // A provider waiting for a key it does not have is not asked (the built-in ones, unset,
+      // would otherwise call the public APIs for a 401 on every listing).
+      models: (provider.info?.apiKeyEnv && !provider.info.keySet ? undefined : await provider.listModels?.().catch(() => undefined)) ?? null,
     })),
   );
 }
