@@ -55,6 +55,7 @@ providers:
     expect(config.providers[1]).toMatchObject({ kind: 'openai', baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'TEAM_OPENAI_KEY', apiKey: 'team' });
     expect(refusal('providers:\n  openai: { kind: anthropic }\n')).toContain('providers.openai.kind: "openai" is the built-in openai provider: its kind is openai');
     expect(refusal('providers:\n  offline: { kind: openai, base_url: "http://x/v1" }\n')).toContain('"offline" is the built-in deterministic provider and cannot be configured');
+    expect(refusal('providers:\n  claude: { kind: anthropic, base_url: "https://api.anthropic.com/v1" }\n')).toContain('providers.claude.base_url: a kind anthropic base_url is the server without /v1');
   });
 
   it('refuses each mistake docs/providers.md shows with the error it shows', () => {

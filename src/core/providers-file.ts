@@ -164,6 +164,9 @@ function ruleIssues(value: unknown): Issue[] {
     if ((name === 'openai' || name === 'anthropic') && entry.kind !== undefined && entry.kind !== name) {
       issues.push({ path: at('kind'), message: `"${name}" is the built-in ${name} provider: its kind is ${name} (choose another name for a ${String(entry.kind)} endpoint)` });
     }
+    if (entry.kind === 'anthropic' && typeof entry.base_url === 'string' && /\/v1\/?$/.test(entry.base_url)) {
+      issues.push({ path: at('base_url'), message: 'a kind anthropic base_url is the server without /v1 (the client adds /v1/messages), e.g. "https://api.anthropic.com": remove the /v1' });
+    }
     if (entry.kind === 'openai' && entry.base_url === undefined && name !== 'openai') {
       issues.push({ path: at('base_url'), message: 'required: a kind openai provider needs the base_url of its server (e.g. "http://127.0.0.1:8000/v1"); the public OpenAI API is the built-in provider "openai"' });
     }
