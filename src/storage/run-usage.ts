@@ -15,13 +15,11 @@ export interface RunUsageRow {
   readonly calls_without_usage: number;
 }
 
-/** A number a provider reported, or NULL: evidence is stored as the provider sent it. */
-const tokens = (field: string) => sql.raw(`CASE WHEN jsonb_typeof(c.usage -> '${field}') = 'number' THEN (c.usage ->> '${field}')::numeric END`);
-
 /**
  * A correlated subquery for the run row aliased `r`: its usage by provider and model over
  * every LLM call artifact of its step runs — every attempt, failed ones (a truncated reply is
- * paid for) and retried ones included — as a JSON array ordered by provider and model.
+ * paid for) and retried ones included — as a JSON array ordered by provider and model. A
+ * count a provider did not report as a number is NULL (evidence is stored as it was sent).
  */
 export const runUsageColumn = sql`COALESCE((
   SELECT json_agg(json_build_object('provider', u.provider, 'model', u.model, 'calls', u.calls, 'tries', u.tries,
@@ -29,10 +27,14 @@ export const runUsageColumn = sql`COALESCE((
            'calls_without_usage', u.calls_without_usage) ORDER BY u.provider, u.model)
   FROM (
     SELECT c.provider, c.model, count(*)::int AS calls, sum(c.tries)::int AS tries,
-           COALESCE(sum(${tokens('prompt_tokens')}), 0)::bigint AS prompt_tokens,
-           COALESCE(sum(${tokens('completion_tokens')}), 0)::bigint AS completion_tokens,
-           COALESCE(sum(COALESCE(${tokens('total_tokens')}, ${tokens('prompt_tokens')} + ${tokens('completion_tokens')})), 0)::bigint AS total_tokens,
-           (count(*) FILTER (WHERE ${tokens('prompt_tokens')} IS NULL AND ${tokens('completion_tokens')} IS NULL))::int AS calls_without_usage
-    FROM llm_call_artifacts c JOIN dag_step_runs s ON s.id = c.step_run_id
+           COALESCE(sum(t.p), 0)::bigint AS prompt_tokens, COALESCE(sum(t.c), 0)::bigint AS completion_tokens,
+           COALESCE(sum(COALESCE(t.t, t.p + t.c)), 0)::bigint AS total_tokens,
+           (count(*) FILTER (WHERE t.p IS NULL AND t.c IS NULL))::int AS calls_without_usage
+    FROM dag_step_runs s
+    JOIN llm_call_artifacts c ON c.step_run_id = s.id
+    CROSS JOIN LATERAL (SELECT
+      CASE WHEN jsonb_typeof(c.usage -> 'prompt_tokens') = 'number' THEN (c.usage ->> 'prompt_tokens')::numeric END AS p,
+      CASE WHEN jsonb_typeof(c.usage -> 'completion_tokens') = 'number' THEN (c.usage ->> 'completion_tokens')::numeric END AS c,
+      CASE WHEN jsonb_typeof(c.usage -> 'total_tokens') = 'number' THEN (c.usage ->> 'total_tokens')::numeric END AS t) t
     WHERE s.run_id = r.id
     GROUP BY c.provider, c.model) u), '[]'::json)`;
