@@ -3,7 +3,7 @@ import { delimiter, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigInvalidError } from './core/errors.js';
 import { DEFAULT_PROVIDER_CONCURRENCY } from './core/llm.js';
-import { BUILT_IN_PROVIDERS, parseProvidersFile, type ProviderSettings } from './core/providers-file.js';
+import { ANTHROPIC_PUBLIC_URL, BUILT_IN_PROVIDERS, parseProvidersFile, type ProviderSettings } from './core/providers-file.js';
 import { formatZodError } from './core/issues.js';
 import { isLoopback, type AuthOptions } from './http/auth/options.js';
 import { DEFAULT_ARTIFACT_SCHEMES } from './core/attestation.js';
@@ -59,7 +59,7 @@ const configSchema = z.object({
   STEPGATE_SHUTDOWN_TIMEOUT_MS: whole(30_000, 0),
   OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().optional(),
-  ANTHROPIC_BASE_URL: z.url().default('https://api.anthropic.com'),
+  ANTHROPIC_BASE_URL: z.url().default(ANTHROPIC_PUBLIC_URL),
   ANTHROPIC_API_KEY: z.string().optional(),
   /** Named providers (SPEC §16); unset: ./stepgate.providers.yaml when it exists. */
   STEPGATE_PROVIDERS_FILE: z.string().optional(),
@@ -169,8 +169,8 @@ export const DEFAULT_PROVIDERS_FILE = './stepgate.providers.yaml';
  * OPENAI_API_KEY) and `anthropic` (ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY), then the entries of
  * the providers file, each key read from the variable its `api_key_env` names. An entry named
  * `openai` or `anthropic` refines the built-in one (its limits, another key variable). A
- * missing STEPGATE_PROVIDERS_FILE, or a file that does not validate, is a ConfigInvalidError
- * naming the file and the line.
+ * STEPGATE_PROVIDERS_FILE that cannot be read, or a file that does not validate, is a
+ * ConfigInvalidError naming the file (and the line).
  */
 function readProviders(
   settings: Pick<z.output<typeof configSchema>, 'OPENAI_BASE_URL' | 'OPENAI_API_KEY' | 'ANTHROPIC_BASE_URL' | 'ANTHROPIC_API_KEY' | 'STEPGATE_LLM_TIMEOUT_MS' | 'STEPGATE_LLM_MAX_TRIES'>,
@@ -191,7 +191,8 @@ function readProviders(
     const defined: ProviderSettings = {
       name,
       kind: entry.kind,
-      baseUrl: entry.base_url ?? base?.baseUrl ?? 'https://api.anthropic.com',
+      // Validated: only a kind anthropic entry may leave base_url out (or one refining a built-in provider).
+      baseUrl: entry.base_url ?? base?.baseUrl ?? ANTHROPIC_PUBLIC_URL,
       apiKeyEnv,
       apiKey: apiKeyEnv === null ? undefined : env[apiKeyEnv],
       maxConcurrency: entry.max_concurrency ?? DEFAULT_PROVIDER_CONCURRENCY,

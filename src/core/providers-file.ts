@@ -15,6 +15,9 @@ import { formatPath, parseManifestSource } from './manifest/parse.js';
 export const BUILT_IN_PROVIDERS = ['offline', 'openai', 'anthropic'] as const;
 export type ProviderKind = 'offline' | 'openai' | 'anthropic';
 
+/** The public Messages API: where a kind anthropic provider goes unless its base_url (or ANTHROPIC_BASE_URL) says otherwise. */
+export const ANTHROPIC_PUBLIC_URL = 'https://api.anthropic.com';
+
 /** The `<provider>` of `model: "<provider>:<model>"`. */
 export const PROVIDER_NAME_PATTERN = /^[a-z][a-z0-9_-]*$/;
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;

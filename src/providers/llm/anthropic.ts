@@ -5,9 +5,6 @@ import { cachedModelList } from './model-list.js';
 import { MODEL_LIST_TTL_MS } from './openai.js';
 import { withTries, type TryPolicy } from './tries.js';
 
-/** The public Messages API; ANTHROPIC_BASE_URL or a providers-file `base_url` points elsewhere. */
-export const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
-
 /**
  * `max_tokens` when the step's `params` name none: the Messages API requires one. Enough for a
  * page-long memo; a reply that reaches it fails the step as truncated (raise
