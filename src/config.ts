@@ -1,6 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigInvalidError } from './core/errors.js';
+import { DEFAULT_PROVIDER_CONCURRENCY } from './core/llm.js';
+import { ANTHROPIC_PUBLIC_URL, BUILT_IN_PROVIDERS, parseProvidersFile, type ProviderSettings } from './core/providers-file.js';
 import { formatZodError } from './core/issues.js';
 import { isLoopback, type AuthOptions } from './http/auth/options.js';
 import { DEFAULT_ARTIFACT_SCHEMES } from './core/attestation.js';
@@ -56,6 +59,10 @@ const configSchema = z.object({
   STEPGATE_SHUTDOWN_TIMEOUT_MS: whole(30_000, 0),
   OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().optional(),
+  ANTHROPIC_BASE_URL: z.url().default(ANTHROPIC_PUBLIC_URL),
+  ANTHROPIC_API_KEY: z.string().optional(),
+  /** Named providers (SPEC §16); unset: ./stepgate.providers.yaml when it exists. */
+  STEPGATE_PROVIDERS_FILE: z.string().optional(),
   /** Per-try timeout of one LLM request. */
   STEPGATE_LLM_TIMEOUT_MS: whole(60_000, 1),
   /** Tries per LLM call for retryable failures (429, 5xx, network). */
@@ -98,8 +105,10 @@ export interface Config {
   readonly limits: InputLimits;
   readonly artifactSchemes: readonly string[];
   readonly shutdownTimeoutMs: number;
-  readonly openaiBaseUrl: string;
-  readonly openaiApiKey: string | undefined;
+  /** Every provider a manifest may name: the built-in ones, then those of the providers file. */
+  readonly providers: readonly ProviderSettings[];
+  /** The providers file read, if any. */
+  readonly providersFile: string | undefined;
   readonly llmTimeoutMs: number;
   readonly llmMaxTries: number;
   readonly runLeaseMs: number;
@@ -135,8 +144,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       limits: { maxSteps: env.STEPGATE_MAX_STEPS, maxStringLength: env.STEPGATE_MAX_STRING_LENGTH, maxDepth: env.STEPGATE_MAX_DEPTH },
       artifactSchemes: env.STEPGATE_ARTIFACT_SCHEMES,
       shutdownTimeoutMs: env.STEPGATE_SHUTDOWN_TIMEOUT_MS,
-      openaiBaseUrl: env.OPENAI_BASE_URL,
-      openaiApiKey: env.OPENAI_API_KEY,
+      ...readProviders(env, present),
       llmTimeoutMs: env.STEPGATE_LLM_TIMEOUT_MS,
       llmMaxTries: env.STEPGATE_LLM_MAX_TRIES,
       runLeaseMs: env.STEPGATE_RUN_LEASE_MS,
@@ -159,4 +167,75 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const problems = formatZodError(parsed.error).map((issue) => `${issue.path}: ${issue.message}`);
   throw new ConfigInvalidError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+}
+
+/** Where the providers file is looked for when STEPGATE_PROVIDERS_FILE is unset (used when it exists). */
+export const DEFAULT_PROVIDERS_FILE = './stepgate.providers.yaml';
+
+/**
+ * The providers a manifest may name (SPEC §16): `offline`, `openai` (OPENAI_BASE_URL,
+ * OPENAI_API_KEY) and `anthropic` (ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY), then the entries of
+ * the providers file, each key read from the variable its `api_key_env` names. An entry named
+ * `openai` or `anthropic` refines the built-in one (its limits, another key variable). A
+ * STEPGATE_PROVIDERS_FILE that cannot be read, or a file that does not validate, is a
+ * ConfigInvalidError naming the file (and the line).
+ */
+function readProviders(
+  settings: Pick<z.output<typeof configSchema>, 'OPENAI_BASE_URL' | 'OPENAI_API_KEY' | 'ANTHROPIC_BASE_URL' | 'ANTHROPIC_API_KEY' | 'STEPGATE_LLM_TIMEOUT_MS' | 'STEPGATE_LLM_MAX_TRIES'>,
+  env: Readonly<Record<string, string | undefined>>,
+): { providers: ProviderSettings[]; providersFile: string | undefined } {
+  const common = { maxConcurrency: DEFAULT_PROVIDER_CONCURRENCY, timeoutMs: settings.STEPGATE_LLM_TIMEOUT_MS, maxTries: settings.STEPGATE_LLM_MAX_TRIES, definedAt: 'built in' };
+  const builtIn: ProviderSettings[] = [
+    { ...common, name: 'offline', kind: 'offline', baseUrl: null, apiKeyEnv: null, apiKey: undefined },
+    { ...common, name: 'openai', kind: 'openai', baseUrl: settings.OPENAI_BASE_URL, apiKeyEnv: 'OPENAI_API_KEY', apiKey: settings.OPENAI_API_KEY },
+    { ...common, name: 'anthropic', kind: 'anthropic', baseUrl: settings.ANTHROPIC_BASE_URL, apiKeyEnv: 'ANTHROPIC_API_KEY', apiKey: settings.ANTHROPIC_API_KEY },
+  ];
+  const file = providersFileIn(env);
+  if (file === undefined) return { providers: builtIn, providersFile: undefined };
+  const providers = [...builtIn];
+  for (const { name, entry, line } of readProvidersFile(file).entries) {
+    const base = builtIn.find((provider) => provider.name === name);
+    const apiKeyEnv = entry.api_key_env ?? base?.apiKeyEnv ?? null;
+    const defined: ProviderSettings = {
+      name,
+      kind: entry.kind,
+      // Validated: only a kind anthropic entry may leave base_url out (or one refining a built-in provider).
+      baseUrl: entry.base_url ?? base?.baseUrl ?? ANTHROPIC_PUBLIC_URL,
+      apiKeyEnv,
+      apiKey: apiKeyEnv === null ? undefined : env[apiKeyEnv],
+      maxConcurrency: entry.max_concurrency ?? DEFAULT_PROVIDER_CONCURRENCY,
+      timeoutMs: entry.timeout_ms ?? settings.STEPGATE_LLM_TIMEOUT_MS,
+      maxTries: entry.max_tries ?? settings.STEPGATE_LLM_MAX_TRIES,
+      definedAt: line === undefined ? file : `${file}:${line}`,
+    };
+    if (base) providers[providers.indexOf(base)] = defined;
+    else providers.push(defined);
+  }
+  return { providers, providersFile: file };
+}
+
+/**
+ * The provider names a manifest may use on a server started with this environment: the
+ * built-in ones and those of the providers file (`stepgate validate`, offline).
+ */
+export function providerNames(env: Readonly<Record<string, string | undefined>> = process.env): string[] {
+  const file = providersFileIn(env);
+  const named = file === undefined ? [] : readProvidersFile(file).entries.map((entry) => entry.name);
+  return [...new Set([...BUILT_IN_PROVIDERS, ...named])];
+}
+
+function providersFileIn(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const named = env.STEPGATE_PROVIDERS_FILE;
+  if (named !== undefined && named !== '') return named;
+  return existsSync(DEFAULT_PROVIDERS_FILE) ? DEFAULT_PROVIDERS_FILE : undefined;
+}
+
+function readProvidersFile(file: string) {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigInvalidError(`Invalid configuration:\n  STEPGATE_PROVIDERS_FILE: cannot read the providers file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseProvidersFile(text, file);
 }

@@ -47,6 +47,7 @@ Examples:
   $ stepgate retry RUN_ID                             # a new attempt for the failed steps
   $ stepgate cancel RUN_ID --reason "superseded"
   $ stepgate token create --name ana --role operator --expires 90d
+  $ stepgate providers                                # the LLM providers manifests may name
   $ stepgate provenance RUN_ID --out audit/
   $ stepgate verify audit/B.attempt-1.intoto.json forecast.csv --key audit/keys.json
 
@@ -84,8 +85,8 @@ program
   .argument('<files...>', 'manifest files (YAML or JSON)')
   .addHelpText('after', '\nExample:\n  $ stepgate validate examples/quarterly-forecast.yaml')
   .action(async (files: string[]) => {
-    const { validateCommand } = await import('./cli/commands/validate.js');
-    exitCode = validateCommand(files, out());
+    const [{ validateCommand }, { providerNames }] = await Promise.all([import('./cli/commands/validate.js'), import('./config.js')]);
+    exitCode = validateCommand(files, out(), providerNames());
   });
 
 program
@@ -113,10 +114,14 @@ program
 
 program
   .command('status')
-  .description('Show a run: its steps with status, timings, attempts and artifacts.')
+  .description("Show a run: its steps with status, timings, attempts and artifacts, and the tokens it used; with --step, one step's evidence.")
   .argument('<run>', 'run id')
-  .action(async (run: string) => {
-    exitCode = await statusCommand(api(), out(), run);
+  .option('--step <step>', "one step's evidence (key or step-run id): its system prompt and prompt, the LLM call, the output or the attestation")
+  .action(async (run: string, options: { step?: string }) => {
+    if (options.step !== undefined) {
+      const { stepEvidenceCommand } = await import('./cli/commands/evidence.js');
+      exitCode = await stepEvidenceCommand(api(), out(), run, options.step);
+    } else exitCode = await statusCommand(api(), out(), run);
   });
 
 program
@@ -229,6 +234,15 @@ program
   .action(async (statement: string, files: string[], options: { key?: string }) => {
     const { verifyCommand } = await import('./cli/commands/verify.js');
     exitCode = await verifyCommand(api, out(), statement, files, options);
+  });
+
+program
+  .command('providers')
+  .description('List the LLM providers manifests may name (model: "<provider>:<model>"): kind, base URL, key variable and whether it is set (never the key), max_concurrency, models.')
+  .addHelpText('after', '\nProviders are built in (offline, openai, anthropic) or named in the providers file (STEPGATE_PROVIDERS_FILE, default ./stepgate.providers.yaml; docs/providers.md).')
+  .action(async () => {
+    const { providersCommand } = await import('./cli/commands/providers.js');
+    exitCode = await providersCommand(api(), out());
   });
 
 const keys = program.command('keys').description("The server's provenance signing keys (Ed25519).");

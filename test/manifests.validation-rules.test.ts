@@ -37,7 +37,11 @@ const RULES: Array<[string, unknown, string, RegExp]> = [
   ['bad name pattern', { name: 'Quarterly Forecast', steps: [taskA] }, 'name', /lowercase letters/],
   ['unknown key', { ...manifest(taskA), owner: 'me' }, 'owner', /unknown key "owner"/],
   ['no steps', { name: 'empty', steps: [] }, 'steps', /expected at least one step, found an empty array/],
-  ['unknown provider', manifest({ ...taskA, model: 'acme:big' }), 'steps[0].model', /unknown provider "acme"/],
+  ['unknown provider', manifest({ ...taskA, model: 'acme:big' }), 'steps[0].model', /^step "A" names the unknown provider "acme": expected one of "offline", "openai", "anthropic"$/],
+  ['system on a compute step', manifest(taskA, { ...computeB, system: 'You are careful.' }), 'steps[1].system', /compute step calls no LLM, so it takes no system/],
+  ['system reference to a step that is not upstream', manifest(taskA, computeB, { key: 'C', prompt: 'memo', system: 'Quote {{steps.B.notes}}.' }), 'steps[2].system', /\{\{steps\.B\.notes\}\}: step "B" is not upstream of "C"/],
+  ['system with a helper outside the safe subset', manifest({ ...taskA, system: '{{log inputs.region}}' }), 'steps[0].system', /log/],
+  ['an empty system', manifest({ ...taskA, system: '' }), 'steps[0].system', /non-empty string/],
 ];
 
 describeEachDriver(

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { LlmCallError } from '../src/core/llm.js';
 import { offlineProvider } from '../src/providers/llm/offline.js';
 import { createProviders } from '../src/providers/llm/registry.js';
-import { PROVIDER_NAMES } from '../src/providers/llm/names.js';
+import { builtInTestProviders } from './support/app.js';
+import { BUILT_IN_PROVIDERS as PROVIDER_NAMES } from '../src/core/providers-file.js';
 
 const ask = (content: string, output: { format: 'text' | 'json'; schema?: Record<string, unknown> }, model = 'echo') =>
   offlineProvider().complete({ stepKey: 'A', model, messages: [{ role: 'user', content }], params: {}, output });
@@ -29,8 +30,9 @@ describe('the offline provider', () => {
     await expect(ask('x', { format: 'text' }, 'fail')).rejects.toBeInstanceOf(LlmCallError);
   });
 
-  it('is registered with openai under the names manifests may use', () => {
-    const providers = createProviders({ openai: { baseUrl: 'http://127.0.0.1:9/v1', apiKey: undefined, timeoutMs: 1000, maxTries: 1 } });
+  it('is registered with openai and anthropic under the names manifests may use', () => {
+    const providers = createProviders(builtInTestProviders());
     expect([...providers.keys()]).toEqual([...PROVIDER_NAMES]);
+    expect([...providers.values()].map((provider) => provider.info?.kind)).toEqual(['offline', 'openai', 'anthropic']);
   });
 });

@@ -1,9 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { LlmProvider } from '../src/core/llm.js';
 import { createProviders } from '../src/providers/llm/registry.js';
 import { queryRows, type Database } from '../src/storage/database.js';
-import { testApp } from './support/app.js';
+import { builtInTestProviders, testApp } from './support/app.js';
 import { describeEachDriver } from './support/databases.js';
 import { startLatencyLlm, type LatencyLlm } from './support/latency-llm.js';
 import { startRun, stepOf, storeManifest, type RunJson } from './support/runs.js';
@@ -95,9 +94,9 @@ describeEachDriver('independent task steps run concurrently', (ctx) => {
   });
 
   it('a provider\'s max_concurrency holds across the runs of one process', async () => {
-    const base = createProviders({ openai: { baseUrl: llm.baseUrl, apiKey: 'k', timeoutMs: 5_000, maxTries: 1 } });
-    const providers = new Map<string, LlmProvider>([...base].map(([name, provider]) => [name, name === 'openai' ? { ...provider, maxConcurrency: 2 } : provider]));
-    const app = await testApp(ctx.database, { providers });
+    // As a providers file's `openai: { kind: openai, max_concurrency: 2 }` makes it.
+    const settings = builtInTestProviders({ openaiBaseUrl: llm.baseUrl }).map((provider) => (provider.name === 'openai' ? { ...provider, maxConcurrency: 2 } : provider));
+    const app = await testApp(ctx.database, { providers: createProviders(settings) });
     const manifestId = await storeManifest(app, fanOut('provider-limit', 4, () => 'openai:lat-40'));
     const runs = await Promise.all([1, 2, 3].map((i) => startRun(app, manifestId, { topic: `t${i}` })));
     expect(runs.map((run) => run.status)).toEqual(['success', 'success', 'success']);

@@ -46,7 +46,22 @@ export interface RunJson {
   cancel_reason: string | null;
   waiting_on: Array<{ step_run_id: string; step_key: string; item_index?: number }>;
   map_steps: Array<{ step_key: string; total: number | null; done: number; failed: number; waiting: number; running: number; cancelled: number }>;
+  /** Tokens the run's LLM calls used (absent from servers before SPEC §16). */
+  usage?: RunUsageJson;
   step_runs: StepRunJson[];
+}
+
+export interface TokenCountsJson {
+  calls: number;
+  tries: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  calls_without_usage: number;
+}
+
+export interface RunUsageJson extends TokenCountsJson {
+  by_model: Array<TokenCountsJson & { provider: string; model: string }>;
 }
 
 export interface ManifestStepJson {

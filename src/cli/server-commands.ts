@@ -51,17 +51,18 @@ export function serverLogger(level: string): Logger {
 export async function serveCommand(config: Config): Promise<void> {
   const logger = serverLogger(config.logLevel);
   const metrics = createPrometheusMetrics({ processMetrics: true });
-  const providers = meteredProviders(
-    createProviders({
-      openai: { baseUrl: config.openaiBaseUrl, apiKey: config.openaiApiKey, timeoutMs: config.llmTimeoutMs, maxTries: config.llmMaxTries },
-    }),
-    metrics,
-  );
+  const providers = meteredProviders(createProviders(config.providers), metrics);
   const defaultProvider = splitModel(config.defaultModel).provider;
   if (!providers.has(defaultProvider)) {
     throw new ConfigInvalidError(
       `STEPGATE_DEFAULT_MODEL names the unknown provider "${defaultProvider}"; use one of ${[...providers.keys()].join(', ')} (e.g. offline:echo or openai:gpt-4o-mini).`,
     );
+  }
+  for (const provider of config.providers) {
+    // A file entry that names a key variable nobody set: said once, by name (never a value).
+    if (provider.definedAt !== 'built in' && provider.apiKeyEnv !== null && provider.apiKey === undefined) {
+      logger.warn({ provider: provider.name, api_key_env: provider.apiKeyEnv }, `provider "${provider.name}" (${provider.definedAt}) reads its key from ${provider.apiKeyEnv}, which is not set: its requests go without a key`);
+    }
   }
   const database = await openDatabase(config);
   if (database.notice) logger.warn(database.notice);

@@ -75,10 +75,23 @@ export interface CallOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** What `GET /api/providers` shows of a provider: how it is reached — never its key. */
+export interface ProviderInfo {
+  readonly kind: 'offline' | 'openai' | 'anthropic';
+  /** Where its requests go; null for offline. */
+  readonly baseUrl: string | null;
+  /** The environment variable its key is read from (a name, never the key); null when it takes none. */
+  readonly apiKeyEnv: string | null;
+  /** Whether that variable held a key when the server started. */
+  readonly keySet: boolean;
+}
+
 export interface LlmProvider {
+  /** The name a manifest's `model: "<name>:<model>"` uses (built in, or from the providers file). */
   readonly name: string;
   /** Calls in flight at once per process (default DEFAULT_PROVIDER_CONCURRENCY); further calls queue. */
   readonly maxConcurrency?: number | undefined;
+  readonly info?: ProviderInfo | undefined;
   /**
    * One call. Aborted through `options.signal`: the request is cut off (no further try, no
    * backoff wait) and the call rejects with an LlmCallError of kind `aborted`.
@@ -89,6 +102,12 @@ export interface LlmProvider {
    * unreachable): then model names are not checked before a run starts.
    */
   knownModels?(): Promise<readonly string[] | undefined>;
+  /**
+   * The models to show an operator (`GET /api/providers`), or undefined when the provider
+   * cannot list them. Unlike knownModels, a model missing here is not refused (Anthropic
+   * lists dated ids, and a manifest may name an alias).
+   */
+  listModels?(): Promise<readonly string[] | undefined>;
 }
 
 /** `"openai:gpt-4o-mini"` → `{ provider: "openai", model: "gpt-4o-mini" }` */

@@ -66,6 +66,8 @@ export type RunnerGuard =
 
 export interface PromptRecord {
   readonly template: string;
+  /** The step's system prompt template, if any; the rendered system message is the first of `messages`. */
+  readonly systemTemplate?: string | null | undefined;
   readonly values: unknown;
   readonly messages: unknown;
   readonly error: unknown;

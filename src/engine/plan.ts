@@ -17,6 +17,8 @@ export interface PlannedStep {
   readonly type: 'task' | 'compute';
   readonly dependsOn: readonly string[];
   readonly template: CompiledTemplate | undefined;
+  /** The step's system prompt template, when it has one (SPEC §16). */
+  readonly system: CompiledTemplate | undefined;
   /** `provider:model` as written, or undefined for the default. */
   readonly model: string | undefined;
   readonly params: Readonly<Record<string, unknown>>;
@@ -42,6 +44,12 @@ export function createPlanCache(): PlanCache {
 
 const ajv = new Ajv({ strict: false, allErrors: true });
 
+/** Stored manifests were validated; a template that fails here fails its step when rendered. */
+function compiled(source: string): CompiledTemplate {
+  const analysis = analyzeTemplate(source);
+  return compileTemplate(source, analysis.ok ? analysis.references : []);
+}
+
 export function planOf(db: Db, cache: PlanCache, manifestId: string): Promise<Plan> {
   let plan = cache.get(manifestId);
   if (!plan) {
@@ -56,12 +64,8 @@ async function loadPlan(db: Db, manifestId: string): Promise<Plan> {
   const rows = await db.select().from(manifestSteps).where(eq(manifestSteps.manifestId, manifestId)).orderBy(asc(manifestSteps.position));
   const steps = rows.map((row): PlannedStep => {
     const output = (row.output as OutputSpec | null) ?? { format: 'text' };
-    let template: CompiledTemplate | undefined;
-    if (row.prompt !== null) {
-      const analysis = analyzeTemplate(row.prompt);
-      // Stored manifests were validated; a template that fails here fails its step when rendered.
-      template = compileTemplate(row.prompt, analysis.ok ? analysis.references : []);
-    }
+    const template = row.prompt === null ? undefined : compiled(row.prompt);
+    const system = row.system === null ? undefined : compiled(row.system);
     return {
       manifestStepId: row.id,
       key: row.key,
@@ -70,6 +74,7 @@ async function loadPlan(db: Db, manifestId: string): Promise<Plan> {
       type: row.stepType === 'compute' ? 'compute' : 'task',
       dependsOn: row.dependsOn,
       template,
+      system,
       model: row.model ?? undefined,
       params: (row.params as Record<string, unknown> | null) ?? {},
       output,

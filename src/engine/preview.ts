@@ -125,7 +125,8 @@ function mapEntry(state: RunState, step: PlannedStep, action: 'resume' | 'retry'
     const retried = action === 'retry' && (unit?.status === 'FAIL' || unit?.status === 'CANCELLED');
     if (unit?.status === 'SUCCESS') items.done++;
     else if (unit?.status === 'FAIL' && !retried) items.failed++;
-    else if (unit?.status === 'WAITING_FOR_ATTESTATION') (unit.dueAt !== null && unit.dueAt.getTime() < Date.now() ? items.failed++ : items.waiting++);
+    else if (unit?.status === 'WAITING_FOR_ATTESTATION' && unit.dueAt !== null && unit.dueAt.getTime() < Date.now()) items.failed++;
+    else if (unit?.status === 'WAITING_FOR_ATTESTATION') items.waiting++;
     else if (unit?.status === 'CANCELLED' && !retried) items.blocked++;
     else if (action === null) items.blocked++;
     else if (step.type === 'compute') items.waiting++;

@@ -3,6 +3,7 @@ import { InputsInvalidError, ManifestNotFoundError, RunExistsError, RunNotFoundE
 import { expandForEach } from '../core/map-items.js';
 import { lookup } from '../core/template.js';
 import * as runs from '../storage/runs.js';
+import type { RunUsageRow } from '../storage/run-usage.js';
 import { isUniqueViolation } from '../storage/sqlstate.js';
 import { advanceHeldRun } from './advance.js';
 import type { EngineDeps } from './deps.js';
@@ -20,6 +21,8 @@ export interface RunView {
   readonly state: RunState;
   readonly stepRuns: runs.StepRunRow[];
   readonly attestations: ReadonlyMap<string, runs.AttestationWithArtifacts>;
+  /** Tokens the run's LLM calls used, by provider and model (SPEC §16). */
+  readonly usage: readonly RunUsageRow[];
 }
 
 /** POST /api/runs: create a run and execute it until it waits or ends. */
@@ -50,7 +53,7 @@ function missingInputs(plan: Plan, inputs: Record<string, unknown>): Issue[] {
   const issues: Issue[] = [];
   const seen = new Set<string>();
   for (const step of plan.steps) {
-    for (const ref of step.template?.references ?? []) {
+    for (const ref of [...(step.template?.references ?? []), ...(step.system?.references ?? [])]) {
       if (ref.conditional || ref.parts[0] !== 'inputs' || seen.has(ref.original)) continue;
       if (lookup({ inputs }, ref.parts) === undefined) {
         seen.add(ref.original);

@@ -32,17 +32,22 @@ export async function runTaskStep(
   unit: { readonly itemIndex: number | null; readonly item: unknown } = { itemIndex: null, item: null },
 ): Promise<UnitState | undefined> {
   const template = step.template!;
-  const values = valuesUsed(context, template.references);
+  const values = valuesUsed(context, [...(step.system?.references ?? []), ...template.references]);
   let prompt: string | undefined;
+  let system: string | undefined;
   let renderError: { message: string } | undefined;
+  let rendering = 'system prompt';
   try {
+    // The system prompt (SPEC §16) is rendered like the prompt, and sent first.
+    system = step.system?.render(context);
+    rendering = 'prompt';
     prompt = template.render(context);
   } catch (err) {
     if (!(err instanceof TemplateRenderError)) throw err;
-    renderError = { message: `the prompt could not be rendered: ${err.message}` };
+    renderError = { message: `the ${rendering} could not be rendered: ${err.message}` };
   }
-  const messages = prompt === undefined ? undefined : [{ role: 'user' as const, content: prompt }];
-  const promptRecord = { template: template.source, values, messages, error: renderError };
+  const messages = prompt === undefined ? undefined : [...(system === undefined ? [] : [{ role: 'system' as const, content: system }]), { role: 'user' as const, content: prompt }];
+  const promptRecord = { template: template.source, systemTemplate: step.system?.source ?? null, values, messages, error: renderError };
   const leftover = current?.status === 'RUNNING' ? current : undefined;
 
   /** Writes the step's start; the step run it began, or undefined when it may not start. */

@@ -16,6 +16,7 @@ import { lifecycleRoutes } from './routes/lifecycle.js';
 import { eventRoutes } from './routes/events.js';
 import { keyRoutes } from './routes/keys.js';
 import { provenanceRoutes } from './routes/provenance.js';
+import { providerRoutes } from './routes/providers.js';
 import { validatorCompiler } from './validator.js';
 import { accessOf } from './auth/access.js';
 import { installGuard } from './auth/guard.js';
@@ -115,6 +116,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   await app.register(metricsRoutes, { metrics });
   await app.register(provenanceRoutes, { deps });
   await app.register(keyRoutes, { deps });
+  await app.register(providerRoutes, { deps });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
   if (options.consoleDir !== undefined) await registerConsole(app, options.consoleDir);
   return app;

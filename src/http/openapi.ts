@@ -15,6 +15,7 @@ export const TAGS = [
   { name: 'access', description: 'Tokens, who a token stands for, and the audit log' },
   { name: 'operations', description: 'Metrics for Prometheus' },
   { name: 'provenance', description: 'Attestations as signed in-toto statements, and the keys that verify them' },
+  { name: 'providers', description: 'The LLM providers manifests may name, and how each is reached (never a key)' },
 ] as const;
 
 export type Tag = (typeof TAGS)[number]['name'];

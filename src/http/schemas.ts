@@ -36,6 +36,7 @@ export const manifestStepSchema = z
     step_type: z.enum(['task', 'compute']).nullable().describe('null means task'),
     depends_on: z.array(z.string()),
     prompt: z.string().nullable(),
+    system: z.string().nullable().describe('The system prompt template, or null'),
     model: z.string().nullable(),
     // z.unknown() admits null already; .nullable() would add an empty anyOf branch to the document.
     params: json.describe('The step params as written, or null'),
@@ -117,6 +118,23 @@ export const stepRunSchema = z
   })
   .meta({ id: 'StepRun' });
 
+const tokenCounts = {
+  calls: z.number().int().describe('LLM calls: one per attempt of a task step (a retried step counts each attempt)'),
+  tries: z.number().int().describe('HTTP requests those calls took, their own retries included'),
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+  calls_without_usage: z.number().int().describe('Calls whose provider reported no token usage (counted as 0)'),
+};
+
+export const runUsageSchema = z
+  .object({
+    ...tokenCounts,
+    by_model: z.array(z.object({ provider: z.string(), model: z.string(), ...tokenCounts })).describe('By provider (its name in manifests) and model, ordered by both'),
+  })
+  .describe("Tokens the run's LLM calls used, as the providers reported them, over every call of every attempt (failed and truncated ones included)")
+  .meta({ id: 'RunUsage' });
+
 export const runSchema = z
   .object({
     id: z.uuid(),
@@ -146,11 +164,12 @@ export const runSchema = z
         }),
       )
       .describe('Each map step (for_each) of the manifest, in plan order, with where its items stand (the latest attempt of each)'),
+    usage: runUsageSchema,
     step_runs: z.array(stepRunSchema),
   })
   .meta({ id: 'Run' });
 
-export const runSummarySchema = runSchema.omit({ step_runs: true, waiting_on: true, map_steps: true }).meta({ id: 'RunSummary' });
+export const runSummarySchema = runSchema.omit({ step_runs: true, waiting_on: true, map_steps: true, usage: true }).meta({ id: 'RunSummary' });
 
 const artifactBase = { attempt: z.number().int(), created_at: z.string() };
 export const stepRunDetailSchema = stepRunSchema
@@ -159,7 +178,16 @@ export const stepRunDetailSchema = stepRunSchema
     compute_contract: json.describe('compute steps only'),
     artifacts: z
       .object({
-        prompts: z.array(z.object({ ...artifactBase, template: z.string(), values: json, messages: json, error: json })),
+        prompts: z.array(
+          z.object({
+            ...artifactBase,
+            template: z.string(),
+            system_template: z.string().nullable().describe("The step's system prompt template, or null; the rendered system message is the first of messages"),
+            values: json,
+            messages: json,
+            error: json,
+          }),
+        ),
         llm_calls: z.array(
           z.object({
             ...artifactBase,

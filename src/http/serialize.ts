@@ -33,6 +33,7 @@ export function manifestJson(manifest: StoredManifest) {
       step_type: step.stepType as 'task' | 'compute' | null,
       depends_on: step.dependsOn,
       prompt: step.prompt,
+      system: step.system,
       model: step.model,
       params: step.params,
       output: step.output,
@@ -65,7 +66,22 @@ export function runJson(view: RunView) {
       .filter((s) => s.status === 'WAITING_FOR_ATTESTATION')
       .map((s) => ({ step_run_id: s.id, step_key: s.step_key, ...(s.item_index === null ? {} : { item_index: s.item_index }) })),
     map_steps: view.plan.steps.filter((step) => step.forEach).map((step) => ({ step_key: step.key, ...view.state.progress(step) })),
+    usage: usageJson(view.usage),
     step_runs: stepRuns,
+  };
+}
+
+/** The run's tokens in all, and by provider and model. */
+export function usageJson(byModel: RunView['usage']) {
+  const sum = (pick: (row: RunView['usage'][number]) => number) => byModel.reduce((total, row) => total + pick(row), 0);
+  return {
+    calls: sum((row) => row.calls),
+    tries: sum((row) => row.tries),
+    prompt_tokens: sum((row) => row.prompt_tokens),
+    completion_tokens: sum((row) => row.completion_tokens),
+    total_tokens: sum((row) => row.total_tokens),
+    calls_without_usage: sum((row) => row.calls_without_usage),
+    by_model: byModel.map((row) => ({ ...row })),
   };
 }
 
@@ -118,7 +134,15 @@ export function stepRunDetailJson(detail: Awaited<ReturnType<typeof showStepRun>
     compute_contract: step.contract ?? null,
     artifacts: artifacts
       ? {
-          prompts: artifacts.prompts.map((p) => ({ attempt: p.attempt, created_at: iso(p.createdAt), template: p.template, values: p.values, messages: p.messages ?? null, error: p.error ?? null })),
+          prompts: artifacts.prompts.map((p) => ({
+            attempt: p.attempt,
+            created_at: iso(p.createdAt),
+            template: p.template,
+            system_template: p.systemTemplate,
+            values: p.values,
+            messages: p.messages ?? null,
+            error: p.error ?? null,
+          })),
           llm_calls: artifacts.calls.map((c) => ({
             attempt: c.attempt,
             created_at: iso(c.createdAt),

@@ -42,6 +42,7 @@ export async function insertManifest(db: Db, manifest: Manifest, contentHash: st
         position,
         depends_on: step.depends_on ?? [],
         prompt: step.prompt ?? undefined,
+        system: step.system ?? undefined,
         model: step.model ?? undefined,
         params: step.params ?? undefined,
         output: step.output ?? undefined,
@@ -50,10 +51,10 @@ export async function insertManifest(db: Db, manifest: Manifest, contentHash: st
         for_each: step.for_each ?? undefined,
       }));
       await tx.execute(sql`
-        INSERT INTO manifest_steps (manifest_id, key, position, depends_on, prompt, model, params, output, step_type, compute_contract, for_each)
-        SELECT ${row!.id}::uuid, s.key, s.position, COALESCE(s.depends_on, '{}'), s.prompt, s.model, s.params, s.output, s.step_type, s.compute_contract, s.for_each
+        INSERT INTO manifest_steps (manifest_id, key, position, depends_on, prompt, system, model, params, output, step_type, compute_contract, for_each)
+        SELECT ${row!.id}::uuid, s.key, s.position, COALESCE(s.depends_on, '{}'), s.prompt, s.system, s.model, s.params, s.output, s.step_type, s.compute_contract, s.for_each
         FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-          AS s(key text, position int, depends_on text[], prompt text, model text, params jsonb, output jsonb, step_type text, compute_contract jsonb, for_each text)`);
+          AS s(key text, position int, depends_on text[], prompt text, system text, model text, params jsonb, output jsonb, step_type text, compute_contract jsonb, for_each text)`);
       return row!.id;
     });
     return { kind: 'created', manifest: (await getManifest(db, id))! };

@@ -10,6 +10,7 @@ import {
   parsedOutputArtifacts,
   promptArtifacts,
 } from './schema.js';
+import { runUsageColumn, type RunUsageRow } from './run-usage.js';
 
 /**
  * Reads of runs and step runs. (Every write of a run's state is a transition in
@@ -62,6 +63,7 @@ interface RunViewRow {
   updated_at: Date | string;
   stalled: boolean;
   ready_to_resume: boolean;
+  usage: Array<Omit<RunUsageRow, 'prompt_tokens' | 'completion_tokens' | 'total_tokens'> & { prompt_tokens: number | string; completion_tokens: number | string; total_tokens: number | string }>;
   step_runs: Array<{
     id: string;
     manifest_step_id: string;
@@ -101,7 +103,7 @@ export async function getRunView(
   db: Db,
   runId: string,
   prepared?: PreparedRunner,
-): Promise<{ run: RunRow; stepRuns: StepRunRow[]; attestations: Map<string, AttestationWithArtifacts> } | undefined> {
+): Promise<{ run: RunRow; stepRuns: StepRunRow[]; attestations: Map<string, AttestationWithArtifacts>; usage: RunUsageRow[] } | undefined> {
   const [row] = await queryPrepared<RunViewRow>(
     db,
     prepared,
@@ -120,6 +122,7 @@ export async function getRunView(
               FROM compute_attestations a WHERE a.step_run_id = sr.id)
           ) ORDER BY sr.started_at, sr.attempt, sr.id)
           FROM dag_step_runs sr WHERE sr.run_id = r.id), '[]'::json) AS step_runs,
+          ${runUsageColumn} AS usage,
           (r.status = 'running' AND r.lease_expires_at < now()) AS stalled,
           (r.status = 'waiting' AND NOT EXISTS (SELECT 1 FROM dag_step_runs w WHERE w.run_id = r.id AND w.status = 'WAITING_FOR_ATTESTATION')) AS ready_to_resume
         FROM dag_runs r WHERE r.id = ${runId}`,
@@ -176,7 +179,9 @@ export async function getRunView(
       error: s.error,
     };
   });
-  return { run, stepRuns, attestations };
+  // json_build_object renders bigint as a JSON number; Number() also reads a driver's string.
+  const usage = row.usage.map((u) => ({ ...u, prompt_tokens: Number(u.prompt_tokens), completion_tokens: Number(u.completion_tokens), total_tokens: Number(u.total_tokens) }));
+  return { run, stepRuns, attestations, usage };
 }
 
 export interface AttestationWithArtifacts extends AttestationRow {

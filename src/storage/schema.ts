@@ -44,6 +44,8 @@ export const manifestSteps = pgTable(
     position: integer('position').notNull(),
     dependsOn: text('depends_on').array().notNull().default(sql`'{}'::text[]`),
     prompt: text('prompt'),
+    /** The step's optional system prompt template (SPEC §16); task steps only. */
+    system: text('system'),
     model: text('model'),
     params: jsonb('params'),
     output: jsonb('output'),
@@ -65,6 +67,7 @@ export const manifestSteps = pgTable(
       'manifest_steps_prompt_on_task',
       sql`${t.prompt} IS NOT NULL OR ${t.stepType} IS NOT DISTINCT FROM 'compute'`,
     ),
+    check('manifest_steps_system_on_task', sql`${t.system} IS NULL OR ${t.stepType} IS DISTINCT FROM 'compute'`),
   ],
 );
 
@@ -172,6 +175,8 @@ export const promptArtifacts = pgTable(
       .references(() => dagStepRuns.id, { onDelete: 'cascade' }),
     attempt: integer('attempt').notNull(),
     template: text('template').notNull(),
+    /** The step's system prompt template, when it has one; the rendered system message is the first of `messages`. */
+    systemTemplate: text('system_template'),
     values: jsonb('values').notNull(),
     messages: jsonb('messages'),
     error: jsonb('error'),

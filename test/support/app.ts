@@ -10,11 +10,14 @@ import { authOptions, type AuthOptions } from '../../src/http/auth/options.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from '../../src/http/metrics.js';
 import { meteredProviders } from '../../src/providers/llm/metered.js';
 import { createProviders } from '../../src/providers/llm/registry.js';
+import type { ProviderSettings } from '../../src/core/providers-file.js';
 
 export interface TestDepsOptions {
   /** Base URL of an OpenAI-compatible server (a local test server); default: nothing listens there. */
   openaiBaseUrl?: string;
   openaiTimeoutMs?: number;
+  /** Base URL of a Messages API server for the built-in `anthropic` provider; default: nothing listens there. */
+  anthropicBaseUrl?: string;
   defaultModel?: string;
   leaseMs?: number;
   maxParallelSteps?: number;
@@ -28,17 +31,7 @@ export interface TestDepsOptions {
 }
 
 export function testDeps(database: Database, options: TestDepsOptions = {}): EngineDeps {
-  const providers =
-    options.providers ??
-    createProviders({
-        openai: {
-          baseUrl: options.openaiBaseUrl ?? 'http://127.0.0.1:9/v1',
-          apiKey: 'test-key',
-          timeoutMs: options.openaiTimeoutMs ?? 5_000,
-          maxTries: 3,
-          backoffMs: 10,
-        },
-      });
+  const providers = options.providers ?? createProviders(builtInTestProviders(options), { backoffMs: 10 });
   return createEngineDeps({
     db: database.db,
     prepared: database.prepared,
@@ -53,6 +46,16 @@ export function testDeps(database: Database, options: TestDepsOptions = {}): Eng
     ...(options.artifactSchemes ? { artifactSchemes: options.artifactSchemes } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
+}
+
+/** The built-in providers, pointed at local test servers (or at a port where nothing listens). */
+export function builtInTestProviders(options: Pick<TestDepsOptions, 'openaiBaseUrl' | 'openaiTimeoutMs' | 'anthropicBaseUrl'> = {}): ProviderSettings[] {
+  const common = { maxConcurrency: 16, timeoutMs: options.openaiTimeoutMs ?? 5_000, maxTries: 3, definedAt: 'built in' };
+  return [
+    { ...common, name: 'offline', kind: 'offline', baseUrl: null, apiKeyEnv: null, apiKey: undefined },
+    { ...common, name: 'openai', kind: 'openai', baseUrl: options.openaiBaseUrl ?? 'http://127.0.0.1:9/v1', apiKeyEnv: 'OPENAI_API_KEY', apiKey: 'test-key' },
+    { ...common, name: 'anthropic', kind: 'anthropic', baseUrl: options.anthropicBaseUrl ?? 'http://127.0.0.1:9', apiKeyEnv: 'ANTHROPIC_API_KEY', apiKey: 'test-key' },
+  ];
 }
 
 /**

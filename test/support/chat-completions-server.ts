@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 export type ScriptedAnswer =
   | {
       reply: string;
-      usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+      /** Default 11 → 7 tokens; null sends no usage (a server that reports none). */
+      usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number } | null;
       delayMs?: number;
       /** Answer once this settles: the test decides when the call ends (say, after a cancel). */
       after?: Promise<unknown>;
@@ -74,7 +75,7 @@ export async function startChatCompletionsServer(...initial: ScriptedAnswer[]): 
         res.end(JSON.stringify(answer.body ?? { error: { message: `scripted ${answer.status}`, type: 'test' } }));
         return;
       }
-      const usage = answer.usage ?? { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
+      const usage = answer.usage === null ? undefined : (answer.usage ?? { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 });
       const send = () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(

@@ -11,9 +11,9 @@ export interface CliResult {
 }
 
 /** Runs `stepgate …` (the current sources) as a real subprocess. */
-export function runCli(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, input?: string, cwd = ROOT): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = startCli(args, env);
+    const child = startCli(args, env, cwd);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -36,10 +36,10 @@ export const PROCESS_DEFAULTS: Record<string, string | undefined> = { LOG_LEVEL:
  * `stepgate …` from the sources the global setup transpiled (STEPGATE_TEST_SOURCES), else
  * src/main.ts through tsx (scripts outside the test run).
  */
-export function startCli(args: string[], env: Record<string, string | undefined> = {}): ChildProcess {
+export function startCli(args: string[], env: Record<string, string | undefined> = {}, cwd = ROOT): ChildProcess {
   const sources = process.env.STEPGATE_TEST_SOURCES;
-  return spawn(process.execPath, [...(sources ? [join(sources, 'main.js')] : ['--import', 'tsx', 'src/main.ts']), ...args], {
-    cwd: ROOT,
+  return spawn(process.execPath, [...(sources ? [join(sources, 'main.js')] : ['--import', 'tsx', join(ROOT, 'src/main.ts')]), ...args], {
+    cwd,
     env: { ...process.env, ...PROCESS_DEFAULTS, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

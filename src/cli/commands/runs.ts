@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { ApiClient } from '../client.js';
 import { CliError } from '../client.js';
-import type { InboxJson, ManifestJson, ManifestStepJson, Page, RunJson } from '../api-types.js';
+import type { InboxJson, ManifestJson, ManifestStepJson, Page, RunJson, RunUsageJson } from '../api-types.js';
 import { EXIT, exitCodeOfRun } from '../exit-codes.js';
 import { streamRun } from '../run-stream.js';
 import { llmUsageOf } from '../llm-usage.js';
@@ -194,6 +194,7 @@ export async function printRun(api: ApiClient, out: Output, run: RunJson, option
       ]),
     ),
   );
+  if (run.usage && run.usage.calls > 0) out.line(usageLine(run.usage));
   for (const map of run.map_steps ?? []) {
     const counts = [map.running && `${map.running} running`, map.waiting && `${map.waiting} waiting`, map.failed && `${map.failed} failed`, map.cancelled && `${map.cancelled} cancelled`].filter(Boolean);
     out.line(`  ${map.step_key}: map over ${map.total === null ? 'a list not known yet' : `${map.total} items`}, ${map.done} done${counts.length > 0 ? `, ${counts.join(', ')}` : ''}`);
@@ -222,4 +223,12 @@ export async function printRun(api: ApiClient, out: Output, run: RunJson, option
   if (run.stalled) out.line(out.style('red', `The process advancing it stopped renewing its lease: stepgate resume ${run.id} takes it over.`));
   if (run.status === 'error' && run.error?.message) out.line(out.style('red', `The run failed: ${run.error.message}. To give its failed steps a new attempt: stepgate retry ${run.id}`));
   if (run.status === 'cancelled') out.line(`The run was cancelled${run.cancel_reason ? `: ${run.cancel_reason}` : '.'}`);
+}
+
+/** `Tokens: 1234 in → 567 out over 4 LLM calls (5 tries): claude:claude-sonnet-4-5 20→4, …` */
+export function usageLine(usage: RunUsageJson): string {
+  const calls = `${usage.calls} LLM call${usage.calls === 1 ? '' : 's'}${usage.tries > usage.calls ? ` (${usage.tries} tries)` : ''}`;
+  const unknown = usage.calls_without_usage > 0 ? `; ${usage.calls_without_usage} without usage reported` : '';
+  const models = usage.by_model.map((m) => `${m.provider}:${m.model} ${m.prompt_tokens}→${m.completion_tokens}`).join(', ');
+  return `Tokens: ${usage.prompt_tokens} in → ${usage.completion_tokens} out over ${calls}${unknown}: ${models}`;
 }

@@ -3,7 +3,6 @@ import { isStepgateError } from '../../core/errors.js';
 import { DEFAULT_LIMITS } from '../../core/limits.js';
 import { parseManifestSource } from '../../core/manifest/parse.js';
 import { validateManifest } from '../../core/manifest/validate.js';
-import { PROVIDER_NAMES } from '../../providers/llm/names.js';
 import { EXIT } from '../exit-codes.js';
 import type { Output } from '../output.js';
 
@@ -17,7 +16,7 @@ interface FileReport {
  * `stepgate validate FILE…` — offline: the server's rules and messages (a 422 lists the same
  * problems), located as file:line:column in the YAML/JSON source.
  */
-export function validateCommand(files: string[], out: Output): number {
+export function validateCommand(files: string[], out: Output, providers: readonly string[]): number {
   const reports: FileReport[] = files.map((file) => {
     let text: string;
     try {
@@ -27,7 +26,7 @@ export function validateCommand(files: string[], out: Output): number {
     }
     try {
       const source = parseManifestSource(text, { maxDepth: DEFAULT_LIMITS.maxDepth });
-      const result = validateManifest(source.value, { providers: PROVIDER_NAMES });
+      const result = validateManifest(source.value, { providers });
       if (result.ok) return { file, valid: true, errors: [] };
       return {
         file,

@@ -15,6 +15,8 @@ export interface ParsedSource {
 export interface ParseOptions {
   /** Nesting beyond this is refused before the document is composed (STEPGATE_MAX_DEPTH). */
   readonly maxDepth?: number;
+  /** What the text is, in error messages (default "The manifest"; the providers file names itself). */
+  readonly subject?: string;
 }
 
 /** Aliases a document may expand; more is an alias bomb ("billion laughs"). */
@@ -28,6 +30,8 @@ const MAX_ALIAS_COUNT = 100;
  * the composer recurses and a deep enough document would exhaust its stack).
  */
 export function parseManifestSource(text: string, options: ParseOptions = {}): ParsedSource {
+  const subject = options.subject ?? 'The manifest';
+  const malformed = (at: string, offset: number, message: string) => malformedAt(subject, at, offset, message);
   const lineCounter = new LineCounter();
   const tooDeep = options.maxDepth === undefined ? undefined : deepestOffset(text, options.maxDepth);
   if (tooDeep !== undefined) {
@@ -38,7 +42,7 @@ export function parseManifestSource(text: string, options: ParseOptions = {}): P
     const first = doc.errors[0]!;
     const message =
       first.code === 'MULTIPLE_DOCS'
-        ? 'it holds several YAML documents (---); send one manifest per request'
+        ? `it holds several YAML documents (---); ${options.subject === undefined ? 'send one manifest per request' : 'write one document'}`
         : first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw malformed(text, first.pos[0], message);
   }
@@ -50,13 +54,13 @@ export function parseManifestSource(text: string, options: ParseOptions = {}): P
       return visit.BREAK;
     },
   });
-  if (tagged) throw malformed(text, tagged.range?.[0] ?? 0, `the tag ${tagged.tag} is not supported: manifests are plain YAML or JSON, without tags`);
+  if (tagged) throw malformed(text, tagged.range?.[0] ?? 0, `the tag ${tagged.tag} is not supported: write plain YAML or JSON, without tags`);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
     if (!(err instanceof ReferenceError)) throw err;
-    throw new MalformedBodyError(`The manifest is not valid YAML or JSON: its aliases expand beyond the limit of ${MAX_ALIAS_COUNT} (an alias bomb?); write the values out.`);
+    throw new MalformedBodyError(`${subject} is not valid YAML or JSON: its aliases expand beyond the limit of ${MAX_ALIAS_COUNT} (an alias bomb?); write the values out.`);
   }
   return {
     value,
@@ -84,11 +88,11 @@ export function parseManifestSource(text: string, options: ParseOptions = {}): P
   };
 }
 
-function malformed(text: string, offset: number, message: string): MalformedBodyError {
+function malformedAt(subject: string, text: string, offset: number, message: string): MalformedBodyError {
   const before = text.slice(0, offset);
   const line = before.split('\n').length;
   const column = offset - before.lastIndexOf('\n');
-  return new MalformedBodyError(`The manifest is not valid YAML or JSON at line ${line}, column ${column}: ${message}`);
+  return new MalformedBodyError(`${subject} is not valid YAML or JSON at line ${line}, column ${column}: ${message}`);
 }
 
 /** Lexer markers that stand for no source text. */

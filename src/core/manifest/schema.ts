@@ -71,6 +71,11 @@ export const stepSchema = z
     description: z.string().optional(),
     depends_on: z.array(z.string().max(MAX_NAME_LENGTH)).optional(),
     prompt: z.string().min(1).optional().describe('Handlebars template; sees inputs.* and steps.<upstream>.*'),
+    system: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic).'),
     model: z
       .string()
       .max(200)

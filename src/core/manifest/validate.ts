@@ -126,10 +126,12 @@ function semanticIssues(value: unknown, options: ValidateOptions): Issue[] {
   }
   for (const step of steps) {
     if (step.key === undefined) continue;
+    // The system prompt and a contract's instructions are templates like the prompt: the same subset, the same references.
     const contract = step.raw.compute_contract;
-    const templates: Array<[string, Array<string | number>]> = [
-      [step.raw.prompt as string, ['prompt']],
-      [isObject(contract) ? (contract.instructions as string) : '', ['compute_contract', 'instructions']],
+    const templates: Array<[unknown, Array<string | number>]> = [
+      [step.raw.prompt, ['prompt']],
+      [step.raw.system, ['system']],
+      [isObject(contract) ? contract.instructions : undefined, ['compute_contract', 'instructions']],
     ];
     for (const [source, where] of templates) {
       if (typeof source !== 'string' || source === '') continue;
@@ -202,7 +204,7 @@ function stepKindIssues(step: RawStep, at: (step: RawStep, ...rest: Array<string
         message: 'a compute step needs a compute_contract with executor, inputs, outputs and verification: "operator_attest", found none',
       });
     }
-    for (const key of ['prompt', 'model', 'params', 'output'] as const) {
+    for (const key of ['prompt', 'system', 'model', 'params', 'output'] as const) {
       if (raw[key] !== undefined) {
         issues.push({ path: at(step, key), message: `a compute step calls no LLM, so it takes no ${key}: remove it, or make this a task step` });
       }
@@ -216,7 +218,8 @@ function modelIssues(step: RawStep, at: (step: RawStep, ...rest: Array<string | 
   if (typeof model !== 'string' || !model.includes(':')) return [];
   const provider = model.slice(0, model.indexOf(':'));
   if (options.providers.includes(provider)) return [];
-  return [{ path: at(step, 'model'), message: `unknown provider "${provider}": expected one of ${list(options.providers)}` }];
+  const named = step.key === undefined ? `steps[${step.index}]` : `step "${step.key}"`;
+  return [{ path: at(step, 'model'), message: `${named} names the unknown provider "${provider}": expected one of ${list(options.providers)}` }];
 }
 
 function outputSchemaIssues(step: RawStep, at: (step: RawStep, ...rest: Array<string | number>) => string): Issue[] {

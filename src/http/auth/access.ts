@@ -28,6 +28,7 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   'GET /api/runs/:run_id/steps/:step_run_id/provenance': 'viewer',
   'GET /api/runs/:run_id/provenance': 'viewer',
   'GET /api/events': 'viewer',
+  'GET /api/providers': 'viewer',
   // Public keys: anyone verifying a statement needs them, and they are no secret.
   'GET /api/keys': 'public',
 

@@ -13,8 +13,10 @@ function metered(provider: LlmProvider, metrics: Metrics): LlmProvider {
   return {
     name: provider.name,
     maxConcurrency: provider.maxConcurrency,
-    // The model list passes through unmetered (it is no LLM call).
+    info: provider.info,
+    // The model lists pass through unmetered (they are no LLM call).
     ...(provider.knownModels ? { knownModels: () => provider.knownModels!() } : {}),
+    ...(provider.listModels ? { listModels: () => provider.listModels!() } : {}),
     async complete(request, options) {
       const began = performance.now();
       const seconds = () => (performance.now() - began) / 1000;

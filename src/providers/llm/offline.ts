@@ -14,6 +14,7 @@ import { abortedCall } from './aborted.js';
 export function offlineProvider(): LlmProvider {
   return {
     name: 'offline',
+    info: { kind: 'offline', baseUrl: null, apiKeyEnv: null, keySet: false },
     async complete(request: LlmRequest, options?: CallOptions): Promise<LlmReply> {
       const requestBody = { model: request.model, messages: request.messages, params: request.params, output: request.output };
       if (options?.signal?.aborted) throw abortedCall(requestBody, 0);

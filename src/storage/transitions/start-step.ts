@@ -53,8 +53,8 @@ function promptPiece(from: string, prompt: PromptRecord, context: PieceContext):
   return {
     name,
     sql: sql`${sql.raw(name)} AS (
-      INSERT INTO prompt_artifacts (step_run_id, attempt, template, values, messages, error)
-      SELECT id, attempt, ${prompt.template}, ${json(prompt.values)}, ${jsonOrNull(prompt.messages)}, ${jsonOrNull(prompt.error)}
+      INSERT INTO prompt_artifacts (step_run_id, attempt, template, system_template, values, messages, error)
+      SELECT id, attempt, ${prompt.template}, ${prompt.systemTemplate ?? null}::text, ${json(prompt.values)}, ${jsonOrNull(prompt.messages)}, ${jsonOrNull(prompt.error)}
       FROM ${sql.raw(from)})`,
   };
 }

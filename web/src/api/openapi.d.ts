@@ -191,6 +191,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The LLM providers manifests may name: built in, and those of the providers file
+         * @description Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
+         */
+        get: operations["listProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs": {
         parameters: {
             query?: never;
@@ -708,6 +728,8 @@ export interface components {
             prompt: string | null;
             /** @description null means task */
             step_type: ("task" | "compute") | null;
+            /** @description The system prompt template, or null */
+            system: string | null;
         };
         ManifestSummary: {
             /** @description sha256 of the normalized manifest as canonical JSON */
@@ -775,6 +797,22 @@ export interface components {
             title: string;
             type: string;
         };
+        Provider: {
+            /** @description The environment variable its key is read from (a name, never the key); null when it takes none */
+            api_key_env: string | null;
+            /** @description Where its requests go; null for offline */
+            base_url: string | null;
+            /** @description Whether that variable held a key when the server started */
+            key_set: boolean;
+            /** @description The protocol: offline, openai (chat completions) or anthropic (Messages API) */
+            kind: ("offline" | "openai" | "anthropic") | null;
+            /** @description Calls in flight at once to it, per server process */
+            max_concurrency: number;
+            /** @description The models it serves, when it can list them (GET /models, cached a minute); null otherwise */
+            models: string[] | null;
+            /** @description What a manifest writes: model: "<name>:<model>" */
+            name: string;
+        };
         PublicKey: {
             /** @description The key that signs new envelopes; retired keys verify what they signed */
             active: boolean;
@@ -830,6 +868,7 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "running" | "waiting" | "success" | "error" | "cancelled";
             step_runs: components["schemas"]["StepRun"][];
+            usage: components["schemas"]["RunUsage"];
             /** @description The step runs waiting for attestation, in execution order (a map step's items each with its item_index) */
             waiting_on: {
                 /** @description A map step's item (absent for an ordinary step) */
@@ -890,6 +929,32 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "running" | "waiting" | "success" | "error" | "cancelled";
         };
+        /** @description Tokens the run's LLM calls used, as the providers reported them, over every call of every attempt (failed and truncated ones included) */
+        RunUsage: {
+            /** @description By provider (its name in manifests) and model, ordered by both */
+            by_model: {
+                /** @description LLM calls: one per attempt of a task step (a retried step counts each attempt) */
+                calls: number;
+                /** @description Calls whose provider reported no token usage (counted as 0) */
+                calls_without_usage: number;
+                completion_tokens: number;
+                model: string;
+                prompt_tokens: number;
+                provider: string;
+                total_tokens: number;
+                /** @description HTTP requests those calls took, their own retries included */
+                tries: number;
+            }[];
+            /** @description LLM calls: one per attempt of a task step (a retried step counts each attempt) */
+            calls: number;
+            /** @description Calls whose provider reported no token usage (counted as 0) */
+            calls_without_usage: number;
+            completion_tokens: number;
+            prompt_tokens: number;
+            total_tokens: number;
+            /** @description HTTP requests those calls took, their own retries included */
+            tries: number;
+        };
         StepRun: {
             /** @description 1, 2, …: a retry adds a step run with the next attempt; a step taken over after its process died counts the repeat in place */
             attempt: number;
@@ -943,6 +1008,8 @@ export interface components {
                     created_at: string;
                     error: unknown;
                     messages: unknown;
+                    /** @description The step's system prompt template, or null; the rendered system message is the first of messages */
+                    system_template: string | null;
                     template: string;
                     values: unknown;
                 }[];
@@ -1328,6 +1395,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1391,6 +1460,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1454,6 +1525,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1517,6 +1590,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1580,6 +1655,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1753,6 +1830,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1816,6 +1895,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1879,6 +1960,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -1942,6 +2025,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -2005,6 +2090,8 @@ export interface operations {
                         prompt?: string;
                         /** @description task (the default when missing or null) or compute. */
                         step_type?: ("task" | "compute") | null;
+                        /** @description System prompt, a template like prompt: sent as the system message (OpenAI) or the top-level system (Anthropic). */
+                        system?: string;
                     }[];
                     /** @default 1 */
                     version?: number;
@@ -2093,6 +2180,37 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Provider"][];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,6 +7,7 @@ import { Dag, type DagStep } from '../dag/Dag.js';
 import { shortId, when } from '../format.js';
 import { useResource } from '../hooks.js';
 import { RunHistory } from './RunHistory.js';
+import { RunUsage } from './RunUsage.js';
 import { StepEvidence } from './StepEvidence.js';
 
 /** The latest attempt of each step (retries add step runs, SPEC §9). */
@@ -103,6 +104,7 @@ export function RunPage() {
       ) : (
         selectedKey && <p class="muted">Step {selectedKey} has not started in this run.</p>
       )}
+      <RunUsage usage={current.usage} />
       <RunHistory run={current} />
     </main>
   );

@@ -8,7 +8,7 @@ import { atLeast } from '../session.js';
 
 /**
  * One step run's evidence (GET /api/runs/{id}/steps/{step_run_id}): a task step's rendered
- * prompt, LLM request and response with usage and latency, and parsed output, per attempt; a
+ * system prompt and prompt, LLM request and response with usage and latency, and parsed output, per attempt; a
  * compute step's contract and attestation with its artifacts and their verification. A step
  * waiting for attestation shows the attest form to operators.
  */
@@ -84,13 +84,24 @@ export function StepEvidence(props: { runId: string; stepRunId: string; onAttest
 function TaskEvidence({ artifacts }: { artifacts: NonNullable<StepRunDetail['artifacts']> }) {
   return (
     <>
-      {artifacts.prompts.map((prompt) => (
-        <details key={`p${prompt.attempt}`} open>
-          <summary>Prompt (attempt {prompt.attempt})</summary>
-          <Json value={prompt.messages ?? prompt.template} label="Rendered prompt" />
-          {prompt.error !== null && <Json value={prompt.error} label="Prompt error" />}
-        </details>
-      ))}
+      {artifacts.prompts.map((prompt) => {
+        const system = messagesOf(prompt.messages).find((message) => message.role === 'system');
+        return (
+          <details key={`p${prompt.attempt}`} open>
+            <summary>Prompt (attempt {prompt.attempt})</summary>
+            {system && (
+              <>
+                <h4>System prompt</h4>
+                <pre class="json" tabIndex={0} aria-label="System prompt">
+                  {system.content}
+                </pre>
+              </>
+            )}
+            <Json value={prompt.messages ?? prompt.template} label="Rendered prompt" />
+            {prompt.error !== null && <Json value={prompt.error} label="Prompt error" />}
+          </details>
+        );
+      })}
       {artifacts.llm_calls.map((call) => (
         <details key={`c${call.attempt}`}>
           <summary>
@@ -119,6 +130,12 @@ function TaskEvidence({ artifacts }: { artifacts: NonNullable<StepRunDetail['art
       ))}
     </>
   );
+}
+
+/** The rendered messages of a prompt artifact (system first, when the step has one). */
+function messagesOf(messages: unknown): Array<{ role: string; content: string }> {
+  if (!Array.isArray(messages)) return [];
+  return messages.filter((m): m is { role: string; content: string } => typeof m === 'object' && m !== null && typeof m.role === 'string' && typeof m.content === 'string');
 }
 
 function usageText(usage: unknown): string {
