@@ -8,7 +8,7 @@ import { checkManifest, listManifests, showManifest, storeManifest } from '../..
 import { idParamsSchema, manifestSchemaOut, manifestSummarySchema, pageQuerySchema, problemResponses } from '../schemas.js';
 import { manifestJson, manifestSummaryJson } from '../serialize.js';
 import { decodeUtf8, parseJsonText } from '../body.js';
-import { duplicateKey } from '../../core/manifest/json-duplicates.js';
+import { duplicateKey } from '../../core/json-duplicates.js';
 import { MalformedBodyError } from '../../core/errors.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
