@@ -7,7 +7,8 @@ import { formatPath } from '../core/manifest/parse.js';
 /**
  * The request boundary: bodies are read as bytes, decoded as strict UTF-8, parsed, and held to
  * the input limits (no duplicate key, no NUL, no lone surrogate, no prototype key, lengths of
- * strings and keys, nesting) before any route sees them. Query strings and path parameters get the same check.
+ * strings and keys, nesting) before any route sees them. Query strings and path parameters
+ * get the same check.
  */
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { DEFAULT_LIMITS } from '../../core/limits.js';
+import { abbreviated, DEFAULT_LIMITS } from '../../core/limits.js';
 import { parseManifestSource } from '../../core/manifest/parse.js';
 import { manifestSchema } from '../../core/manifest/schema.js';
 import type { EngineDeps } from '../../engine/deps.js';
@@ -25,7 +25,7 @@ function parseJsonManifest(text: string): unknown {
     const before = text.slice(0, duplicate.offset);
     const line = before.split('\n').length;
     throw new MalformedBodyError(
-      `The manifest is not valid YAML or JSON at line ${line}, column ${duplicate.offset - before.lastIndexOf('\n')}: Map keys must be unique ("${duplicate.key}" appears twice)`,
+      `The manifest is not valid YAML or JSON at line ${line}, column ${duplicate.offset - before.lastIndexOf('\n')}: Map keys must be unique ("${abbreviated(duplicate.key)}" appears twice)`,
     );
   }
   return value;
