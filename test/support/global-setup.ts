@@ -47,7 +47,7 @@ export default async function setup(project: TestProject) {
   project.provide('pgliteTemplate', dumpPath);
 
   const embedded = await starting;
-  const url = process.env.TEST_DATABASE_URL ?? embedded!.url;
+  const url = process.env.TEST_DATABASE_URL || embedded!.url; // empty means unset, as in `TEST_DATABASE_URL= npm test`
   const template = `${TEMPLATE_PREFIX}${process.pid}`;
   try {
     await adminQuery(url, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
