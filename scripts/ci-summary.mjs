@@ -40,7 +40,7 @@ for (const arg of reports) {
   lines.push(`(${reports.length > 1 ? `${label}: ${passed} passed, ${failed} failed; ` : ''}${skipped} skipped; ${postgresPassed} PostgreSQL tests passed)`);
   if (passed === 0) problems.push(`${label}: no test passed`);
   if (requirePostgres && postgresPassed === 0) {
-    problems.push(`${label}: the PostgreSQL suite did not run. Set TEST_DATABASE_URL to a reachable server.`);
+    problems.push(`${label}: the PostgreSQL suite did not run (on the embedded PostgreSQL server, or the server of TEST_DATABASE_URL when set): see why in its output.`);
   }
 }
 

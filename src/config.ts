@@ -92,6 +92,8 @@ const configSchema = z.object({
    */
   STEPGATE_ARTIFACT_ROOTS: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `auto`: human-readable lines when stdout is a terminal, JSON lines otherwise; `json` or `pretty` insist. */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
 });
 
 export interface Config {
@@ -116,6 +118,7 @@ export interface Config {
   readonly maxItems: number;
   readonly preparedStatements: boolean;
   readonly logLevel: string;
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   readonly auth: AuthOptions;
   /** STEPGATE_ARTIFACT_ROOTS as absolute paths (resolved against the working directory). */
   readonly artifactRoots: readonly string[];
@@ -152,6 +155,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxItems: env.STEPGATE_MAX_ITEMS,
       preparedStatements: env.STEPGATE_PREPARED_STATEMENTS === 'on',
       logLevel: env.LOG_LEVEL,
+      logFormat: env.LOG_FORMAT,
       auth: {
         mode: env.STEPGATE_AUTH,
         host: env.HOST,

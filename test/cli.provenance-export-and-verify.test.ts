@@ -8,22 +8,21 @@ import { withDatabase } from './support/global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
 import { api, startServer, type ServerProcess } from './support/server-process.js';
 import { migratedDataDir } from './support/data-dir.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
 /** Both databases, as a real server process sees them. */
 const targets: Array<{ name: string; setup(work: string): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> }> = [
   { name: 'pglite', setup: async (work) => ({ env: { STEPGATE_DATA_DIR: migratedDataDir(join(work, 'data')) }, cleanup: async () => {} }) },
 ];
-const url = process.env.TEST_DATABASE_URL;
-if (url) {
-  targets.push({
-    name: 'postgres',
-    async setup() {
-      const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
-      await adminQuery(url, `CREATE DATABASE ${name}`);
-      return { env: { DATABASE_URL: withDatabase(url, name) }, cleanup: () => adminQuery(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-    },
-  });
-}
+const url = testPostgresUrl();
+targets.push({
+  name: 'postgres',
+  async setup() {
+    const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
+    await adminQuery(url, `CREATE DATABASE ${name}`);
+    return { env: { DATABASE_URL: withDatabase(url, name) }, cleanup: () => adminQuery(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  },
+});
 
 for (const target of targets) {
   describe(`[${target.name}] stepgate provenance and stepgate verify`, () => {

@@ -28,6 +28,7 @@ describe('configuration from the environment', () => {
       shutdownTimeoutMs: 30_000,
       preparedStatements: true,
       logLevel: 'info',
+      logFormat: 'auto',
       auth: { mode: 'on', host: '127.0.0.1', allowedHosts: [], allowedOrigins: [], rateLimit: { perToken: 1200, perAddress: 120, windowMs: 60_000 } },
       artifactRoots: [],
     });

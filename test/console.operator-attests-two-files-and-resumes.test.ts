@@ -118,6 +118,41 @@ describe('the operator console in a real browser', { timeout: 90_000 }, () => {
     expect(suite.browser.problems).toEqual([]);
   });
 
+  it('reaches every step of the DAG with Tab and opens each with Enter or Space, with the keyboard alone', async () => {
+    const { runId } = await startWaitingRun(suite.server.baseUrl);
+    const page = await suite.browser.newPage();
+    await signInWithoutToken(page, suite.server.baseUrl, 'ana');
+    await page.goto(`${suite.server.baseUrl}/runs/${runId}`);
+    const graph = page.getByRole('group', { name: "The run's steps as a graph" });
+    await graph.getByRole('button', { name: /Step C/ }).waitFor();
+    // From the top of the page, Tab alone: the browser's own focus order reaches each node.
+    const focusedStep = () => page.evaluate<string | null>("document.activeElement?.getAttribute('data-step') ?? null");
+    const tabTo = async (key: string) => {
+      for (let i = 0; i < 40 && (await focusedStep()) !== key; i++) await page.keyboard.press('Tab');
+      expect(await focusedStep(), `Tab reaches step ${key}`).toBe(key);
+    };
+    const node = (key: string) => graph.locator(`.dag-node[data-step="${key}"]`);
+
+    await tabTo('A');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`**/runs/${runId}?step=A`);
+    await page.getByText('Prompt (attempt 1)').waitFor();
+    expect(await node('A').getAttribute('aria-pressed')).toBe('true');
+    expect(await focusedStep()).toBe('A');
+
+    await tabTo('B');
+    await page.keyboard.press(' ');
+    await page.waitForURL(`**/runs/${runId}?step=B`);
+    await page.getByLabel('Outcome').waitFor();
+    expect(await node('B').getAttribute('aria-pressed')).toBe('true');
+    expect(await node('A').getAttribute('aria-pressed')).toBe('false');
+
+    await tabTo('C');
+    await page.keyboard.press('Enter');
+    await page.getByText('Step C has not started in this run.').waitFor();
+    expect(suite.browser.problems).toEqual([]);
+  });
+
   it('uploads a manifest and shows its validation errors at their line', async () => {
     const page = await suite.browser.newPage();
     await signInWithoutToken(page, suite.server.baseUrl, 'ana');

@@ -5,6 +5,7 @@ import { buildApp } from '../src/http/app.js';
 import { queryRows } from '../src/storage/database.js';
 import { AUTH_OFF, testDeps } from './support/app.js';
 import { postgresForProcesses } from './support/postgres-for-processes.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
 /**
  * The PostgreSQL listener (one dedicated connection per process) survives losing its
@@ -12,11 +13,11 @@ import { postgresForProcesses } from './support/postgres-for-processes.js';
  * committed meanwhile, so the hub's subscribers miss nothing. The connection is killed by
  * the server (pg_terminate_backend), as a restart or a network cut would.
  */
-const url = process.env.TEST_DATABASE_URL;
+const url = testPostgresUrl();
 
-describe.runIf(url)('[postgres] the LISTEN connection', () => {
+describe('[postgres] the LISTEN connection', () => {
   it('comes back after the server drops it, and the events committed meanwhile still arrive, in order, once', async () => {
-    const pg = await postgresForProcesses(url!);
+    const pg = await postgresForProcesses(url);
     const deps = testDeps(pg.database);
     const app = await buildApp(deps, { auth: AUTH_OFF });
     try {

@@ -9,6 +9,7 @@ import { postgresForProcesses } from './support/postgres-for-processes.js';
 import { api } from './support/server-process.js';
 import { openSse, type SseClient } from './support/sse.js';
 import { startTranspiledServer, transpileSources } from './support/transpiled-server.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
 /**
  * SPEC §12: `GET /api/events` carries every committed transition of every run, from every
@@ -53,12 +54,12 @@ async function runTo(call: Call) {
   return { runId: run.body.id as string, waitingOn: run.body.waiting_on[0].step_run_id as string, manifestId: stored.body.id as string };
 }
 
-const url = process.env.TEST_DATABASE_URL;
+const url = testPostgresUrl();
 
-describe.runIf(url)('[postgres] live events across two server processes', () => {
+describe('[postgres] live events across two server processes', () => {
   it('shows a client of server 2 the events of a run executed through server 1; a reconnect with Last-Event-ID replays exactly the missed ones', async () => {
     const sources = transpileSources();
-    const pg = await postgresForProcesses(url!);
+    const pg = await postgresForProcesses(url);
     closing.push(async () => {
       await pg.close();
       sources.remove();

@@ -5,12 +5,14 @@ import type { App } from '../src/http/app.js';
 import { queryRows, type Database } from '../src/storage/database.js';
 import { testApp } from './support/app.js';
 import { describeEachDriver } from './support/databases.js';
+import { formatPath } from '../src/core/manifest/parse.js';
 import { hostileRequests, operationsOf } from './support/fuzz.js';
 
 /**
  * SPEC §11: every hostile request, on every endpoint the OpenAPI document lists (so routes
  * added later are fuzzed too), is answered with a 4xx problem+json carrying its request id,
- * writes no row in any table, and leaves the server healthy. Seeded: a failure prints the
+ * writes no row in any table, and leaves the server healthy. A body with a key twice (an
+ * otherwise plausible body) is refused for that very reason, naming the key. Seeded: a failure prints the
  * seed and the shrunk request, and FUZZ_SEED reproduces it.
  */
 const LIMITS = { maxSteps: 20, maxStringLength: 2_000, maxDepth: 16 };
@@ -45,7 +47,7 @@ describeEachDriver(
       const before = await rowCounts(ctx.database);
       expect(Object.keys(before).length).toBeGreaterThanOrEqual(8);
       await fc.assert(
-        fc.asyncProperty(hostileRequests(ops, doc, LIMITS), async ({ request, sentRequestId, what }) => {
+        fc.asyncProperty(hostileRequests(ops, doc, LIMITS), async ({ request, sentRequestId, what, duplicate }) => {
           const response = await app.inject(request);
           const label = `${String(request.method)} ${String(request.url).slice(0, 120)} (${what}) → ${response.statusCode} ${response.body.slice(0, 300)}`;
           expect(response.statusCode, label).toBeGreaterThanOrEqual(400);
@@ -58,6 +60,18 @@ describeEachDriver(
           expect(body.request_id, label).toBe(id);
           if (sentRequestId !== undefined && /^[A-Za-z0-9._:-]{1,128}$/.test(sentRequestId)) expect(id, label).toBe(sentRequestId);
           else expect(id, label).toMatch(/^[0-9a-f-]{36}$/);
+          if (duplicate) {
+            // Refused for the duplicate itself, whatever else is wrong: manifests as malformed
+            // (400, like YAML's duplicate keys, with the line), every other body with 422 at its path.
+            const refusal = JSON.parse(response.body) as { code: string; detail: string; errors?: Array<{ path: string; message: string }> };
+            if (String(request.url).startsWith('/api/manifests')) {
+              expect(refusal.code, label).toBe('MALFORMED_BODY');
+              expect(refusal.detail, label).toContain('appears twice');
+            } else {
+              expect(refusal.code, label).toBe('REQUEST_INVALID');
+              expect(refusal.errors, label).toContainEqual({ path: formatPath(duplicate), message: expect.stringContaining('appears more than once') });
+            }
+          }
           expect(await rowCounts(ctx.database), label).toEqual(before);
         }),
         { numRuns: RUNS, seed: SEED, endOnFailure: false },

@@ -41,6 +41,44 @@ describeEachDriver('browser protections: Host allow-list, Origin check, security
     await app.close();
   });
 
+  it('compares an Origin as scheme, host and port: the server\'s host and port under another scheme is another origin unless STEPGATE_ALLOWED_ORIGINS lists it', async () => {
+    const post = (app: Awaited<ReturnType<typeof securedApp>>['app'], token: string, host: string, origin: string, name: string) =>
+      app.inject({ method: 'POST', url: '/api/manifests', payload: manifest(name), headers: { host, origin, ...bearer(token) } });
+    const strict = await securedApp(ctx.database);
+    for (const [host, origin] of [
+      ['127.0.0.1:8080', 'https://127.0.0.1:8080'],
+      ['127.0.0.1:8080', 'ws://127.0.0.1:8080'],
+      ['127.0.0.1:8080', 'ftp://127.0.0.1:8080'],
+      ['127.0.0.1', 'https://127.0.0.1'],
+      ['localhost:8080', 'http://localhost:8081'],
+      ['localhost:8080', 'http://127.0.0.1:8080'],
+    ] as const) {
+      expect(expectProblem(await post(strict.app, strict.tokens.author, host, origin, 'refused'), 403, 'ORIGIN_NOT_ALLOWED').detail, `${origin} to ${host}`).toContain(origin);
+    }
+    const [row] = await queryRows<{ n: number }>(ctx.database.db, sql`SELECT count(*)::int AS n FROM manifests`);
+    expect(row!.n).toBe(0);
+    // The same origin however it is spelled: case, the scheme's default port.
+    for (const [host, origin, name] of [
+      ['127.0.0.1:8080', 'HTTP://127.0.0.1:8080', 'upper-case'],
+      ['127.0.0.1', 'http://127.0.0.1:80', 'default-port'],
+      ['LOCALHOST:8080', 'http://localhost:8080', 'host-case'],
+    ] as const) {
+      expect((await post(strict.app, strict.tokens.author, host, origin, name)).statusCode, `${origin} to ${host}`).toBe(201);
+    }
+    await strict.app.close();
+  });
+
+  it('allows an origin of another scheme or port that STEPGATE_ALLOWED_ORIGINS lists, however it is spelled there', async () => {
+    const post = (app: Awaited<ReturnType<typeof securedApp>>['app'], token: string, host: string, origin: string, name: string) =>
+      app.inject({ method: 'POST', url: '/api/manifests', payload: manifest(name), headers: { host, origin, ...bearer(token) } });
+    // A proxy serving the console over https in front of this server: its origin is listed.
+    const proxied = await securedApp(ctx.database, { auth: { allowedOrigins: ['https://127.0.0.1:8443/', 'HTTPS://Console.Example:443'] } });
+    expect((await post(proxied.app, proxied.tokens.author, '127.0.0.1:8080', 'https://127.0.0.1:8443', 'proxied')).statusCode).toBe(201);
+    expect((await post(proxied.app, proxied.tokens.author, '127.0.0.1:8080', 'https://console.example', 'listed')).statusCode).toBe(201);
+    expectProblem(await post(proxied.app, proxied.tokens.author, '127.0.0.1:8080', 'http://127.0.0.1:8443', 'not-listed'), 403, 'ORIGIN_NOT_ALLOWED');
+    await proxied.app.close();
+  });
+
   it('sends security headers and a strict CSP on every response, errors included', async () => {
     const { app, tokens } = await securedApp(ctx.database);
     const responses = [

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { expect, it } from 'vitest';
-import { REDACTED_PATHS } from '../src/cli/server-commands.js';
+import { REDACTED_PATHS } from '../src/cli/server-logger.js';
 import { testApp } from './support/app.js';
 import { describeEachDriver } from './support/databases.js';
 import { expectProblem } from './support/http.js';

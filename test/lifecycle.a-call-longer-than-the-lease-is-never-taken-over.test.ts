@@ -6,6 +6,7 @@ import { startGatedLlm } from './support/gated-llm.js';
 import { postgresForProcesses } from './support/postgres-for-processes.js';
 import { api } from './support/server-process.js';
 import { startTranspiledServer, transpileSources } from './support/transpiled-server.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
 /**
  * SPEC §9, leases: the executor renews its lease while an LLM call is in flight, so a call
@@ -109,12 +110,12 @@ describeEachDriver('an LLM call longer than the lease, two executors in one proc
   }, 180_000);
 });
 
-const url = process.env.TEST_DATABASE_URL;
+const url = testPostgresUrl();
 
-describe.runIf(url)('[postgres] an LLM call longer than the lease, two real server processes', () => {
+describe('[postgres] an LLM call longer than the lease, two real server processes', () => {
   it('is never taken over: the other process gets 409 and reads stalled: false until the call ends, then the run goes on', async () => {
     const sources = transpileSources();
-    const pg = await postgresForProcesses(url!);
+    const pg = await postgresForProcesses(url);
     try {
       await longCallIsNotTakenOver(PROCESS_LEASE_MS, async (llmBaseUrl) => {
         const env = { DATABASE_URL: pg.url, OPENAI_BASE_URL: llmBaseUrl, OPENAI_API_KEY: 'k', STEPGATE_RUN_LEASE_MS: String(PROCESS_LEASE_MS), STEPGATE_LLM_TIMEOUT_MS: '30000' };

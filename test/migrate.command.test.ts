@@ -8,6 +8,7 @@ import { runCli } from './support/cli.js';
 import { emptyDataDir } from './support/data-dir.js';
 import { withDatabase } from './support/global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
 it.each([
   { engine: 'pglite', serves: 'PGlite in' },
@@ -26,14 +27,14 @@ it.each([
   }
 });
 
-const url = process.env.TEST_DATABASE_URL;
+const url = testPostgresUrl();
 /** The migrations drizzle-kit generated, from its journal: each is applied exactly once. */
 const journal = JSON.parse(readFileSync(new URL('../src/storage/migrations/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] };
 
-it.runIf(url)('[postgres] two processes migrating one server at once both succeed, and a rerun is a no-op', { timeout: 120_000 }, async () => {
+it('[postgres] two processes migrating one server at once both succeed, and a rerun is a no-op', { timeout: 120_000 }, async () => {
   const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
-  await adminQuery(url!, `CREATE DATABASE ${name}`);
-  const databaseUrl = withDatabase(url!, name);
+  await adminQuery(url, `CREATE DATABASE ${name}`);
+  const databaseUrl = withDatabase(url, name);
   try {
     const together = await Promise.all([runCli(['migrate'], { DATABASE_URL: databaseUrl }), runCli(['migrate'], { DATABASE_URL: databaseUrl })]);
     expect(together.map((r) => r.code), together.map((r) => r.stderr).join('\n')).toEqual([0, 0]);
@@ -52,6 +53,6 @@ it.runIf(url)('[postgres] two processes migrating one server at once both succee
       await database.close();
     }
   } finally {
-    await adminQuery(url!, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await adminQuery(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 });

@@ -5,6 +5,7 @@ import { startGatedLlm, type GatedLlm } from './support/gated-llm.js';
 import { postgresForProcesses, type SharedPostgres } from './support/postgres-for-processes.js';
 import { api } from './support/server-process.js';
 import { startTranspiledServer, transpileSources, type KillableServer, type TranspiledSources } from './support/transpiled-server.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
 /**
  * SPEC §6, §9: a real server process is killed with SIGKILL at each named point of a run, 20
@@ -43,9 +44,9 @@ interface Figures {
   seconds: number;
 }
 
-const url = process.env.TEST_DATABASE_URL;
+const url = testPostgresUrl();
 
-describe.runIf(url)('[postgres] a crash campaign of real server processes', () => {
+describe('[postgres] a crash campaign of real server processes', () => {
   let sources: TranspiledSources;
   let pg: SharedPostgres;
   let llm: GatedLlm;
@@ -60,7 +61,7 @@ describe.runIf(url)('[postgres] a crash campaign of real server processes', () =
 
   beforeAll(async () => {
     sources = transpileSources();
-    pg = await postgresForProcesses(url!);
+    pg = await postgresForProcesses(url);
     llm = await startGatedLlm((prompt, nth) => (held.has(prompt) && nth === 1 ? { hold: true } : { reply: prompt.startsWith('A for ') ? `a-of-${prompt.slice(6)}` : 'memo' }));
     env = { DATABASE_URL: pg.url, OPENAI_BASE_URL: llm.baseUrl, OPENAI_API_KEY: 'k', STEPGATE_RUN_LEASE_MS: LEASE_MS };
     recovery = await startTranspiledServer(sources, env);

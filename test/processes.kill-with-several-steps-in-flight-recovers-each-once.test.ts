@@ -4,6 +4,7 @@ import { queryRows } from '../src/storage/database.js';
 import { startGatedLlm, type GatedLlm } from './support/gated-llm.js';
 import { postgresForProcesses, type SharedPostgres } from './support/postgres-for-processes.js';
 import { api } from './support/server-process.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 import { startTranspiledServer, transpileSources, type KillableServer, type TranspiledSources } from './support/transpiled-server.js';
 
 /**
@@ -23,9 +24,9 @@ const manifest = {
   ],
 };
 
-const url = process.env.TEST_DATABASE_URL;
+const url = testPostgresUrl();
 
-describe.runIf(url)('[postgres] a server killed with several steps in flight', () => {
+describe('[postgres] a server killed with several steps in flight', () => {
   let sources: TranspiledSources;
   let pg: SharedPostgres;
   let llm: GatedLlm;
@@ -38,7 +39,7 @@ describe.runIf(url)('[postgres] a server killed with several steps in flight', (
 
   beforeAll(async () => {
     sources = transpileSources();
-    pg = await postgresForProcesses(url!);
+    pg = await postgresForProcesses(url);
     llm = await startGatedLlm((prompt, nth) => ({ ...(held.has(prompt.split(' for ')[1]!) && /^s\d/.test(prompt) && nth === 1 ? { hold: true as const } : { reply: `done: ${prompt}` }) }));
     env = { DATABASE_URL: pg.url, OPENAI_BASE_URL: llm.baseUrl, OPENAI_API_KEY: 'k', STEPGATE_RUN_LEASE_MS: '1000', STEPGATE_AUTH: 'off' };
     recovery = await startTranspiledServer(sources, env);

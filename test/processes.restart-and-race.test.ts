@@ -8,6 +8,7 @@ import { withDatabase } from './support/global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
 import { api, startServer } from './support/server-process.js';
 import { migratedDataDir } from './support/data-dir.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
 const DIGEST = 'b'.repeat(64);
 const manifest = {
@@ -34,17 +35,15 @@ const targets: Array<{ name: string; setup(): Promise<{ env: Record<string, stri
     },
   },
 ];
-const url = process.env.TEST_DATABASE_URL;
-if (url) {
-  targets.push({
-    name: 'postgres',
-    async setup() {
-      const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
-      await adminQuery(url, `CREATE DATABASE ${name}`);
-      return { env: { DATABASE_URL: withDatabase(url, name) }, cleanup: () => adminQuery(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-    },
-  });
-}
+const url = testPostgresUrl();
+targets.push({
+  name: 'postgres',
+  async setup() {
+    const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
+    await adminQuery(url, `CREATE DATABASE ${name}`);
+    return { env: { DATABASE_URL: withDatabase(url, name) }, cleanup: () => adminQuery(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  },
+});
 
 /** Prompts the protocol server saw, per region and step. */
 const promptsFor = (llm: ChatCompletionsServer, prefix: string) =>

@@ -5,6 +5,7 @@ import { startGatedLlm, type GatedLlm } from './support/gated-llm.js';
 import { postgresForProcesses, type SharedPostgres } from './support/postgres-for-processes.js';
 import { api } from './support/server-process.js';
 import { startTranspiledServer, transpileSources, type KillableServer, type TranspiledSources } from './support/transpiled-server.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
 /**
  * SPEC §4–§6, §9 across processes: three server processes share one PostgreSQL database. 30
@@ -29,9 +30,9 @@ const promptA = (region: string) => `A for ${region}`;
 const promptC = (region: string) => `C for ${region} after a-of-${region} and file:///data/${region}.csv`;
 const attestation = (region: string) => ({ outcome: 'SUCCESS', attested_by: 'ana', artifacts: [{ name: 'forecast_csv', uri: `file:///data/${region}.csv`, sha256: DIGEST, bytes: 42 }] });
 
-const url = process.env.TEST_DATABASE_URL;
+const url = testPostgresUrl();
 
-describe.runIf(url)('[postgres] three server processes in a storm of attests and resumes', () => {
+describe('[postgres] three server processes in a storm of attests and resumes', () => {
   let sources: TranspiledSources;
   let pg: SharedPostgres;
   let llm: GatedLlm;
@@ -39,7 +40,7 @@ describe.runIf(url)('[postgres] three server processes in a storm of attests and
 
   beforeAll(async () => {
     sources = transpileSources();
-    pg = await postgresForProcesses(url!);
+    pg = await postgresForProcesses(url);
     // C answers a little late, so that each winning resume is still in its LLM call while the storm goes on.
     llm = await startGatedLlm((prompt) =>
       prompt.startsWith('A for ') ? { reply: `a-of-${prompt.slice(6)}` } : { reply: 'memo', after: new Promise((resolve) => setTimeout(resolve, 200)) },

@@ -8,23 +8,22 @@ import { ROOT } from './support/cli.js';
 import { withDatabase } from './support/global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
 import { startServer } from './support/server-process.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
-/** Embedded PostgreSQL always; a PostgreSQL server too when TEST_DATABASE_URL is set. */
+/** The embedded default, and a PostgreSQL server through DATABASE_URL (the suites' server: TEST_DATABASE_URL, else the embedded one). */
 const databases: Array<{ name: string; env(work: string): Promise<{ env: Record<string, string>; cleanup(): Promise<void> }> }> = [
   { name: 'pglite', env: async (work) => ({ env: { STEPGATE_DATA_DIR: join(work, '.stepgate') }, cleanup: async () => {} }) },
 ];
-const url = process.env.TEST_DATABASE_URL;
-if (url) {
-  databases.push({
-    name: 'postgres',
-    async env(work) {
-      const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
-      await adminQuery(url, `CREATE DATABASE ${name}`);
-      // The server writes its first admin token under STEPGATE_DATA_DIR on PostgreSQL too; the CLI, run from `work`, reads it there.
-      return { env: { DATABASE_URL: withDatabase(url, name), STEPGATE_DATA_DIR: join(work, '.stepgate') }, cleanup: () => adminQuery(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-    },
-  });
-}
+const url = testPostgresUrl();
+databases.push({
+  name: 'postgres',
+  async env(work) {
+    const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
+    await adminQuery(url, `CREATE DATABASE ${name}`);
+    // The server writes its first admin token under STEPGATE_DATA_DIR on PostgreSQL too; the CLI, run from `work`, reads it there.
+    return { env: { DATABASE_URL: withDatabase(url, name), STEPGATE_DATA_DIR: join(work, '.stepgate') }, cleanup: () => adminQuery(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  },
+});
 
 /** The README's provenance round trip, run as written: attest → export → verify → tamper → verify fails. */
 for (const database of databases) it(`[${database.name}] runs the README provenance round trip: verified, then exit 8 for a changed file and exit 7 for a forged statement`, { timeout: 480_000 }, async () => {

@@ -7,6 +7,7 @@ import { runCli } from './support/cli.js';
 import { withDatabase } from './support/global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './support/postgres-admin.js';
 import { startServer, type ServerProcess } from './support/server-process.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
 const me = async (server: ServerProcess, token?: string) => {
   const response = await fetch(`${server.baseUrl}/api/me`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
@@ -67,11 +68,11 @@ describe('serve: the first admin token, and STEPGATE_AUTH=off', { timeout: 300_0
     }
   });
 
-  const url = process.env.TEST_DATABASE_URL;
-  it.runIf(url)('[postgres] two servers starting at once on one database create exactly one admin token', async () => {
+  const url = testPostgresUrl();
+  it('[postgres] two servers starting at once on one database create exactly one admin token', async () => {
     const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
-    await adminQuery(url!, `CREATE DATABASE ${name}`);
-    const databaseUrl = withDatabase(url!, name);
+    await adminQuery(url, `CREATE DATABASE ${name}`);
+    const databaseUrl = withDatabase(url, name);
     const dirs = [join(work, 'pg-one'), join(work, 'pg-two')];
     const servers = await Promise.all(dirs.map((dir) => startServer({ DATABASE_URL: databaseUrl, STEPGATE_DATA_DIR: dir })));
     try {
@@ -83,7 +84,7 @@ describe('serve: the first admin token, and STEPGATE_AUTH=off', { timeout: 300_0
       expect(((await tokens.json()) as { items: unknown[] }).items).toHaveLength(1);
     } finally {
       await Promise.all(servers.map((server) => server.stop()));
-      await adminQuery(url!, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await adminQuery(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   });
 });

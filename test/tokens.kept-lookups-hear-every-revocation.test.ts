@@ -7,6 +7,7 @@ import { openPostgres } from '../src/storage/postgres/connect.js';
 import { testDeps } from './support/app.js';
 import { describeEachDriver, testDrivers } from './support/databases.js';
 import { withDatabase } from './support/global-setup.js';
+import { testPostgresUrl } from './support/test-postgres.js';
 
 /**
  * SPEC §10 with token lookups kept in memory (src/engine/token-cache.ts): a request costs one
@@ -59,10 +60,10 @@ describeEachDriver('token lookups kept in memory', (ctx) => {
   });
 });
 
-const url = process.env.TEST_DATABASE_URL;
+const url = testPostgresUrl();
 
 /** Two processes on one PostgreSQL, each with its own pool and LISTEN connection (PGlite has one process by design). */
-describe.runIf(url)('[postgres] token lookups kept in two processes', () => {
+describe('[postgres] token lookups kept in two processes', () => {
   let database: Database;
   beforeEach(async () => {
     database = await testDrivers().find((d) => d.name === 'postgres')!.fresh();
@@ -73,7 +74,7 @@ describe.runIf(url)('[postgres] token lookups kept in two processes', () => {
 
   it('refuses in a second process as soon as the first one revoked, and keeps nothing while its LISTEN is lost', async () => {
     const [current] = await queryRows<{ name: string }>(database.db, sql`SELECT current_database() AS name`);
-    const other = await openPostgres({ url: withDatabase(url!, current!.name), poolSize: 2 });
+    const other = await openPostgres({ url: withDatabase(url, current!.name), poolSize: 2 });
     try {
       const here = testDeps(database);
       const there = testDeps(other);

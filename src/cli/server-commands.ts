@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { ConfigInvalidError } from '../core/errors.js';
 import { splitModel } from '../core/llm.js';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { buildApp, type App } from '../http/app.js';
 import { createPrometheusMetrics } from '../http/metrics.js';
 import { meteredProviders } from '../providers/llm/metered.js';
@@ -14,6 +14,7 @@ import { activeSigningKey } from '../engine/keys.js';
 import { createFileRootVerifier } from '../providers/artifacts/file-roots.js';
 import { createProviders } from '../providers/llm/registry.js';
 import { openDatabase } from '../storage/open.js';
+import { serverLogger } from './server-logger.js';
 
 /** `stepgate serve` and `stepgate migrate`: the two commands that open the database themselves. */
 
@@ -32,24 +33,8 @@ export async function migrateCommand(config: Config, log: (line: string) => void
   }
 }
 
-/** Log paths that may carry secrets; pino replaces their values. */
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-api-key"]',
-  'headers.authorization',
-  '*.apiKey',
-  '*.OPENAI_API_KEY',
-  '*.token',
-];
-
-/** The server's logger: JSON lines on stdout, secrets redacted. */
-export function serverLogger(level: string): Logger {
-  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
-}
-
 export async function serveCommand(config: Config): Promise<void> {
-  const logger = serverLogger(config.logLevel);
+  const logger = serverLogger({ level: config.logLevel, format: config.logFormat });
   const metrics = createPrometheusMetrics({ processMetrics: true });
   const providers = meteredProviders(createProviders(config.providers), metrics);
   const defaultProvider = splitModel(config.defaultModel).provider;

@@ -66,12 +66,20 @@ export function inputIssues(value: unknown, limits: Pick<InputLimits, 'maxString
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i]!;
         const keyProblem = FORBIDDEN_KEYS.has(key) ? `the key "${key}" is not allowed` : stringProblem(key, limits.maxStringLength);
-        if (keyProblem) issues.push({ path: pathOf(entry, key), message: `key: ${keyProblem}` });
+        if (keyProblem) issues.push({ path: pathOf(entry, abbreviated(key)), message: `key: ${keyProblem}` });
         else stack.push({ value: (current as Record<string, unknown>)[key], key, parent: entry, depth });
       }
     }
   }
   return issues;
+}
+
+/** Longer keys are shown by their start and length in problems, not echoed whole. */
+const SHOWN_KEY_LENGTH = 40;
+
+/** A key as a problem may quote it: whole when short, else its start and its length. */
+export function abbreviated(key: string): string {
+  return key.length <= SHOWN_KEY_LENGTH ? key : `${key.slice(0, SHOWN_KEY_LENGTH)}…(${key.length} characters)`;
 }
 
 /** What makes a string unstorable or too long, if anything. */

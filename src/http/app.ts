@@ -24,6 +24,7 @@ import { authOptions, type AuthOptions } from './auth/options.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
 import { checkUrlParts, registerJsonBody } from './body.js';
+import { answerClientError } from './client-error.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './metrics.js';
 import { requestIdOf, REQUEST_ID_HEADER } from './request-id.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -65,6 +66,8 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
     requestIdHeader: false,
     genReqId: requestIdOf,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // Requests Node's parser refuses (headers over its limit: 431, …) are answered as problems too.
+    clientErrorHandler: answerClientError,
     // Errors Fastify meets before routing (a malformed URL, …) are problems too.
     frameworkErrors: (err, request, reply) => {
       const body = problem(400, 'MALFORMED_REQUEST', `The request is malformed: ${err.message}`, { instance: request.url, request_id: request.id });

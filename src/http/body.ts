@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { MalformedBodyError, RequestInvalidError, type Issue } from '../core/errors.js';
-import { inputIssues, type InputLimits } from '../core/limits.js';
+import { duplicateKey } from '../core/json-duplicates.js';
+import { abbreviated, inputIssues, type InputLimits } from '../core/limits.js';
+import { formatPath } from '../core/manifest/parse.js';
 
 /**
  * The request boundary: bodies are read as bytes, decoded as strict UTF-8, parsed, and held to
- * the input limits (no NUL, no lone surrogate, no prototype key, lengths, nesting) before any
- * route sees them. Query strings and path parameters get the same check.
+ * the input limits (no duplicate key, no NUL, no lone surrogate, no prototype key, lengths of
+ * strings and keys, nesting) before any route sees them. Query strings and path parameters
+ * get the same check.
  */
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -31,6 +34,14 @@ export function refused(part: string, issues: Issue[]): RequestInvalidError {
   return new RequestInvalidError(issues, `The request ${part} is invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
 }
 
+/** A key twice in one object: JSON.parse would keep the last value without a word. */
+function duplicateKeyIssues(text: string): Issue[] {
+  const duplicate = duplicateKey(text);
+  if (!duplicate) return [];
+  const path = [...duplicate.path.slice(0, -1), abbreviated(duplicate.key)];
+  return [{ path: formatPath(path), message: `the key "${abbreviated(duplicate.key)}" appears more than once in one object: send each key once` }];
+}
+
 /** JSON bodies for every route (manifest routes parse their own, YAML included). */
 export function registerJsonBody(app: FastifyInstance, limits: InputLimits): void {
   // The API reads JSON (and YAML, for manifests) only: Fastify's own text/plain parser would
@@ -42,8 +53,9 @@ export function registerJsonBody(app: FastifyInstance, limits: InputLimits): voi
       // An empty body under a JSON content type (curl -X POST -H 'content-type: application/json'
       // …/resume) means "no body", not a syntax error; routes that need a body say so with a 422.
       if ((body as Buffer).length === 0) return done(null, undefined);
-      const value = parseJsonText(decodeUtf8(body as Buffer));
-      const issues = inputIssues(value, limits);
+      const text = decodeUtf8(body as Buffer);
+      const value = parseJsonText(text);
+      const issues = [...duplicateKeyIssues(text), ...inputIssues(value, limits)];
       if (issues.length > 0) return done(refused('body', issues));
       done(null, value);
     } catch (err) {

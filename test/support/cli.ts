@@ -30,7 +30,7 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
  * (~1.5 s of CPU) to each of the suite's ~150 server starts. Its own tests, and the
  * README's, ask for the default (`STEPGATE_EMBEDDED: 'auto'`) and check what served.
  */
-export const PROCESS_DEFAULTS: Record<string, string | undefined> = { LOG_LEVEL: 'info', DATABASE_URL: undefined, STEPGATE_EMBEDDED: 'pglite' };
+export const PROCESS_DEFAULTS: Record<string, string | undefined> = { LOG_LEVEL: 'info', LOG_FORMAT: undefined, DATABASE_URL: undefined, STEPGATE_EMBEDDED: 'pglite' };
 
 /**
  * `stepgate …` from the sources the global setup transpiled (STEPGATE_TEST_SOURCES), else

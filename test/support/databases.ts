@@ -7,6 +7,7 @@ import { openPglite } from '../../src/storage/pglite/connect.js';
 import { openPostgres } from '../../src/storage/postgres/connect.js';
 import { withDatabase } from './global-setup.js';
 import { adminQuery, TEST_DB_PREFIX } from './postgres-admin.js';
+import { testPostgresUrl } from './test-postgres.js';
 
 export type DriverName = 'pglite' | 'postgres';
 
@@ -99,11 +100,9 @@ function postgresDriver(url: string, template: string): TestDriver {
   return { name: 'postgres', fresh: () => create(template), empty: () => create(undefined) };
 }
 
-/** PGlite always; PostgreSQL too when TEST_DATABASE_URL is set. */
+/** PGlite, and PostgreSQL: TEST_DATABASE_URL's server, else the embedded one the global setup started. */
 export function testDrivers(): TestDriver[] {
-  const url = process.env.TEST_DATABASE_URL;
-  const template = inject('postgresTemplate');
-  return url && template ? [pgliteDriver, postgresDriver(url, template)] : [pgliteDriver];
+  return [pgliteDriver, postgresDriver(testPostgresUrl(), inject('postgresTemplate'))];
 }
 
 /**

@@ -84,7 +84,35 @@ export function hostileValue(limits: { maxStringLength: number; maxDepth: number
     fc.integer({ min: 1, max: 50 }).map((n) => 'x'.repeat(limits.maxStringLength + n)),
     fc.integer({ min: 1, max: 100 }).map((n) => nest(limits.maxDepth + n, 1)),
     fc.constantFrom('__proto__', 'constructor', 'prototype').map((key) => JSON.parse(`{"${key}": {"polluted": true}}`) as unknown),
+    // An object key over the length limit (keys are held to it as strings are).
+    fc.integer({ min: 1, max: 50 }).map((n) => ({ ['k'.repeat(limits.maxStringLength + n)]: 'v' })),
   );
+}
+
+/**
+ * JSON text of `value` with one key written twice, in the object at `pick` among its objects
+ * (JSON.stringify never writes a duplicate): an existing key first given `first`, then its own
+ * value, or a new key twice. Answers the text and the path of the duplicate.
+ */
+export function withDuplicateKey(value: unknown, pick: number, first: unknown): { text: string; path: Array<string | number> } {
+  const objects = containers(value).filter((path) => !Array.isArray(at(value, path)));
+  if (objects.length === 0) return { text: `{"dup": ${JSON.stringify(first)}, "dup": ${JSON.stringify(value)}}`, path: ['dup'] };
+  const where = objects[pick % objects.length]!;
+  const target = at(value, where) as Record<string, unknown>;
+  const keys = Object.keys(target);
+  const key = keys.length > 0 ? keys[pick % keys.length]! : 'dup';
+  const write = (v: unknown): string => {
+    if (Array.isArray(v)) return `[${v.map(write).join(',')}]`;
+    if (typeof v !== 'object' || v === null) return JSON.stringify(v) ?? 'null';
+    const entries = Object.entries(v).map(([k, child]) => `${JSON.stringify(k)}:${write(child)}`);
+    if (v === target) entries.unshift(...(keys.length > 0 ? [] : [`${JSON.stringify(key)}:null`]), `${JSON.stringify(key)}:${JSON.stringify(first)}`);
+    return `{${entries.join(',')}}`;
+  };
+  return { text: write(value), path: [...where, key] };
+}
+
+function at(value: unknown, path: Array<string | number>): unknown {
+  return path.reduce<unknown>((node, segment) => (node as Record<string | number, unknown>)[segment], value);
 }
 
 /** Every place in a value a mutation can go: containers, by path. */
@@ -149,6 +177,8 @@ export interface HostileRequest {
   readonly request: InjectOptions;
   readonly sentRequestId: string | undefined;
   readonly what: string;
+  /** For a body with a key twice: where, so that the answer can be checked to name it. */
+  readonly duplicate?: Array<string | number>;
 }
 
 export function hostileRequests(ops: Operation[], doc: Doc, limits: { maxSteps: number; maxStringLength: number; maxDepth: number }): fc.Arbitrary<HostileRequest> {
@@ -184,6 +214,14 @@ export function hostileRequests(ops: Operation[], doc: Doc, limits: { maxSteps: 
           request: { method: op.method, url: url(ids), headers: { 'content-type': raw.type }, payload: raw.body },
           what: `raw ${raw.type} body`,
         })),
+        fc.tuple(validIds, base, fc.jsonValue({ maxDepth: 1 }), fc.nat()).map(([ids, value, first, pick]) => {
+          const { text, path } = withDuplicateKey(value, pick, first);
+          return {
+            request: { method: op.method, url: url(ids), headers: { 'content-type': 'application/json' }, payload: text },
+            what: `body with the key ${JSON.stringify(path.at(-1))} twice`,
+            duplicate: path,
+          };
+        }),
       );
       if (op.consumes.some((type) => type.includes('yaml'))) {
         // Too many steps: the limit plus one, each step otherwise fine.

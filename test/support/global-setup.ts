@@ -5,21 +5,27 @@ import { openPglite } from '../../src/storage/pglite/connect.js';
 import { adminQuery, TEMPLATE_PREFIX } from './postgres-admin.js';
 import { openPostgres } from '../../src/storage/postgres/connect.js';
 import { transpileSourcesNow } from './transpiled-server.js';
+import { startTestPostgres } from './test-postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     pgliteTemplate: string;
-    postgresTemplate: string | null;
+    postgresTemplate: string;
   }
 }
 
 /**
  * Migrates once into a template per driver; every test then gets a fresh clone (PGlite:
- * loadDataDir of a dump, ~0.4 s; PostgreSQL: CREATE DATABASE … TEMPLATE).
+ * loadDataDir of a dump, ~0.4 s; PostgreSQL: CREATE DATABASE … TEMPLATE). PostgreSQL is the
+ * server of TEST_DATABASE_URL, else the embedded server stepgate ships, started here for the
+ * whole run (test/support/test-postgres.ts).
  */
 export default async function setup(project: TestProject) {
   const dir = join(process.cwd(), '.tmp');
   mkdirSync(dir, { recursive: true });
+  // Started first: the server starts while PGlite's templates are made.
+  const starting = process.env.TEST_DATABASE_URL ? undefined : startTestPostgres();
+  starting?.catch(() => {}); // awaited below
   // Every `stepgate` process the tests start runs these (test/support/cli.ts): tsx would
   // compile the sources again in each of hundreds of processes.
   const sources = transpileSourcesNow();
@@ -40,23 +46,28 @@ export default async function setup(project: TestProject) {
   await pglite.close();
   project.provide('pgliteTemplate', dumpPath);
 
-  const url = process.env.TEST_DATABASE_URL;
-  let template: string | null = null;
-  if (url) {
-    template = `${TEMPLATE_PREFIX}${process.pid}`;
+  const embedded = await starting;
+  const url = process.env.TEST_DATABASE_URL || embedded!.url; // empty means unset, as in `TEST_DATABASE_URL= npm test`
+  const template = `${TEMPLATE_PREFIX}${process.pid}`;
+  try {
     await adminQuery(url, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
     await adminQuery(url, `CREATE DATABASE ${template}`);
     const pg = await openPostgres({ url: withDatabase(url, template), poolSize: 1 });
     await pg.migrate();
     await pg.close();
+  } catch (err) {
+    await embedded?.stop();
+    throw err;
   }
+  project.provide('postgresUrl', url);
   project.provide('postgresTemplate', template);
 
   return async () => {
     sources.remove();
     rmSync(dataDirTemplate, { recursive: true, force: true });
     rmSync(dumpPath, { force: true });
-    if (url && template) await adminQuery(url, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+    await adminQuery(url, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+    await embedded?.stop();
   };
 }
 

@@ -3,7 +3,7 @@ import pg from 'pg';
 export const TEMPLATE_PREFIX = 'stepgate_tpl_';
 export const TEST_DB_PREFIX = 'stepgate_t_';
 
-/** One statement on the server of TEST_DATABASE_URL (CREATE/DROP DATABASE cannot run in a pool transaction). */
+/** One statement on the suites' PostgreSQL server (CREATE/DROP DATABASE cannot run in a pool transaction). */
 export async function adminQuery(url: string, statement: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();

@@ -21,7 +21,6 @@ export interface SharedPostgres {
  */
 export async function postgresForProcesses(adminUrl: string): Promise<SharedPostgres> {
   const template = inject('postgresTemplate');
-  if (!template) throw new Error('TEST_DATABASE_URL is set but the global setup made no PostgreSQL template');
   const name = `${TEST_DB_PREFIX}${randomBytes(6).toString('hex')}`;
   // Concurrent clones of one template can briefly see it "in use" (55006): try again.
   for (let tries = 1; ; tries++) {

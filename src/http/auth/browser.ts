@@ -11,7 +11,7 @@ import type { AuthOptions } from './options.js';
 export function browserChecks(options: AuthOptions) {
   const wildcard = options.host === '0.0.0.0' || options.host === '::';
   const hosts = new Set(['localhost', '127.0.0.1', '::1', ...(wildcard ? [] : [options.host]), ...options.allowedHosts].map((h) => h.toLowerCase()));
-  const origins = new Set(options.allowedOrigins.map((o) => o.toLowerCase().replace(/\/+$/, '')));
+  const origins = new Set(options.allowedOrigins.map((o) => originOf(o) ?? o.toLowerCase().replace(/\/+$/, '')));
 
   return function check(request: FastifyRequest): void {
     const host = request.headers.host;
@@ -19,7 +19,8 @@ export function browserChecks(options: AuthOptions) {
     if (!isStateChanging(request.method)) return;
     const origin = request.headers.origin;
     if (origin === undefined) return; // not a browser, or a same-origin GET-like navigation
-    if (origins.has(origin.toLowerCase()) || sameOrigin(origin, host)) return;
+    const given = originOf(origin);
+    if (given !== undefined && (origins.has(given) || given === originOf(`${request.protocol}://${host}`))) return;
     throw new OriginNotAllowedError(origin);
   };
 }
@@ -32,12 +33,18 @@ function hostnameOf(host: string): string {
   return colon >= 0 ? lower.slice(0, colon) : lower;
 }
 
-/** The page's origin is this server (same host and port, http or https behind a proxy). */
-function sameOrigin(origin: string, host: string): boolean {
+/**
+ * An origin is scheme, host and port (RFC 6454), compared in their serialized form: lower
+ * case, the scheme's default port left out (`https://a.example:443` is `https://a.example`).
+ * The server's own is the scheme the request came in by (http: stepgate serves no TLS itself)
+ * with its Host: a page served over https by a proxy in front is another origin, to be listed
+ * in STEPGATE_ALLOWED_ORIGINS. Undefined for what is not an http(s) origin (`null`, …).
+ */
+function originOf(text: string): string | undefined {
   try {
-    const url = new URL(origin);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === new URL(`${url.protocol}//${host}`).host;
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { DEFAULT_LIMITS } from '../../core/limits.js';
+import { abbreviated, DEFAULT_LIMITS } from '../../core/limits.js';
 import { parseManifestSource } from '../../core/manifest/parse.js';
 import { manifestSchema } from '../../core/manifest/schema.js';
 import type { EngineDeps } from '../../engine/deps.js';
@@ -8,7 +8,7 @@ import { checkManifest, listManifests, showManifest, storeManifest } from '../..
 import { idParamsSchema, manifestSchemaOut, manifestSummarySchema, pageQuerySchema, problemResponses } from '../schemas.js';
 import { manifestJson, manifestSummaryJson } from '../serialize.js';
 import { decodeUtf8, parseJsonText } from '../body.js';
-import { duplicateKey } from '../../core/manifest/json-duplicates.js';
+import { duplicateKey } from '../../core/json-duplicates.js';
 import { MalformedBodyError } from '../../core/errors.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
@@ -25,7 +25,7 @@ function parseJsonManifest(text: string): unknown {
     const before = text.slice(0, duplicate.offset);
     const line = before.split('\n').length;
     throw new MalformedBodyError(
-      `The manifest is not valid YAML or JSON at line ${line}, column ${duplicate.offset - before.lastIndexOf('\n')}: Map keys must be unique ("${duplicate.key}" appears twice)`,
+      `The manifest is not valid YAML or JSON at line ${line}, column ${duplicate.offset - before.lastIndexOf('\n')}: Map keys must be unique ("${abbreviated(duplicate.key)}" appears twice)`,
     );
   }
   return value;

@@ -41,7 +41,10 @@ export function Dag(props: { steps: readonly DagStep[]; selected: string | undef
               class={`dag-node status-${status.toLowerCase()}${waiting ? ' waiting' : ''}${props.selected === node.key ? ' selected' : ''}`}
               transform={`translate(${node.x},${node.y})`}
               role="button"
-              tabIndex={0}
+              // `tabindex`, not `tabIndex`: Preact sets SVG props as attributes under the name
+              // given, and SVG knows only the lower-case one (`tabIndex` left the node out of the
+              // Tab order).
+              tabindex={0}
               aria-label={label}
               aria-pressed={props.selected === node.key}
               data-step={node.key}
