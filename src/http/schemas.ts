@@ -42,6 +42,7 @@ export const manifestStepSchema = z
     params: json.describe('The step params as written, or null'),
     output: json.describe('The output spec ({ format, schema? }), or null'),
     compute_contract: json.describe('The compute contract (compute steps), or null'),
+    for_each: z.string().nullable().describe("A map step's list (inputs.<path> or steps.<X>.output[.<path>]), or null for an ordinary step"),
   })
   .meta({ id: 'ManifestStep' });
 

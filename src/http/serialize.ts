@@ -38,6 +38,7 @@ export function manifestJson(manifest: StoredManifest) {
       params: step.params,
       output: step.output,
       compute_contract: step.computeContract,
+      for_each: step.forEach,
     })),
   };
 }

@@ -716,6 +716,8 @@ export interface components {
             /** @description The compute contract (compute steps), or null */
             compute_contract: unknown;
             depends_on: string[];
+            /** @description A map step's list (inputs.<path> or steps.<X>.output[.<path>]), or null for an ordinary step */
+            for_each: string | null;
             /** Format: uuid */
             id: string;
             key: string;

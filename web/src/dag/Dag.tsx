@@ -6,6 +6,8 @@ export interface DagStep extends DagNodeInput {
   readonly status: string | undefined;
   readonly type: 'task' | 'compute';
   readonly overdue?: boolean;
+  /** A map step's items (SPEC §17): how many are done of how many (null until its list is known). */
+  readonly items?: { readonly done: number; readonly total: number | null };
 }
 
 /**
@@ -34,7 +36,8 @@ export function Dag(props: { steps: readonly DagStep[]; selected: string | undef
           const waiting = status === 'WAITING_FOR_ATTESTATION';
           // "waiting", not "waiting for attestation": the names of SPEC §14's buttons (Attest) must stay unique.
           const said = waiting ? 'waiting' : status.toLowerCase().replaceAll('_', ' ');
-          const label = `Step ${node.key}, ${step.type}, ${said}${step.overdue ? ', overdue' : ''}`;
+          const items = step.items ? `${step.items.done}/${step.items.total ?? '?'}` : undefined;
+          const label = `Step ${node.key}, ${step.type}${items ? ' map' : ''}, ${said}${step.overdue ? ', overdue' : ''}${items ? `, ${items} items done` : ''}`;
           return (
             <g
               key={node.key}
@@ -62,6 +65,7 @@ export function Dag(props: { steps: readonly DagStep[]; selected: string | undef
               </text>
               <text x="10" y="40" class="dag-status">
                 {step.type === 'compute' ? '⚙ ' : ''}
+                {items ? `${items} · ` : ''}
                 {said}
                 {step.overdue ? ' · overdue' : ''}
               </text>

@@ -56,11 +56,11 @@ export function Inbox() {
 function InboxItem({ item }: { item: PendingAttestation }) {
   const contract = readContract(item.contract);
   return (
-    <li class={`card wait${item.overdue ? ' overdue' : ''}`} aria-label={`Step ${item.step_key} of run ${shortId(item.run_id)}`}>
+    <li class={`card wait${item.overdue ? ' overdue' : ''}`} aria-label={`Step ${item.label} of run ${shortId(item.run_id)}`}>
       <div class="card-head">
         <h3>
-          <a href={`/runs/${item.run_id}?step=${encodeURIComponent(item.step_key)}`}>
-            Step {item.step_key} · {item.manifest.name} v{item.manifest.version}
+          <a href={`/runs/${item.run_id}?step=${encodeURIComponent(item.step_key)}${item.item_index === null ? '' : `&item=${item.item_index}`}`}>
+            Step {item.label} · {item.manifest.name} v{item.manifest.version}
           </a>
         </h3>
         {item.overdue && <span class="status status-overdue">overdue</span>}
@@ -70,6 +70,14 @@ function InboxItem({ item }: { item: PendingAttestation }) {
         <dd>
           <a href={`/runs/${item.run_id}`}>{shortId(item.run_id)}</a>
         </dd>
+        {item.item_index !== null && (
+          <>
+            <dt>Item</dt>
+            <dd>
+              <code>{JSON.stringify(item.item)}</code>
+            </dd>
+          </>
+        )}
         <dt>Waiting since</dt>
         <dd>
           {when(item.waiting_since)} ({ago(item.waiting_since)})
@@ -85,7 +93,7 @@ function InboxItem({ item }: { item: PendingAttestation }) {
           </>
         )}
       </dl>
-      {contract?.instructions && <p class="instructions">{contract.instructions}</p>}
+      {item.instructions && <p class="instructions">{item.instructions}</p>}
       {item.inputs.length > 0 && (
         <details>
           <summary>Inputs ({item.inputs.length})</summary>
