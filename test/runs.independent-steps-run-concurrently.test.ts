@@ -78,6 +78,21 @@ describeEachDriver('independent task steps run concurrently', (ctx) => {
     expect(stepOf(runs[0]!, 'merge')!.output).toBe('merge section 1 of plan rivers ✓ ✓ | section 2 of plan rivers ✓ ✓ | section 3 of plan rivers ✓ ✓ | section 4 of plan rivers ✓ ✓ | section 5 of plan rivers ✓ ✓ | section 6 of plan rivers ✓ ✓ ✓');
   });
 
+  it('the NDJSON stream tells the concurrent steps apart: each step_started and step_succeeded names its step and step run, and the sections all start before any ends', async () => {
+    const app = await testApp(ctx.database, { openaiBaseUrl: llm.baseUrl });
+    const manifestId = await storeManifest(app, fanOut('streamed', 3, () => 'openai:lat-150'));
+    const response = await app.inject({ method: 'POST', url: '/api/runs', headers: { accept: 'application/x-ndjson' }, payload: { manifest_id: manifestId, inputs: { topic: 'x' } } });
+    expect(response.statusCode).toBe(200); // a stream starts before the run's outcome is known
+    const lines = response.body.trim().split('\n').map((line) => JSON.parse(line) as { kind?: string; step_key?: string; step_run_id?: string; status?: string });
+    const events = lines.filter((line) => line.kind?.startsWith('step_') && line.step_key?.startsWith('s'));
+    expect(events.map((e) => `${e.kind}:${e.step_key}`).slice(0, 3).sort()).toEqual(['step_started:s1', 'step_started:s2', 'step_started:s3']);
+    expect(events.slice(3).map((e) => e.kind)).toEqual(['step_succeeded', 'step_succeeded', 'step_succeeded']);
+    // Each end names the step run its start named.
+    for (const end of events.slice(3)) expect(events.find((e) => e.kind === 'step_started' && e.step_key === end.step_key)!.step_run_id).toBe(end.step_run_id);
+    expect(new Set(events.map((e) => e.step_run_id)).size).toBe(3);
+    expect(lines.at(-1)).toMatchObject({ status: 'success' });
+  });
+
   it('the run\'s limit holds (3 in flight at most) and the steps it holds back start in plan order', async () => {
     const app = await testApp(ctx.database, { openaiBaseUrl: llm.baseUrl, maxParallelSteps: 3 });
     const run = await startRun(app, await storeManifest(app, fanOut('limited', 7, () => 'openai:lat-60')), { topic: 'x' });

@@ -1,12 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESULTS_DIR, signInWithoutToken } from './support/browser.js';
 import { useConsoleServer } from './support/console-server.js';
+import { startLatencyLlm, type LatencyLlm } from './support/latency-llm.js';
 import { api } from './support/server-process.js';
 
 /**
- * SPEC §17 in the console, in Debian's Chromium against a real `stepgate serve`: a map node
+ * SPEC §15, §17 in the console, in Debian's Chromium against a real `stepgate serve`: a map node
  * shows done/total, opens the list of its items, and an item waiting for attestation is
  * attested like any wait; the inbox names each item.
  */
@@ -66,6 +68,46 @@ describe('map steps in the operator console', { timeout: 90_000 }, () => {
     const run = (await api(suite.server.baseUrl, 'GET', `/api/runs/${runId}`)).body;
     const attested = run.step_runs.filter((s: { step_key: string; status: string }) => s.step_key === 'measure' && s.status === 'SUCCESS');
     expect(attested.map((s: { item_index: number; attestation: { attested_by: string } }) => [s.item_index, s.attestation.attested_by])).toEqual([[2, 'ana']]);
+    expect(suite.browser.problems).toEqual([]);
+  });
+});
+
+describe('steps running concurrently in the operator console', { timeout: 90_000 }, () => {
+  // The server's openai provider answers from a local server that holds the sections' calls (model `gate`).
+  const env: Record<string, string> = { STEPGATE_AUTH: 'off', OPENAI_API_KEY: 'k' };
+  let llm: LatencyLlm;
+  beforeAll(async () => {
+    llm = await startLatencyLlm();
+    env.OPENAI_BASE_URL = llm.baseUrl;
+  });
+  afterAll(async () => {
+    await llm?.close();
+  });
+  const suite = useConsoleServer('stepgate-console-running-', env);
+
+  it('draws the three sections of a fan-out running at the same time, then all succeeded, live', async () => {
+    const stored = await api(suite.server.baseUrl, 'POST', '/api/manifests', {
+      name: 'console-fan-out',
+      steps: [
+        { key: 'plan', model: 'openai:lat-10', prompt: 'plan' },
+        ...['s1', 's2', 's3'].map((key) => ({ key, depends_on: ['plan'], model: 'openai:gate', prompt: key })),
+        { key: 'merge', depends_on: ['s1', 's2', 's3'], model: 'openai:lat-10', prompt: 'merge' },
+      ],
+    });
+    const runId = randomUUID();
+    const started = api(suite.server.baseUrl, 'POST', '/api/runs', { manifest_id: stored.body.id, id: runId, inputs: {} });
+    await llm.inFlightReaches(3);
+
+    const page = await suite.browser.newPage();
+    await signInWithoutToken(page, suite.server.baseUrl, 'ana');
+    await page.goto(`${suite.server.baseUrl}/runs/${runId}`);
+    const graph = page.getByRole('group', { name: "The run's steps as a graph" });
+    for (const key of ['s1', 's2', 's3']) await graph.getByRole('button', { name: `Step ${key}, task, running` }).waitFor();
+    expect(await graph.locator('.dag-node.status-running').count()).toBe(3);
+
+    llm.openGate();
+    expect((await started).body.status).toBe('success');
+    await expect.poll(() => graph.locator('.dag-node.status-success').count(), { timeout: 30_000 }).toBe(5);
     expect(suite.browser.problems).toEqual([]);
   });
 });
