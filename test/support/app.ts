@@ -43,6 +43,7 @@ export function testDeps(database: Database, options: TestDepsOptions = {}): Eng
     providers: options.metrics ? meteredProviders(providers, options.metrics) : providers,
     defaultModel: options.defaultModel ?? 'offline:echo',
     listen: database.listen,
+    shared: database.shared,
     leaseMs: options.leaseMs ?? 60_000,
     ...(options.faults ? { faults: options.faults } : {}),
     ...(options.limits ? { limits: options.limits } : {}),

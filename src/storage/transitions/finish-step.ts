@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
 import type { Piece, PieceContext } from './runner-flush.js';
-import { stepEvent } from './events.js';
+import { messageOf, stepEvent } from './events.js';
 import { json, jsonOrNull } from './sql.js';
 
 /**
@@ -19,7 +19,11 @@ export function finishStep(write: Extract<RunnerWrite, { kind: 'finish' }>, cont
   const pieces: Array<Piece & { name: string }> = [
     {
       name,
-      events: [stepEvent(write.outcome.status === 'SUCCESS' ? 'step_succeeded' : 'step_failed', name, write.outcome.status)],
+      events: [
+        write.outcome.status === 'SUCCESS'
+          ? stepEvent('step_succeeded', name, 'SUCCESS')
+          : stepEvent('step_failed', name, 'FAIL', { message: messageOf(write.outcome.error) }),
+      ],
       sql: sql`${sql.raw(name)} AS (
         UPDATE dag_step_runs SET ${set}, ended_at = now()
         WHERE id = ${write.stepRunId} AND status = 'RUNNING' AND attempt = ${write.attempt} AND ${context.held}

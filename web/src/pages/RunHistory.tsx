@@ -17,6 +17,8 @@ export interface RunEvent {
   readonly step_run_id: string | null;
   readonly attempt: number | null;
   readonly status: string | null;
+  /** Why, on step_failed and run_failed. */
+  readonly error: { readonly message: string } | null;
   readonly at: string;
 }
 
@@ -48,7 +50,7 @@ export function historyFromEvents(run: Run, events: readonly RunEvent[]): Entry[
       return { at: event.at, text: `${step} attested ${event.status ?? ''}${by ? ` by ${by}` : ''}` };
     }
     const text = RUN_TEXT[event.kind] ?? (STEP_TEXT[event.kind] ? `${step} ${STEP_TEXT[event.kind]}` : event.kind);
-    return { at: event.at, text };
+    return { at: event.at, text: event.error ? `${text}: ${event.error.message}` : text };
   });
 }
 
@@ -66,11 +68,24 @@ export function historyFromRows(run: Run): Entry[] {
   return entries.sort((a, b) => a.at.localeCompare(b.at));
 }
 
-/** The run's recorded events: the stream replayed from the start (`last_event_id=0`), ended once replayed (`follow=false`). */
+/**
+ * The run's recorded events: the stream replayed from the start (`last_event_id=0`), ended once
+ * replayed (`follow=false`); a request answers at most 10,000 and then says where to continue
+ * (`event: more`).
+ */
 async function recordedEvents(client: ApiClient, runId: string): Promise<RunEvent[]> {
   const events: RunEvent[] = [];
-  const parser = createParser({ onEvent: (event) => events.push(JSON.parse(event.data) as RunEvent) });
-  parser.feed(await client.text(`/api/events?run=${encodeURIComponent(runId)}&last_event_id=0&follow=false`, 'text/event-stream'));
+  for (let from: string | undefined = '0'; from !== undefined; ) {
+    let more: string | undefined;
+    const parser = createParser({
+      onEvent(event) {
+        if (event.event === 'more') more = event.id;
+        else events.push(JSON.parse(event.data) as RunEvent);
+      },
+    });
+    parser.feed(await client.text(`/api/events?run=${encodeURIComponent(runId)}&last_event_id=${encodeURIComponent(from)}&follow=false`, 'text/event-stream'));
+    from = more;
+  }
   return events;
 }
 
