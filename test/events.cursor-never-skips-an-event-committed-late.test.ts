@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import type { RunEvent } from '../src/core/events.js';
+import { parseEvent, type RunEvent } from '../src/core/events.js';
 import { createEventHub } from '../src/engine/events.js';
 import { testApp } from './support/app.js';
 import { withDatabase } from './support/global-setup.js';
@@ -51,7 +51,7 @@ describe.runIf(url)('[postgres] the event cursor', () => {
       const heard: RunEvent[] = [];
       let heardOne = () => {};
       const unsubscribe = await hub.subscribe((event) => {
-        heard.push(event);
+        heard.push(parseEvent(event));
         heardOne();
       });
 

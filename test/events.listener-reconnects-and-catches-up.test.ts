@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import type { RunEvent } from '../src/core/events.js';
+import { parseEvent, type RunEvent } from '../src/core/events.js';
 import { createEventHub } from '../src/engine/events.js';
 import { buildApp } from '../src/http/app.js';
 import { queryRows } from '../src/storage/database.js';
@@ -29,7 +29,7 @@ describe.runIf(url)('[postgres] the LISTEN connection', () => {
       const heard: RunEvent[] = [];
       let wake = () => {};
       const unsubscribe = await watcher.subscribe((event) => {
-        heard.push(event);
+        heard.push(parseEvent(event));
         wake();
       });
       const heardUntil = async (count: number) => {

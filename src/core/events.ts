@@ -53,11 +53,19 @@ export interface EventPosition {
   readonly id: bigint;
 }
 
-/** An event with its position. */
-export interface PositionedEvent {
-  readonly event: RunEvent;
+/**
+ * An event as read from the record: its position, what filters look at, and its JSON as the
+ * database built it — written to a stream as it is, never parsed and built again.
+ */
+export interface RecordedEvent {
   readonly position: EventPosition;
+  readonly kind: RunEventKind;
+  readonly runId: string;
+  /** A RunEvent's JSON. */
+  readonly json: string;
 }
+
+export const parseEvent = (recorded: RecordedEvent): RunEvent => JSON.parse(recorded.json) as RunEvent;
 
 /** Before every event. */
 export const START: EventPosition = { tx: 0n, id: 0n };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EVENTS_CHANNEL, isAfter, START, type EventPosition, type PositionedEvent, type RunEvent, type RunEventKind } from '../core/events.js';
+import { EVENTS_CHANNEL, isAfter, START, type EventPosition, type RecordedEvent, type RunEventKind } from '../core/events.js';
 import type { RunStore } from '../core/run-store.js';
 import type { Database, Db } from '../storage/database.js';
 import { announceEvents, lastRunPosition, positionOfEvent, readRunEvents, readSettledEvents, settledNow } from '../storage/run-events.js';
@@ -12,7 +12,7 @@ export interface EventFilter {
 /** Where a stream's events go: an SSE response (http/routes/events.ts). */
 export interface EventSink {
   /** Sends one event; false when the client is not keeping up: wait for `drained()` before the next. */
-  send(event: RunEvent, position: EventPosition): boolean;
+  send(event: RecordedEvent): boolean;
   /** Settles when the client has taken what was sent, or is gone. */
   drained(): Promise<void>;
   /** Aborted when the client is gone or the server closes: the stream ends at once. */
@@ -43,7 +43,7 @@ export interface StreamOptions {
  */
 export interface EventHub {
   /** Calls `onEvent` for each event committed from now on that passes `filter`; answers the unsubscribe. */
-  subscribe(onEvent: (event: RunEvent, position: EventPosition) => void, filter?: EventFilter): Promise<() => void>;
+  subscribe(onEvent: (event: RecordedEvent) => void, filter?: EventFilter): Promise<() => void>;
   /**
    * Replays from the database what came after `options.after`, then (with `follow`) goes on
    * live — each event once, in order, whatever the range: the replay reads a page at a time
@@ -53,7 +53,7 @@ export interface EventHub {
    */
   stream(sink: EventSink, options: StreamOptions): Promise<{ more: EventPosition | undefined }>;
   /** A run's committed events after `after`, in order (its own runner's catch-up). */
-  readRun(runId: string, after: EventPosition, limit: number): Promise<PositionedEvent[]>;
+  readRun(runId: string, after: EventPosition, limit: number): Promise<RecordedEvent[]>;
   /** The position of a run's newest event (START when none). */
   lastOfRun(runId: string): Promise<EventPosition>;
   /** The position of the event with this id, for a `Last-Event-ID` that is an event's id; undefined when there is none. */
@@ -64,8 +64,8 @@ export interface EventHub {
   stats(): { readonly streams: number; readonly replayed: number };
 }
 
-export const matches = (event: RunEvent, filter: EventFilter | undefined): boolean =>
-  (filter?.runId === undefined || event.run_id === filter.runId) && (filter?.kinds === undefined || filter.kinds.includes(event.kind));
+export const matches = (event: RecordedEvent, filter: EventFilter | undefined): boolean =>
+  (filter?.runId === undefined || event.runId === filter.runId) && (filter?.kinds === undefined || filter.kinds.includes(event.kind));
 
 const PAGE = 1_000;
 /** First wait before looking again at events held back by a running transaction; doubled up to HELD_MAX_MS. */
@@ -89,7 +89,7 @@ export interface EventHubOptions {
 
 export function createEventHub(db: Db, options: EventHubOptions): EventHub {
   const sender = `stepgate:${randomUUID()}`;
-  const subscribers = new Set<{ onEvent: (event: RunEvent, position: EventPosition) => void; filter: EventFilter | undefined }>();
+  const subscribers = new Set<{ onEvent: (event: RecordedEvent) => void; filter: EventFilter | undefined }>();
   const stats = { streams: 0, replayed: 0 };
   /**
    * How far the hub has delivered: every settled event up to here went to the subscribers of
@@ -106,11 +106,11 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
   let poll: NodeJS.Timeout | undefined;
   let heldMs = HELD_FIRST_MS;
 
-  const deliver = ({ event, position: at }: PositionedEvent) => {
+  const deliver = (event: RecordedEvent) => {
     for (const subscriber of subscribers) {
       if (!matches(event, subscriber.filter)) continue;
       try {
-        subscriber.onEvent(event, at);
+        subscriber.onEvent(event);
       } catch {
         // One subscriber's failure is its own: the others still hear of the event.
       }
@@ -243,13 +243,13 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
     let sent = 0;
     for (;;) {
       const page = await readSettledEvents(db, { after: cursor, runId: filter.runId, kinds: filter.kinds, limit: Math.min(PAGE, budget - sent + 1) });
-      for (const { event, position: at } of page.events) {
+      for (const event of page.events) {
         if (sink.signal.aborted) return { cursor, more: false };
         if (sent === budget) return { cursor, more: true };
         sent++;
         stats.replayed++;
-        cursor = at;
-        if (!sink.send(event, at)) await sink.drained();
+        cursor = event.position;
+        if (!sink.send(event)) await sink.drained();
       }
       if (sink.signal.aborted) return { cursor, more: false };
       cursor = page.reached;
@@ -265,10 +265,10 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
     // (Read through a function: the subscriber changes it between awaits.)
     const now = () => state;
     let nudge: () => void = () => {};
-    const unsubscribe = await subscribe((event, at) => {
-      if (state !== 'live' || !isAfter(at, cursor)) return;
-      cursor = at;
-      if (!sink.send(event, at)) {
+    const unsubscribe = await subscribe((event) => {
+      if (state !== 'live' || !isAfter(event.position, cursor)) return;
+      cursor = event.position;
+      if (!sink.send(event)) {
         state = 'behind';
         nudge();
       }

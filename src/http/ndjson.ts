@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isAfter, type EventPosition, type PositionedEvent } from '../core/events.js';
+import { isAfter, type EventPosition, type RecordedEvent } from '../core/events.js';
 import { isStepgateError } from '../core/errors.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { problem, problemOf } from './problem.js';
@@ -45,15 +45,15 @@ export async function streamRun(
   // create repeats, refused with 409).
   let lastWritten: EventPosition = await hub.lastOfRun(runId);
   let stream: PassThrough | undefined;
-  const pending: PositionedEvent[] = [];
+  const pending: RecordedEvent[] = [];
 
   const write = (line: unknown) => {
     if (stream && !stream.destroyed && !stream.writableEnded) stream.write(`${JSON.stringify(line)}\n`);
   };
-  const emit = ({ event, position }: PositionedEvent) => {
-    if (!isAfter(position, lastWritten)) return;
-    lastWritten = position;
-    write(event);
+  const emit = (event: RecordedEvent) => {
+    if (!isAfter(event.position, lastWritten)) return;
+    lastWritten = event.position;
+    if (stream && !stream.destroyed && !stream.writableEnded) stream.write(`${event.json}\n`);
   };
   const begin = () => {
     if (stream) return;
@@ -66,9 +66,9 @@ export async function streamRun(
   };
 
   const unsubscribe = await hub.subscribe(
-    (event, position) => {
-      if (stream) return emit({ event, position });
-      pending.push({ event, position });
+    (event) => {
+      if (stream) return emit(event);
+      pending.push(event);
       if (BEGINS.has(event.kind)) begin();
     },
     { runId },

@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { EVENTS_CHANNEL, later, MAX_EVENT_ID, START, type EventPosition, type PositionedEvent, type RunEvent, type RunEventKind } from '../core/events.js';
+import { EVENTS_CHANNEL, later, MAX_EVENT_ID, START, type EventPosition, type RecordedEvent, type RunEventKind } from '../core/events.js';
 import { queryRows, type Db } from './database.js';
 import { eventJson } from './transitions/events.js';
 
@@ -34,7 +34,7 @@ export interface EventQuery {
 
 export interface EventPage {
   /** Settled events after `after`, in position order. */
-  readonly events: PositionedEvent[];
+  readonly events: RecordedEvent[];
   /**
    * How far the record has been read: every settled event up to here was returned (the last
    * event's position, or past it when nothing more is settled). The next read starts here.
@@ -46,13 +46,13 @@ export interface EventPage {
   readonly held: boolean;
 }
 
-type Row = { horizon: string; tx_id: string | null; id: string | null; event: RunEvent | string | null };
+type Row = { tx_id: string; id: string; kind: RunEventKind; run_id: string; event: string };
 
-const toEvent = (event: RunEvent | string): RunEvent => (typeof event === 'string' ? (JSON.parse(event) as RunEvent) : event);
+const recorded = (row: Row): RecordedEvent => ({ position: { tx: BigInt(row.tx_id), id: BigInt(row.id) }, kind: row.kind, runId: row.run_id, json: row.event });
 
 /** The filtered rows after `after`, in position order, at most `limit` (each kind from its index, merged). */
 function rowsAfter(query: EventQuery): SQL {
-  const base = (kinds: SQL) => sql`SELECT e.tx_id, e.id, ${eventJson('e')} AS event FROM run_events e
+  const base = (kinds: SQL) => sql`SELECT e.tx_id, e.id, e.kind, e.run_id, (${eventJson('e')})::text AS event FROM run_events e
     WHERE (e.tx_id, e.id) > (${query.after.tx.toString()}::bigint, ${query.after.id.toString()}::bigint)
       ${query.runId === undefined ? sql`` : sql`AND e.run_id = ${query.runId}::uuid`} ${kinds}
     ORDER BY e.tx_id, e.id LIMIT ${query.limit}`;
@@ -69,23 +69,23 @@ function rowsAfter(query: EventQuery): SQL {
 
 /** Settled events after `query.after`, in position order (a replay, a catch-up, the hub's reads). */
 export async function readSettledEvents(db: Db, query: EventQuery): Promise<EventPage> {
-  const rows = await queryRows<Row>(
+  const rows = await queryRows<{ horizon: string } & { [K in keyof Row]: Row[K] | null }>(
     db,
     sql`WITH h AS (SELECT ${HORIZON} AS horizon), p AS (${rowsAfter(query)})
-        SELECT h.horizon::text AS horizon, p.tx_id::text AS tx_id, p.id::text AS id, p.event
+        SELECT h.horizon::text AS horizon, p.tx_id::text AS tx_id, p.id::text AS id, p.kind, p.run_id, p.event
         FROM h LEFT JOIN p ON true ORDER BY p.tx_id, p.id`,
   );
   const horizon = BigInt(rows[0]!.horizon);
-  const events: PositionedEvent[] = [];
+  const events: RecordedEvent[] = [];
   let held = false;
   for (const row of rows) {
     if (row.tx_id === null) continue;
-    const tx = BigInt(row.tx_id);
-    if (tx >= horizon) {
+    const event = recorded(row as Row);
+    if (event.position.tx >= horizon) {
       held = true;
       break;
     }
-    events.push({ event: toEvent(row.event!), position: { tx, id: BigInt(row.id!) } });
+    events.push(event);
   }
   const full = events.length === query.limit;
   const last = events.at(-1)?.position ?? query.after;
@@ -105,9 +105,9 @@ export async function settledNow(db: Db): Promise<EventPosition> {
  * transitions of one run take its row lock first, so they commit one after the other, in the
  * order of their positions.
  */
-export async function readRunEvents(db: Db, runId: string, after: EventPosition, limit: number): Promise<PositionedEvent[]> {
-  const rows = await queryRows<Row>(db, rowsAfter({ after, runId, limit }));
-  return rows.map((row) => ({ event: toEvent(row.event!), position: { tx: BigInt(row.tx_id!), id: BigInt(row.id!) } }));
+export async function readRunEvents(db: Db, runId: string, after: EventPosition, limit: number): Promise<RecordedEvent[]> {
+  const rows = await queryRows<Row>(db, sql`SELECT p.tx_id::text AS tx_id, p.id::text AS id, p.kind, p.run_id, p.event FROM (${rowsAfter({ after, runId, limit })}) AS p`);
+  return rows.map(recorded);
 }
 
 /** The position of a run's newest event (START when it has none). */

@@ -89,7 +89,7 @@ export const eventRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (a
       try {
         const { more } = await deps.events.stream(
           {
-            send: (event, position) => write(`id: ${formatCursor(position)}\nevent: ${event.kind}\ndata: ${JSON.stringify(event)}\n\n`),
+            send: (event) => write(`id: ${formatCursor(event.position)}\nevent: ${event.kind}\ndata: ${event.json}\n\n`),
             drained: () =>
               new Promise<void>((resolve) => {
                 if (stop.signal.aborted || !stream.writableNeedDrain) return resolve();
