@@ -31,7 +31,7 @@ export function createEngineDeps(options: {
   shared?: boolean | undefined;
 }): EngineDeps {
   const store = createRunStore(options.db, options.prepared);
-  const events = createEventHub(options.db, { listen: options.listen, shared: options.shared ?? true });
+  const events = createEventHub(options.db, { listen: options.listen, shared: options.shared ?? true, prepared: options.prepared });
   return {
     db: options.db,
     store: announcingStore(options.metrics ? meteredStore(store, options.metrics) : store, events),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EVENTS_CHANNEL, isAfter, START, type EventPosition, type RecordedEvent, type RunEventKind } from '../core/events.js';
 import type { RunStore } from '../core/run-store.js';
-import type { Database, Db } from '../storage/database.js';
+import type { Database, Db, PreparedRunner } from '../storage/database.js';
 import { announceEvents, lastRunPosition, positionOfEvent, readRunEvents, readSettledEvents, settledNow } from '../storage/run-events.js';
 
 export interface EventFilter {
@@ -85,6 +85,8 @@ export interface EventHubOptions {
   readonly shared: boolean;
   /** The longest a committed event waits for a reader that nobody woke (default 1 s). */
   readonly pollMs?: number;
+  /** Named prepared statements, where the driver has them (the reads repeat). */
+  readonly prepared?: PreparedRunner | undefined;
 }
 
 export function createEventHub(db: Db, options: EventHubOptions): EventHub {
@@ -128,7 +130,7 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
   async function read(): Promise<void> {
     const mine = epoch;
     while (position !== undefined) {
-      const page = await readSettledEvents(db, { after: position, limit: PAGE });
+      const page = await readSettledEvents(db, options.prepared, { after: position, limit: PAGE });
       if (epoch !== mine) return;
       for (const event of page.events) deliver(event);
       position = page.reached;
@@ -242,7 +244,7 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
     let cursor = from;
     let sent = 0;
     for (;;) {
-      const page = await readSettledEvents(db, { after: cursor, runId: filter.runId, kinds: filter.kinds, limit: Math.min(PAGE, budget - sent + 1) });
+      const page = await readSettledEvents(db, options.prepared, { after: cursor, runId: filter.runId, kinds: filter.kinds, limit: Math.min(PAGE, budget - sent + 1) });
       for (const event of page.events) {
         if (sink.signal.aborted) return { cursor, more: false };
         if (sent === budget) return { cursor, more: true };
@@ -313,8 +315,8 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
         stats.streams--;
       }
     },
-    readRun: (runId, after, limit) => readRunEvents(db, runId, after, limit),
-    lastOfRun: (runId) => lastRunPosition(db, runId),
+    readRun: (runId, after, limit) => readRunEvents(db, options.prepared, runId, after, limit),
+    lastOfRun: (runId) => lastRunPosition(db, options.prepared, runId),
     positionOf: (eventId) => positionOfEvent(db, eventId),
     committed() {
       wake();

@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { EVENTS_CHANNEL, later, MAX_EVENT_ID, START, type EventPosition, type RecordedEvent, type RunEventKind } from '../core/events.js';
-import { queryRows, type Db } from './database.js';
+import { queryPrepared, queryRows, type Db, type PreparedRunner } from './database.js';
 import { eventJson } from './transitions/events.js';
 
 /**
@@ -68,9 +68,11 @@ function rowsAfter(query: EventQuery): SQL {
 }
 
 /** Settled events after `query.after`, in position order (a replay, a catch-up, the hub's reads). */
-export async function readSettledEvents(db: Db, query: EventQuery): Promise<EventPage> {
-  const rows = await queryRows<{ horizon: string } & { [K in keyof Row]: Row[K] | null }>(
+export async function readSettledEvents(db: Db, prepared: PreparedRunner | undefined, query: EventQuery): Promise<EventPage> {
+  // Prepared where the driver offers it: planning this statement takes longer than running it.
+  const rows = await queryPrepared<{ horizon: string } & { [K in keyof Row]: Row[K] | null }>(
     db,
+    prepared,
     sql`WITH h AS (SELECT ${HORIZON} AS horizon), p AS (${rowsAfter(query)})
         SELECT h.horizon::text AS horizon, p.tx_id::text AS tx_id, p.id::text AS id, p.kind, p.run_id, p.event
         FROM h LEFT JOIN p ON true ORDER BY p.tx_id, p.id`,
@@ -105,15 +107,16 @@ export async function settledNow(db: Db): Promise<EventPosition> {
  * transitions of one run take its row lock first, so they commit one after the other, in the
  * order of their positions.
  */
-export async function readRunEvents(db: Db, runId: string, after: EventPosition, limit: number): Promise<RecordedEvent[]> {
-  const rows = await queryRows<Row>(db, sql`SELECT p.tx_id::text AS tx_id, p.id::text AS id, p.kind, p.run_id, p.event FROM (${rowsAfter({ after, runId, limit })}) AS p`);
+export async function readRunEvents(db: Db, prepared: PreparedRunner | undefined, runId: string, after: EventPosition, limit: number): Promise<RecordedEvent[]> {
+  const rows = await queryPrepared<Row>(db, prepared, sql`SELECT p.tx_id::text AS tx_id, p.id::text AS id, p.kind, p.run_id, p.event FROM (${rowsAfter({ after, runId, limit })}) AS p`);
   return rows.map(recorded);
 }
 
 /** The position of a run's newest event (START when it has none). */
-export async function lastRunPosition(db: Db, runId: string): Promise<EventPosition> {
-  const [row] = await queryRows<{ tx_id: string; id: string }>(
+export async function lastRunPosition(db: Db, prepared: PreparedRunner | undefined, runId: string): Promise<EventPosition> {
+  const [row] = await queryPrepared<{ tx_id: string; id: string }>(
     db,
+    prepared,
     sql`SELECT e.tx_id::text AS tx_id, e.id::text AS id FROM run_events e WHERE e.run_id = ${runId}::uuid ORDER BY e.tx_id DESC, e.id DESC LIMIT 1`,
   );
   return row ? { tx: BigInt(row.tx_id), id: BigInt(row.id) } : START;
