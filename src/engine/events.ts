@@ -73,6 +73,8 @@ const HELD_FIRST_MS = 2;
 const HELD_MAX_MS = 200;
 /** After a failed read. */
 const RETRY_MS = 1_000;
+/** The shortest interval between two wake-ups this process sends the others (shared databases). */
+const ANNOUNCE_EVERY_MS = 5;
 
 export interface EventHubOptions {
   /** The driver's LISTEN; without it nothing arrives from other processes. */
@@ -179,25 +181,36 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
 
   let announcing = false;
   let announceAgain = false;
-  /** One NOTIFY at a time: commits made while one is on its way are covered by the next. */
+  let announceTimer: NodeJS.Timeout | undefined;
+  let lastAnnounced = Number.NEGATIVE_INFINITY;
+  /**
+   * Tells the other processes, at most once every ANNOUNCE_EVERY_MS and one NOTIFY at a time:
+   * a commit after a quiet spell is announced at once, a burst of them by one NOTIFY a few
+   * milliseconds later.
+   */
   const announce = () => {
-    if (announcing) {
+    if (announcing || announceTimer) {
       announceAgain = true;
       return;
     }
+    const wait = lastAnnounced + ANNOUNCE_EVERY_MS - performance.now();
+    if (wait > 0) {
+      announceTimer = setTimeout(() => {
+        announceTimer = undefined;
+        announce();
+      }, wait).unref();
+      return;
+    }
     announcing = true;
-    void (async () => {
-      try {
-        do {
-          announceAgain = false;
-          await announceEvents(db, sender);
-        } while (announceAgain);
-      } catch {
-        // A lost wake-up: the other processes read at the latest after their poll interval.
-      } finally {
+    announceAgain = false;
+    lastAnnounced = performance.now();
+    void announceEvents(db, sender)
+      // A lost wake-up: the other processes read at the latest after their poll interval.
+      .catch(() => {})
+      .finally(() => {
         announcing = false;
-      }
-    })();
+        if (announceAgain) announce();
+      });
   };
 
   const subscribe: EventHub['subscribe'] = async (onEvent, filter) => {
