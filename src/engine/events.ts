@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EVENTS_CHANNEL, isAfter, START, type EventPosition, type RecordedEvent, type RunEventKind } from '../core/events.js';
+import { EVENTS_CHANNEL, isAfter, later, START, type EventPosition, type RecordedEvent, type RunEventKind } from '../core/events.js';
 import type { RunStore } from '../core/run-store.js';
 import type { Database, Db, PreparedRunner } from '../storage/database.js';
 import { announceEvents, lastRunPosition, positionOfEvent, readRunEvents, readSettledEvents, settledNow } from '../storage/run-events.js';
@@ -71,6 +71,8 @@ const PAGE = 1_000;
 /** First wait before looking again at events held back by a running transaction; doubled up to HELD_MAX_MS. */
 const HELD_FIRST_MS = 2;
 const HELD_MAX_MS = 200;
+/** Reads of the record under way at once, at most (see read()). */
+const READERS = 2;
 /** After a failed read. */
 const RETRY_MS = 1_000;
 /** The shortest interval between two wake-ups this process sends the others (shared databases). */
@@ -104,7 +106,7 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
   let epoch = 0;
   let positioned: Promise<void> | undefined;
   let listening: Promise<void> | undefined;
-  let reading = false;
+  let reads = 0;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   let poll: NodeJS.Timeout | undefined;
@@ -129,42 +131,45 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
     }, ms).unref();
   };
 
+  /**
+   * One read from where the hub is. Reads may overlap (a wake-up need not wait for the read
+   * before it): the settled events are a prefix of the record that only grows, so each read
+   * answers every event between its start and what it reached, and applying them in any
+   * order — the events past `position`, then `position` to the furthest point reached —
+   * keeps the order and misses nothing.
+   */
   async function read(): Promise<void> {
     const mine = epoch;
-    while (position !== undefined) {
-      const page = await readSettledEvents(db, options.prepared, { after: position, limit: PAGE });
-      if (epoch !== mine) return;
-      for (const event of page.events) deliver(event);
-      position = page.reached;
-      if (page.full) continue;
-      if (page.held) {
-        wakeIn(heldMs);
-        heldMs = Math.min(heldMs * 2, HELD_MAX_MS);
-      } else heldMs = HELD_FIRST_MS;
-      return;
+    const page = await readSettledEvents(db, options.prepared, { after: position!, limit: PAGE });
+    if (epoch !== mine || position === undefined) return;
+    for (const event of page.events) {
+      if (!isAfter(event.position, position)) continue;
+      position = event.position;
+      deliver(event);
     }
+    position = later(position, page.reached);
+    if (page.full) again = true;
+    else if (page.held) {
+      wakeIn(heldMs);
+      heldMs = Math.min(heldMs * 2, HELD_MAX_MS);
+    } else heldMs = HELD_FIRST_MS;
   }
 
-  /** Reads until nothing new is settled; wake-ups meanwhile make one more pass, never a second reader. */
+  /** Starts a read unless READERS are under way; then one more follows when one ends. */
   function wake(): void {
     if (position === undefined) return;
-    if (reading) {
+    if (reads >= READERS) {
       again = true;
       return;
     }
-    reading = true;
-    void (async () => {
-      try {
-        do {
-          again = false;
-          await read();
-        } while (again);
-      } catch {
-        wakeIn(RETRY_MS);
-      } finally {
-        reading = false;
-      }
-    })();
+    reads++;
+    again = false;
+    void read()
+      .catch(() => wakeIn(RETRY_MS))
+      .finally(() => {
+        reads--;
+        if (again) wake();
+      });
   }
 
   const listen = async () => {
