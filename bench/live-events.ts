@@ -84,7 +84,7 @@ export async function liveEventLoad<Deps extends Subscribable>(
     const runsPerSecond = completed / ((performance.now() - began) / 1000);
     if (!options.subscriber) return { runsPerSecond, delays: [], sinceSent: [] };
     // The last events may still be on their way.
-    for (let waited = 0; heard.size < returned.size && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let waited = 0; heard.size < returned.size && waited < 30_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
     if (heard.size < returned.size) throw new Error(`the subscriber heard ${heard.size} of ${returned.size} settling events`);
     const delays = [...returned].map(([k, at]) => Math.max(0, heard.get(k)! - at));
     const sinceSent = [...sent].map(([k, at]) => heard.get(k)! - at);
