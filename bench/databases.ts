@@ -61,7 +61,8 @@ async function openScratch(name: BenchDbName, serverUrl: string, embedded: boole
   const url = new URL(serverUrl);
   url.pathname = `/${scratch}`;
   countPgQueries();
-  const database = await openPostgres({ url: url.toString(), poolSize: 24 });
+  // The embedded server is this process's alone, as stepgate opens it: run events need no NOTIFY between processes.
+  const database = await openPostgres({ url: url.toString(), poolSize: 24, shared: !embedded });
   await database.migrate();
   return {
     name,

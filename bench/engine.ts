@@ -10,6 +10,7 @@ import { offlineProvider } from '../src/providers/llm/offline.js';
 import type { BenchDatabase } from './databases.js';
 import { median, percentile, runsPerSecond, timed } from './stats.js';
 import type { Goal, Measurement } from './report.js';
+import { delayFigures, liveEventLoad, type EngineFunctions } from './live-events.js';
 
 const DIGEST = 'd'.repeat(64);
 const attestation = { outcome: 'SUCCESS' as const, attestedBy: 'bench', tokenId: null, artifacts: [{ name: 'out', uri: 'file:///bench/out', sha256: DIGEST, bytes: 1 }] };
@@ -39,7 +40,7 @@ export const ABC = {
 
 export function benchDeps(db: Pick<BenchDatabase, 'database'>): EngineDeps {
   // With the database's LISTEN, as a server has it: events arrive live and token lookups are kept.
-  return createEngineDeps({ db: db.database.db, prepared: db.database.prepared, listen: db.database.listen, providers: new Map([['offline', offlineProvider()]]), defaultModel: 'offline:echo', leaseMs: 60_000 });
+  return createEngineDeps({ db: db.database.db, prepared: db.database.prepared, listen: db.database.listen, shared: db.database.shared, providers: new Map([['offline', offlineProvider()]]), defaultModel: 'offline:echo', leaseMs: 60_000 });
 }
 
 /** A→B→C once: start (to waiting), attest, resume (to success). */
@@ -127,6 +128,22 @@ export async function engineBenchmarks(db: BenchDatabase, quick: boolean): Promi
   // 4. Throughput: 20 clients doing A→B→C back to back.
   const rate = await abcThroughput(deps, quick ? 1 : 4);
   figures.push({ name: 'throughput, 20 clients doing A→B→C', database, value: rate, unit: 'runs/s', goal: throughputGoal(db) });
+
+  // 6. Live events (issue 24: no slower than with a NOTIFY per event): one subscriber follows
+  // every event, as the console does; each run's settling events' delay after the request
+  // that committed them returned, one client at a time and under the 20 clients' load.
+  const engine = { startRun, attestStep, resumeRun } as unknown as EngineFunctions<EngineDeps>;
+  const idle = await liveEventLoad(engine, deps, abcManifest.id, { clients: 1, seconds: quick ? 0.5 : 2, subscriber: true });
+  const loaded = await liveEventLoad(engine, deps, abcManifest.id, { clients: 20, seconds: quick ? 1 : 4, subscriber: true });
+  figures.push({ name: 'throughput, 20 clients doing A→B→C, one live subscriber', database, value: loaded.runsPerSecond, unit: 'runs/s', goal: throughputGoal(db) });
+  for (const [label, run] of [['one client', idle], ['20 clients', loaded]] as const) {
+    const { p50, p99 } = delayFigures(run.delays);
+    figures.push({ name: `live-event delay (commit → subscriber), ${label}, p50`, database, value: p50, unit: 'ms' });
+    figures.push({ name: `live-event delay (commit → subscriber), ${label}, p99`, database, value: p99, unit: 'ms' });
+    const sent = delayFigures(run.sinceSent);
+    figures.push({ name: `live-event delay (statement sent → subscriber), ${label}, p50`, database, value: sent.p50, unit: 'ms' });
+    figures.push({ name: `live-event delay (statement sent → subscriber), ${label}, p99`, database, value: sent.p99, unit: 'ms' });
+  }
   return figures;
 }
 

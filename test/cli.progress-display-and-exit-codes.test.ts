@@ -165,7 +165,8 @@ describe('the CLI shows a run as it works and exits by how it ended', { timeout:
     llm.script({ status: 400, body: { error: { message: 'bad request: no such parameter', type: 'invalid_request_error' } } });
     const failed = await cli('run', manifest);
     expect(failed.code, failed.stderr).toBe(9);
-    expect(failed.stdout).toMatch(/^A {2}task {2}FAIL {2}\d+(?:\.\d)? m?s$/m);
+    // The step_failed event carries the step's error message, and the progress line shows it.
+    expect(failed.stdout).toMatch(/^A {2}task {2}FAIL {2}\d+(?:\.\d)? m?s {2}the LLM call failed: the provider answered HTTP 400: .*no such parameter$/m);
     expect(failed.stdout).toContain('run  error');
     const runId = /Run ([0-9a-f-]{36}) started: error/.exec(failed.stdout)![1]!;
     expect(failed.stdout).toContain(`stepgate retry ${runId}`);

@@ -82,3 +82,57 @@ describeEachDriver('run events of attest, retry and cancel', (ctx) => {
     }
   }, 60_000);
 });
+
+describeEachDriver('what failed events say', (ctx) => {
+  it("step_failed carries the step's error message and run_failed the run's: a failed LLM call, a missed deadline, a FAIL attestation", async () => {
+    // The openai provider of the test deps points at a port where nothing listens: its call fails.
+    const app = await testApp(ctx.database);
+    try {
+      const messages = async (runId: string) =>
+        queryRows<{ kind: string; step_key: string | null; message: string | null }>(
+          ctx.database.db,
+          sql`SELECT e.kind, e.step_key, e.error_message AS message FROM run_events e WHERE e.run_id = ${runId} AND e.error_message IS NOT NULL ORDER BY e.tx_id, e.id`,
+        );
+      const call = (await app.inject({ method: 'POST', url: '/api/manifests', payload: { name: 'calls', steps: [{ key: 'A', model: 'openai:m', prompt: 'a' }] } })).json();
+      const failed = (await app.inject({ method: 'POST', url: '/api/runs', payload: { manifest_id: call.id } })).json();
+      expect(failed.status).toBe('error');
+      expect(await messages(failed.id)).toEqual([
+        { kind: 'step_failed', step_key: 'A', message: failed.step_runs[0].error.message },
+        { kind: 'run_failed', step_key: null, message: failed.error.message },
+      ]);
+      expect(failed.step_runs[0].error.message).toMatch(/^the LLM call failed/);
+
+      const waits = (
+        await app.inject({ method: 'POST', url: '/api/manifests', payload: { name: 'late', steps: [{ key: 'B', step_type: 'compute', compute_contract: { ...contract, deadline: 'PT1H' } }] } })
+      ).json();
+      const late = (await app.inject({ method: 'POST', url: '/api/runs', payload: { manifest_id: waits.id } })).json();
+      await ctx.database.db.execute(sql`UPDATE dag_step_runs SET started_at = started_at - interval '2 hours', due_at = due_at - interval '2 hours' WHERE run_id = ${late.id}`);
+      const ended = (await app.inject({ method: 'POST', url: `/api/runs/${late.id}/resume` })).json();
+      expect(ended.status).toBe('error');
+      expect(await messages(late.id)).toEqual([
+        { kind: 'step_failed', step_key: 'B', message: expect.stringMatching(/^deadline passed: no attestation came by /) },
+        { kind: 'run_failed', step_key: null, message: ended.error.message },
+      ]);
+
+      const attested = (await app.inject({ method: 'POST', url: '/api/runs', payload: { manifest_id: waits.id } })).json();
+      const b = attested.step_runs[0];
+      expect((await app.inject({ method: 'POST', url: `/api/runs/${attested.id}/steps/${b.id}/attest`, payload: { outcome: 'FAIL', attested_by: 'ana', artifacts: [] } })).statusCode).toBe(201);
+      expect(await messages(attested.id)).toEqual([{ kind: 'run_failed', step_key: null, message: 'compute step B was attested FAIL' }]);
+
+      // As the stream carries them: `error: { message }`, null on the other kinds.
+      const replay = await app.inject({ method: 'GET', url: `/api/events?run=${failed.id}&last_event_id=0&follow=false` });
+      const events = replay.body
+        .split('\n')
+        .filter((line) => line.startsWith('data: '))
+        .map((line) => JSON.parse(line.slice(6)) as { kind: string; error: unknown });
+      expect(events.map((e) => [e.kind, e.error])).toEqual([
+        ['run_started', null],
+        ['step_started', null],
+        ['step_failed', { message: failed.step_runs[0].error.message }],
+        ['run_failed', { message: failed.error.message }],
+      ]);
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
+});

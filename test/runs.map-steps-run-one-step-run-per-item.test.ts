@@ -1,4 +1,6 @@
+import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { queryRows } from '../src/storage/database.js';
 import { testApp } from './support/app.js';
 import { describeEachDriver } from './support/databases.js';
 import { expectProblem, postManifest } from './support/http.js';
@@ -65,6 +67,25 @@ describeEachDriver('map steps', (ctx) => {
     expect(llm.peakInFlight).toBe(3);
     expect(stepOf(run, 'merge')!.output).toBe(`merge ${JSON.stringify(['summarize #0: alpha ✓', 'summarize #1: beta ✓', 'summarize #2: gamma ✓'], null, 2)} ✓`);
     expect(run.map_steps).toEqual([{ step_key: 'S', total: 3, done: 3, failed: 0, waiting: 0, running: 0, cancelled: 0 }]);
+  });
+
+  it('events name each item: the NDJSON stream and the record carry item_index on every item\'s events', async () => {
+    const app = await testApp(ctx.database);
+    const manifestId = await storeManifest(app, { name: 'item-events', steps: [{ key: 'S', for_each: 'inputs.docs', prompt: 'doc {{item}}' }] });
+    const response = await app.inject({ method: 'POST', url: '/api/runs', headers: { accept: 'application/x-ndjson' }, payload: { manifest_id: manifestId, inputs: { docs: ['a', 'b'] } } });
+    const lines = response.body.trim().split('\n').map((line) => JSON.parse(line) as { kind?: string; step_key?: string; item_index?: number | null; id?: string; status?: string });
+    const items = lines.filter((line) => line.kind?.startsWith('step_')).map((line) => `${line.kind}:${line.step_key}[${line.item_index}]`);
+    expect(items.sort()).toEqual(['step_started:S[0]', 'step_started:S[1]', 'step_succeeded:S[0]', 'step_succeeded:S[1]']);
+    expect(lines.filter((line) => line.kind?.startsWith('run_')).every((line) => line.item_index === null)).toBe(true);
+    const run = lines.at(-1)!;
+    expect(run.status).toBe('success');
+    const recorded = await queryRows<{ kind: string; item_index: number | null }>(ctx.database.db, sql`SELECT kind, item_index FROM run_events WHERE run_id = ${run.id!} AND step_key = 'S' ORDER BY item_index, kind`);
+    expect(recorded).toEqual([
+      { kind: 'step_started', item_index: 0 },
+      { kind: 'step_succeeded', item_index: 0 },
+      { kind: 'step_started', item_index: 1 },
+      { kind: 'step_succeeded', item_index: 1 },
+    ]);
   });
 
   it('a task map over an upstream step\'s JSON output, and an empty list that succeeds at once with []', async () => {

@@ -70,7 +70,7 @@ export function eventColumns(event: RunEvent, types: StepTypes, took: string, st
   if (!event.step_key) return ['run', word];
   const type = event.step_type ?? types.get(event.step_key);
   return [
-    event.step_key,
+    event.item_index == null ? event.step_key : `${event.step_key}[${event.item_index}]`,
     ...(type ? [type] : []),
     word,
     ...(event.kind === 'step_attested' && event.status ? [style(event.status)] : []),
@@ -101,11 +101,11 @@ const SYMBOLS: Readonly<Record<string, { symbol: string; style: 'green' | 'red' 
 function spinnerProgress(out: Output, types: StepTypes): Progress {
   const clock = new StepClock();
   // Started here, on this machine's clock: the elapsed time ticks while the step runs.
-  const running = new Map<string, { key: string; since: number; attempt: number }>();
+  const running = new Map<string, { key: string; label: string; since: number; attempt: number }>();
   let spinner: Ora | undefined;
   let ticker: NodeJS.Timeout | undefined;
 
-  const label = (key: string) => [key, types.get(key)].filter(Boolean).join('  ');
+  const label = (step: { key: string; label: string }) => [step.label, types.get(step.key)].filter(Boolean).join('  ');
   const render = () => {
     if (running.size === 0) {
       spinner?.stop();
@@ -118,7 +118,7 @@ function spinnerProgress(out: Output, types: StepTypes): Progress {
     const room = Math.max(2, Math.min(12, (process.stdout.rows ?? 24) - 2));
     const steps = [...running.values()];
     const shown = steps.length > room ? steps.slice(0, room - 1) : steps;
-    const lines = shown.map((step) => `${label(step.key)}  ${out.style('gray', elapsed(now - step.since))}${step.attempt > 1 ? `  attempt ${step.attempt}` : ''}`);
+    const lines = shown.map((step) => `${label(step)}  ${out.style('gray', elapsed(now - step.since))}${step.attempt > 1 ? `  attempt ${step.attempt}` : ''}`);
     if (shown.length < steps.length) lines.push(out.style('gray', `and ${steps.length - shown.length} more running`));
     const text = lines.join('\n  ');
     // Ora draws the frames and clears its line; it writes to stdout, where the summary follows.
@@ -132,7 +132,7 @@ function spinnerProgress(out: Output, types: StepTypes): Progress {
     event(event) {
       const took = clock.see(event);
       if (event.kind === 'step_started' && event.step_key && event.step_run_id) {
-        running.set(event.step_run_id, { key: event.step_key, since: Date.now(), attempt: event.attempt ?? 1 });
+        running.set(event.step_run_id, { key: event.step_key, label: event.item_index == null ? event.step_key : `${event.step_key}[${event.item_index}]`, since: Date.now(), attempt: event.attempt ?? 1 });
         render();
         return;
       }

@@ -10,6 +10,8 @@ export interface RunEvent {
   run_id: string;
   step_key?: string | null;
   step_run_id?: string | null;
+  /** A map step's item (SPEC §17). */
+  item_index?: number | null;
   /** Not on the wire today; shown when a server sends it, else taken from the manifest. */
   step_type?: string | null;
   attempt?: number | null;

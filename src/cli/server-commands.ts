@@ -94,6 +94,7 @@ export async function serveCommand(config: Config): Promise<void> {
       faults: faultsFromEnv(process.env),
       artifactVerifier: config.artifactRoots.length > 0 ? createFileRootVerifier(config.artifactRoots) : undefined,
       listen: database.listen,
+      shared: database.shared,
     });
     // The provenance signing key exists from the first start on (GET /api/keys publishes it).
     await activeSigningKey(deps);

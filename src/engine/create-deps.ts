@@ -7,7 +7,7 @@ import { noRootsVerifier, type ArtifactVerifier } from '../core/provenance/verif
 import type { Database, Db, PreparedRunner } from '../storage/database.js';
 import { createRunStore } from '../storage/transitions/index.js';
 import type { EngineDeps } from './deps.js';
-import { createEventHub } from './events.js';
+import { announcingStore, createEventHub } from './events.js';
 import type { FaultPoints } from './faults.js';
 import { meteredStore } from './metered-store.js';
 import { createPlanCache } from './plan.js';
@@ -30,12 +30,16 @@ export function createEngineDeps(options: {
   artifactSchemes?: readonly string[];
   metrics?: Metrics;
   artifactVerifier?: ArtifactVerifier | undefined;
-  /** The driver's LISTEN; without it events are still recorded, and read back, but none arrives live. */
+  /** The driver's LISTEN: token revocations, and run events committed by other processes sharing the database. */
   listen?: Database['listen'] | undefined;
+  /** Whether other processes may write to the database (Database.shared; default true). */
+  shared?: boolean | undefined;
 }): EngineDeps {
+  const store = createRunStore(options.db, options.prepared);
+  const events = createEventHub(options.db, { listen: options.listen, shared: options.shared ?? true, prepared: options.prepared });
   return {
     db: options.db,
-    store: options.metrics ? meteredStore(createRunStore(options.db, options.prepared), options.metrics) : createRunStore(options.db, options.prepared),
+    store: announcingStore(options.metrics ? meteredStore(store, options.metrics) : store, events),
     prepared: options.prepared,
     providers: options.providers,
     slots: createProviderSlots(options.providers),
@@ -52,7 +56,7 @@ export function createEngineDeps(options: {
     artifactSchemes: options.artifactSchemes,
     metrics: options.metrics,
     artifactVerifier: options.artifactVerifier ?? noRootsVerifier,
-    events: createEventHub(options.db, options.listen ?? (async () => async () => {})),
+    events,
     tokens: createTokenCache(options.listen),
   };
 }

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { eventIdAfter, type RunEvent } from '../core/events.js';
+import { isAfter, type EventPosition, type RecordedEvent } from '../core/events.js';
 import { isStepgateError } from '../core/errors.js';
 import type { EngineDeps } from '../engine/deps.js';
 import { problem, problemOf } from './problem.js';
@@ -27,8 +27,8 @@ const BEGINS = new Set(['run_started', 'run_resumed', 'run_retried']);
  * - Headers go out lazily, at the event that says the runner holds the run; a refusal before
  *   anything was committed (404, 409, 422) is thrown and answered as a normal problem.
  * - Events come live from the hub; before the last line, the run's events since the last one
- *   written are read from `run_events` (the NOTIFY of the final transition may not have
- *   arrived yet), so none is missing, none repeats (ids grow per run in commit order).
+ *   written are read from `run_events` (the hub may not have read the final transition's
+ *   yet), so none is missing, none repeats (a run's events commit in position order).
  * - The run executes inside the request as before; a client that goes away does not cut it
  *   short: writes to its closed stream are dropped.
  */
@@ -43,17 +43,17 @@ export async function streamRun(
   const hub = deps.events;
   // An existing run's earlier history is not this request's (nor is that of a run whose id a
   // create repeats, refused with 409).
-  let lastWritten = await hub.lastId(runId);
+  let lastWritten: EventPosition = await hub.lastOfRun(runId);
   let stream: PassThrough | undefined;
-  const pending: RunEvent[] = [];
+  const pending: RecordedEvent[] = [];
 
   const write = (line: unknown) => {
     if (stream && !stream.destroyed && !stream.writableEnded) stream.write(`${JSON.stringify(line)}\n`);
   };
-  const emit = (event: RunEvent) => {
-    if (!eventIdAfter(event.id, lastWritten)) return;
-    lastWritten = event.id;
-    write(event);
+  const emit = (event: RecordedEvent) => {
+    if (!isAfter(event.position, lastWritten)) return;
+    lastWritten = event.position;
+    if (stream && !stream.destroyed && !stream.writableEnded) stream.write(`${event.json}\n`);
   };
   const begin = () => {
     if (stream) return;
@@ -75,7 +75,7 @@ export async function streamRun(
   );
   const catchUp = async () => {
     for (;;) {
-      const missed = await hub.read(lastWritten, { runId }, 1_000);
+      const missed = await hub.readRun(runId, lastWritten, 1_000);
       for (const event of missed) emit(event);
       if (missed.length < 1_000) return;
     }
@@ -86,8 +86,8 @@ export async function streamRun(
     await catchUp();
     write(answer);
   } catch (err) {
-    // Something committed (its NOTIFY may still be on its way): the stream tells it, then the error.
-    if (!stream && (await hub.read(lastWritten, { runId }, 1).catch(() => [])).length === 0) throw err;
+    // Something committed (the hub may not have read it yet): the stream tells it, then the error.
+    if (!stream && (await hub.readRun(runId, lastWritten, 1).catch(() => [])).length === 0) throw err;
     begin();
     await catchUp().catch(() => {});
     const body = isStepgateError(err) ? problemOf(err) : problem(500, 'INTERNAL', 'stepgate failed to handle this request; the server log has the details.');

@@ -15,6 +15,12 @@ export interface Database {
   readonly kind: DriverKind;
   readonly db: Db;
   /**
+   * Other processes may write to this database: a PostgreSQL server of DATABASE_URL. False
+   * where one stepgate process owns it (the embedded server, PGlite, each behind the data
+   * directory's lock): then run events need no announcing between processes.
+   */
+  readonly shared: boolean;
+  /**
    * Applies pending migrations and answers their names, in order (none when the schema is
    * current). Safe to run concurrently. `migrationsFolder` exists for tests that stop at an
    * older migration.

@@ -46,7 +46,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<OpenedDataba
   let server: EmbeddedServer | undefined;
   try {
     server = await startEmbeddedServer(dataDir, requirements.binaries, requirements.account);
-    const database = await openPostgres({ url: server.url });
+    const database = await openPostgres({ url: server.url, shared: false });
     const stop = server.stop;
     return {
       ...database,

@@ -363,25 +363,42 @@ export const signingKeys = pgTable(
 /**
  * Every committed transition of a run and its step runs, one row per event (SPEC §12),
  * appended by the transition's own statement; append-only (a trigger refuses UPDATE, DELETE
- * and TRUNCATE, except the cascade of a removed run). `GET /api/events` replays from here.
+ * and TRUNCATE, except the cascade of a removed run). `GET /api/events` replays from here, in
+ * the order of (tx_id, id): the event's position (docs/events.md).
  */
 export const runEvents = pgTable(
   'run_events',
   {
     id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    /**
+     * The id of the transaction that appended the event (`pg_current_xact_id()`; 0 for events
+     * recorded before this column existed). Readers order by (tx_id, id) and deliver an event
+     * only once every transaction with a smaller id has ended: no event can then appear
+     * before one already delivered.
+     */
+    txId: bigint('tx_id', { mode: 'bigint' })
+      .notNull()
+      .default(sql`(pg_current_xact_id()::text)::bigint`),
     runId: uuid('run_id')
       .notNull()
       .references(() => dagRuns.id, { onDelete: 'cascade' }),
     kind: text('kind').notNull(),
     stepRunId: uuid('step_run_id'),
     stepKey: text('step_key'),
+    /** A map step's item (SPEC §17), from 0; NULL for an ordinary step and for run events. */
+    itemIndex: integer('item_index'),
     attempt: integer('attempt'),
     /** The run's or the step run's new status. */
     status: text('status'),
+    /** Why, for step_failed and run_failed: the error's message (its first 1,000 characters). */
+    errorMessage: text('error_message'),
     at: ts('at').notNull().defaultNow(),
   },
   (t) => [
-    index('run_events_run_id_id_idx').on(t.runId, t.id),
+    // Replay of all runs, of one run, of some kinds: each in position order, from a cursor.
+    index('run_events_position_idx').on(t.txId, t.id),
+    index('run_events_run_position_idx').on(t.runId, t.txId, t.id),
+    index('run_events_kind_position_idx').on(t.kind, t.txId, t.id),
     check(
       'run_events_kind_check',
       sql`${t.kind} IN ('run_started', 'step_started', 'step_succeeded', 'step_failed', 'step_waiting', 'step_attested', 'step_cancelled', 'run_waiting', 'run_succeeded', 'run_failed', 'run_cancelled', 'run_resumed', 'run_retried')`,

@@ -38,6 +38,7 @@ export function testDeps(database: Database, options: TestDepsOptions = {}): Eng
     providers: options.metrics ? meteredProviders(providers, options.metrics) : providers,
     defaultModel: options.defaultModel ?? 'offline:echo',
     listen: database.listen,
+    shared: database.shared,
     leaseMs: options.leaseMs ?? 60_000,
     maxParallelSteps: options.maxParallelSteps,
     maxItems: options.maxItems,

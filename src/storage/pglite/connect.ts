@@ -43,6 +43,7 @@ export async function openPglite(target: PgliteTarget): Promise<Database & { cli
   return {
     kind: 'pglite',
     db,
+    shared: false,
     client,
     async migrate(migrationsFolder = MIGRATIONS_FOLDER) {
       // One connection and one process per directory: nothing can migrate concurrently.

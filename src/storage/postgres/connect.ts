@@ -15,6 +15,8 @@ const MIGRATION_LOCK_KEY = 0x73746770; // "stgp"
 export interface PostgresOptions {
   readonly url: string;
   readonly poolSize?: number;
+  /** Whether other processes may use it too (default true; the embedded server: false). */
+  readonly shared?: boolean;
 }
 
 /** A PostgreSQL server, pooled. Several stepgate processes may share one server. */
@@ -35,6 +37,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Database &
     kind: 'postgres',
     db,
     pool,
+    shared: options.shared ?? true,
     async migrate(migrationsFolder = MIGRATIONS_FOLDER) {
       // Two processes migrating at once would collide on the catalog: serialize them.
       const client = await pool.connect();

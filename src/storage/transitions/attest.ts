@@ -53,14 +53,18 @@ export async function attest(db: Db, prepared: PreparedRunner | undefined, input
                                             'message', 'compute step ' || (SELECT step_key FROM step) || ' was attested FAIL')::jsonb
                      ELSE error END
             WHERE id = ${input.runId} AND EXISTS (SELECT 1 FROM attestation)
-            RETURNING id, status
+            RETURNING id, status, error
           ), cancelled AS (
             UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(), error = ${json(CANCELLED_BY_ERROR)}
             WHERE run_id = ${input.runId} AND status = 'WAITING_FOR_ATTESTATION' AND id <> ${input.stepRunId}
               AND EXISTS (SELECT 1 FROM seq WHERE status = 'error')
             RETURNING run_id, id, step_key, item_index, attempt
-          ), failed AS (SELECT id FROM seq WHERE status = 'error' AND ${fail}),
-          ${appendEvents('events', [stepEvent('step_attested', 'step', sql`status`), stepEvent('step_cancelled', 'cancelled', 'CANCELLED'), runEvent('run_failed', 'failed', 'error')])}
+          ), failed AS (SELECT id, error->>'message' AS message FROM seq WHERE status = 'error' AND ${fail}),
+          ${appendEvents('events', [
+            stepEvent('step_attested', 'step', sql`status`),
+            stepEvent('step_cancelled', 'cancelled', 'CANCELLED'),
+            runEvent('run_failed', 'failed', 'error', 'run-end', { message: sql`message` }),
+          ])}
           SELECT (SELECT id FROM attestation) AS attestation_id, (SELECT status FROM run) AS run_status,
                  s.status AS step_status, s.due_at < now() AS overdue
           FROM (SELECT 1) AS one LEFT JOIN dag_step_runs s ON s.id = ${input.stepRunId} AND s.run_id = ${input.runId}`,

@@ -18,8 +18,8 @@ export async function expireOverdue(db: Db, prepared: PreparedRunner | undefined
                error = json_build_object('message', 'deadline passed: no attestation came by ' || to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
                                          'due_at', due_at)::jsonb
         WHERE run_id = ${runId} AND status = 'WAITING_FOR_ATTESTATION' AND due_at < now() AND EXISTS (SELECT 1 FROM held)
-        RETURNING run_id, id, step_key, item_index, attempt),
-      ${appendEvents('events', [stepEvent('step_failed', 'expired', 'FAIL')])}
+        RETURNING run_id, id, step_key, item_index, attempt, error),
+      ${appendEvents('events', [stepEvent('step_failed', 'expired', 'FAIL', { message: sql`error->>'message'` })])}
       SELECT step_key FROM expired`,
   );
   return rows.map((row) => row.step_key);

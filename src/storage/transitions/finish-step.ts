@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
 import type { Piece, PieceContext } from './runner-flush.js';
-import { stepEvent } from './events.js';
+import { messageOf, stepEvent } from './events.js';
 import { json, jsonOrNull } from './sql.js';
 
 /**
@@ -20,7 +20,7 @@ export function finishStep(write: Extract<RunnerWrite, { kind: 'finish' }>, cont
   const pieces: Array<Piece & { name: string }> = [
     {
       name,
-      events: [stepEvent(FINISHED[outcome.status], name, outcome.status)],
+      events: [stepEvent(FINISHED[outcome.status], name, outcome.status, outcome.status === 'SUCCESS' ? {} : { message: messageOf(outcome.error) })],
       sql: sql`${sql.raw(name)} AS (
         UPDATE dag_step_runs SET ${set}, ended_at = now()
         WHERE id = ${write.stepRunId} AND status = 'RUNNING' AND attempt = ${write.attempt} AND ${context.held}

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
 import type { Piece, PieceContext } from './runner-flush.js';
-import { runEvent, stepEvent } from './events.js';
+import { messageOf, runEvent, stepEvent } from './events.js';
 import { CANCELLED_BY_ERROR, json } from './sql.js';
 
 const RELEASED = { waiting: 'run_waiting', success: 'run_succeeded', error: 'run_failed' } as const;
@@ -21,7 +21,7 @@ export function release(write: Extract<RunnerWrite, { kind: 'release' }>, contex
     {
       name,
       reports: 'released',
-      events: [runEvent(RELEASED[write.status], name, write.status)],
+      events: [runEvent(RELEASED[write.status], name, write.status, 'run-end', { message: write.status === 'error' ? messageOf(write.error) : null })],
       sql: sql`${sql.raw(name)} AS (
         UPDATE dag_runs SET status = ${write.status}, ended_at = ${ended}, error = ${error},
                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()

@@ -50,7 +50,7 @@ export interface paths {
         };
         /**
          * Follow every run event as it is committed (Server-Sent Events)
-         * @description Each event is `id: <id>`, `event: <kind>`, `data: <event JSON>` (docs/events.md). Send `Last-Event-ID` (or `?last_event_id=`) to replay the events after it from the database first. A `: ping` comment comes every 15 s. With `follow=false` the stream ends after the replay.
+         * @description Each event is `id: <cursor>`, `event: <kind>`, `data: <event JSON>` (docs/events.md). Send `Last-Event-ID` (or `?last_event_id=`) to replay the events after it from the database first. A `: ping` comment comes every 15 s. With `follow=false` the stream ends after the replay, or after `limit` events (at most 10000) with an `event: more` message whose `id` is where to continue.
          *
          *     Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
          */
@@ -1177,8 +1177,10 @@ export interface operations {
                 follow?: "true" | "false";
                 /** @description Only these kinds, comma-separated (e.g. run_waiting,run_failed) */
                 kind?: string;
-                /** @description Replay the events after this id (for clients that cannot send Last-Event-ID) */
+                /** @description Replay the events after this one (for clients that cannot send Last-Event-ID) */
                 last_event_id?: string;
+                /** @description With follow=false: at most this many events (default and most 10000); an `event: more` message then gives the cursor to continue from */
+                limit?: number;
                 /** @description Only this run's events */
                 run?: string;
             };
