@@ -216,6 +216,17 @@ describeEachDriver('map steps', (ctx) => {
     expect(one.predicate.step).toMatchObject({ key: 'B', step_run_id: b(1), item_index: 1 });
   });
 
+  it('parks 10,000 compute items in one statement: one JSON parameter per kind of write, never the driver\'s bind-parameter limit', async () => {
+    const app = await testApp(ctx.database, { maxItems: 10_000 });
+    const manifestId = await storeManifest(app, { name: 'many-samples', steps: [{ key: 'B', step_type: 'compute', for_each: 'inputs.samples', compute_contract: { ...contract, instructions: 'x' } }] });
+    const samples = Array.from({ length: 10_000 }, (_, i) => ({ id: i }));
+    const run = (await startRun(app, manifestId, { samples })) as MapJson;
+    expect(run.status).toBe('waiting');
+    expect(run.map_steps).toEqual([{ step_key: 'B', total: 10_000, done: 0, failed: 0, waiting: 10_000, running: 0, cancelled: 0 }]);
+    const [row] = await queryRows<{ n: number; last: number }>(ctx.database.db, sql`SELECT count(*)::int AS n, max(item_index) AS last FROM dag_step_runs WHERE run_id = ${run.id}`);
+    expect(row).toEqual({ n: 10_000, last: 9_999 });
+  });
+
   it('a compute map with one item attested FAIL ends the run in error, keeps the items attested before, and a retry asks again only for the failed and cancelled ones', async () => {
     const app = await testApp(ctx.database);
     const manifestId = await storeManifest(app, { name: 'samples-fail', steps: [{ key: 'B', step_type: 'compute', for_each: 'inputs.samples', compute_contract: contract }] });

@@ -2,25 +2,43 @@ import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
 import { stepEvent } from './events.js';
 import type { Piece, PieceContext } from './runner-flush.js';
-import { itemValues } from './sql.js';
+import { rowsParam } from './sql.js';
 
 /**
- * park: → `WAITING_FOR_ATTESTATION`. A compute step (or one item of a compute map step) reached: its step run (this attempt)
- * waits for attestation, started, not ended; with a deadline, `due_at = started_at + deadline`
- * (an ISO 8601 duration, which PostgreSQL's interval reads as it is). New work: only while
+ * park: → `WAITING_FOR_ATTESTATION`. Compute steps (or items of a compute map step) reached:
+ * each step run (this attempt) waits for attestation, started, not ended; with a deadline,
+ * `due_at = started_at + deadline` (an ISO 8601 duration, which PostgreSQL's interval reads as
+ * it is). Every park of a flush in one INSERT from one JSON parameter. New work: only while
  * the run is running and nothing was attested since the runner decided it.
  */
-export function park(write: Extract<RunnerWrite, { kind: 'park' }>, context: PieceContext): Array<Piece & { name: string }> {
+export function parkSteps(writes: ReadonlyArray<Extract<RunnerWrite, { kind: 'park' }>>, context: PieceContext): Array<Piece & { name: string }> {
+  const input = context.name('park_in');
   const name = context.name('park');
-  const dueAt = write.deadline === undefined ? sql`NULL` : sql`now() + ${write.deadline}::interval`;
+  const rows = writes.map((w, ord) => ({
+    ord,
+    manifest_step_id: w.manifestStepId,
+    step_key: w.stepKey,
+    attempt: w.attempt,
+    item_index: w.itemIndex,
+    item: w.itemIndex === null ? null : JSON.stringify(w.item ?? null),
+    deadline: w.deadline ?? null,
+    seen_seq: w.seenSeq,
+  }));
   return [
+    {
+      name: input,
+      sql: sql`${sql.raw(input)} AS (
+        SELECT * FROM jsonb_to_recordset(${rowsParam(rows)}) AS w(ord int, manifest_step_id uuid, step_key text, attempt int, item_index int, item text, deadline text, seen_seq int))`,
+    },
     {
       name,
       events: [stepEvent('step_waiting', name, 'WAITING_FOR_ATTESTATION')],
       sql: sql`${sql.raw(name)} AS (
         INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, due_at, item_index, item)
-        SELECT ${context.runId}::uuid, ${write.manifestStepId}::uuid, ${write.stepKey}, 'WAITING_FOR_ATTESTATION', ${write.attempt}, ${dueAt}, ${itemValues(write.itemIndex, write.item)}
-        WHERE ${context.mayStart(write.seenSeq)}
+        SELECT ${context.runId}::uuid, w.manifest_step_id, w.step_key, 'WAITING_FOR_ATTESTATION', w.attempt, now() + w.deadline::interval, w.item_index, w.item::jsonb
+        FROM ${sql.raw(input)} w
+        WHERE EXISTS (SELECT 1 FROM held WHERE held.status = 'running' AND held.attested_seq = w.seen_seq)
+        ORDER BY w.ord
         ON CONFLICT DO NOTHING RETURNING run_id, id, step_key, item_index, attempt)`,
     },
   ];

@@ -4,11 +4,11 @@ import type { RunStatus } from '../../core/lifecycle.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
 import { createRun } from './create-run.js';
 import { appendEvents, runEvent, type EventRows } from './events.js';
-import { finishStep } from './finish-step.js';
-import { park } from './park.js';
+import { finishSteps } from './finish-step.js';
+import { parkSteps } from './park.js';
 import { dropLease, release } from './release.js';
-import { settle } from './settle.js';
-import { restartStep, startStep } from './start-step.js';
+import { settleSteps } from './settle.js';
+import { restartSteps, startSteps } from './start-step.js';
 
 /**
  * The runner's writes since its last flush, as ONE statement (one round trip, one commit):
@@ -25,9 +25,6 @@ import { restartStep, startStep } from './start-step.js';
  * an attestation or a cancel made meanwhile is seen before anything new starts.
  */
 
-/** Batches of at most this many writes run as named prepared statements. */
-const PREPARED_UP_TO = 4;
-
 export interface Piece {
   readonly sql: SQL;
   /** The CTE's name when the flush reports on it. */
@@ -41,8 +38,6 @@ export interface PieceContext {
   readonly owner: string;
   /** Holds while this executor has the lease (running, or cancelled under it). */
   readonly held: SQL;
-  /** Holds while new work decided under attestation count `seenSeq` may start: running, and no attestation since. */
-  mayStart(seenSeq: number): SQL;
   name(prefix: string): string;
 }
 
@@ -60,8 +55,7 @@ export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, 
     runId: guard.runId,
     owner: guard.owner,
     held: sql`EXISTS (SELECT 1 FROM held)`,
-    mayStart: (seenSeq) => sql`EXISTS (SELECT 1 FROM held WHERE status = 'running' AND attested_seq = ${seenSeq})`,
-    // The same shape of batch gets the same text, and so the same prepared statement.
+    // The same kinds of writes get the same text, and so the same prepared statement.
     name: (prefix) => `${prefix}${++counter}`,
   };
   const held =
@@ -71,7 +65,7 @@ export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, 
           SELECT id, status, attested_seq FROM dag_runs
           WHERE id = ${guard.runId} AND lease_owner = ${guard.owner} AND status IN ('running', 'cancelled')
           FOR UPDATE)`;
-  const pieces: Array<Piece & { name: string }> = writes.flatMap((write) => pieceOf(write, context));
+  const pieces: Array<Piece & { name: string }> = piecesOf(writes, context);
   const events = [...(guard.kind === 'create' ? [runEvent('run_started', 'held', 'running', 'run-start')] : []), ...pieces.flatMap((p) => p.events ?? [])];
   const ctes = [held, ...pieces.map((p) => p.sql), ...(events.length > 0 ? [appendEvents('events', events)] : [])];
   const started = pieces.filter((p) => p.reports === 'started');
@@ -85,9 +79,8 @@ export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, 
            ${started.length > 0 ? sql`(SELECT json_agg(json_build_object('id', s.id, 'stepKey', s.step_key, 'itemIndex', s.item_index, 'attempt', s.attempt)) FROM (${startedRows}) AS s)` : sql`NULL::json`} AS started,
            ${released ? sql`(SELECT count(*) FROM ${sql.raw(released.name)})::int` : sql`0`} AS released`;
   type Row = { held: number; status: RunStatus | null; attested_seq: number | null; started: StartedStepRun[] | null; released: number };
-  // Prepared only while the batch is small: the shapes of larger ones (many steps ending and
-  // starting together) are too many to keep one prepared statement each on every connection.
-  const [row] = await queryPrepared<Row>(db, writes.length <= PREPARED_UP_TO ? prepared : undefined, statement);
+  // One piece per kind of write, whatever their number: few shapes, each prepared once per connection.
+  const [row] = await queryPrepared<Row>(db, prepared, statement);
   return {
     held: row!.held > 0,
     status: row!.status,
@@ -97,21 +90,26 @@ export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, 
   };
 }
 
-function pieceOf(write: RunnerWrite, context: PieceContext): Array<Piece & { name: string }> {
-  switch (write.kind) {
-    case 'park':
-      return park(write, context);
-    case 'settle':
-      return settle(write, context);
-    case 'start':
-      return startStep(write, context);
-    case 'restart':
-      return restartStep(write, context);
-    case 'finish':
-      return finishStep(write, context);
-    case 'release':
-      return release(write, context);
-    case 'drop-lease':
-      return dropLease(context);
+/**
+ * The pieces of a batch, one per kind of write whatever their number (each kind's rows go in
+ * as one JSON parameter): outcomes first, then what they unblocked, then the release.
+ */
+function piecesOf(writes: readonly RunnerWrite[], context: PieceContext): Array<Piece & { name: string }> {
+  const of = <K extends RunnerWrite['kind']>(kind: K) => writes.filter((w): w is Extract<RunnerWrite, { kind: K }> => w.kind === kind);
+  const pieces: Array<Piece & { name: string }> = [];
+  const finishes = of('finish');
+  if (finishes.length > 0) pieces.push(...finishSteps(finishes, context));
+  const parks = of('park');
+  if (parks.length > 0) pieces.push(...parkSteps(parks, context));
+  const settles = of('settle');
+  if (settles.length > 0) pieces.push(...settleSteps(settles, context));
+  const starts = of('start');
+  if (starts.length > 0) pieces.push(...startSteps(starts, context));
+  const restarts = of('restart');
+  if (restarts.length > 0) pieces.push(...restartSteps(restarts, context));
+  for (const write of writes) {
+    if (write.kind === 'release') pieces.push(...release(write, context));
+    else if (write.kind === 'drop-lease') pieces.push(...dropLease(context));
   }
+  return pieces;
 }

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
 import { stepEvent } from './events.js';
 import type { Piece, PieceContext } from './runner-flush.js';
-import { json } from './sql.js';
+import { rowsParam } from './sql.js';
 
 /**
  * settle: → `SUCCESS` | `FAIL` at once. A map step with nothing to run or attest (SPEC §17):
@@ -10,19 +10,44 @@ import { json } from './sql.js';
  * STEPGATE_MAX_ITEMS (FAIL, with the reason). One step run, no item, no call, no artifact.
  * New work: only while the run is running and nothing was attested since the runner decided it.
  */
-export function settle(write: Extract<RunnerWrite, { kind: 'settle' }>, context: PieceContext): Array<Piece & { name: string }> {
+export function settleSteps(writes: ReadonlyArray<Extract<RunnerWrite, { kind: 'settle' }>>, context: PieceContext): Array<Piece & { name: string }> {
+  const input = context.name('settle_in');
   const name = context.name('settle');
-  const { outcome } = write;
-  const [output, error] = outcome.status === 'SUCCESS' ? [json(outcome.output), sql`NULL`] : [sql`NULL`, json(outcome.error)];
+  const rows = writes.map((w, ord) => ({
+    ord,
+    manifest_step_id: w.manifestStepId,
+    step_key: w.stepKey,
+    attempt: w.attempt,
+    status: w.outcome.status,
+    output: w.outcome.status === 'SUCCESS' ? JSON.stringify(w.outcome.output ?? null) : null,
+    error: w.outcome.status === 'FAIL' ? w.outcome.error : null,
+    seen_seq: w.seenSeq,
+  }));
+  const ended = (status: string) => `${name}_${status.toLowerCase()}`;
   return [
     {
+      name: input,
+      sql: sql`${sql.raw(input)} AS (
+        SELECT * FROM jsonb_to_recordset(${rowsParam(rows)}) AS w(ord int, manifest_step_id uuid, step_key text, attempt int, status text, output text, error jsonb, seen_seq int))`,
+    },
+    {
       name,
-      events: [stepEvent(outcome.status === 'SUCCESS' ? 'step_succeeded' : 'step_failed', name, outcome.status)],
       sql: sql`${sql.raw(name)} AS (
         INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, ended_at, output, error)
-        SELECT ${context.runId}::uuid, ${write.manifestStepId}::uuid, ${write.stepKey}, ${outcome.status}, ${write.attempt}, now(), ${output}, ${error}
-        WHERE ${context.mayStart(write.seenSeq)}
-        ON CONFLICT DO NOTHING RETURNING run_id, id, step_key, item_index, attempt)`,
+        SELECT ${context.runId}::uuid, w.manifest_step_id, w.step_key, w.status, w.attempt, now(), w.output::jsonb, w.error
+        FROM ${sql.raw(input)} w
+        WHERE EXISTS (SELECT 1 FROM held WHERE held.status = 'running' AND held.attested_seq = w.seen_seq)
+        ORDER BY w.ord
+        ON CONFLICT DO NOTHING RETURNING run_id, id, step_key, item_index, attempt, status, error)`,
     },
+    ...(['SUCCESS', 'FAIL'] as const).map((status) => ({
+      name: ended(status),
+      events: [
+        status === 'SUCCESS'
+          ? stepEvent('step_succeeded', ended(status), 'SUCCESS')
+          : stepEvent('step_failed', ended(status), 'FAIL', { message: sql`error->>'message'` }),
+      ],
+      sql: sql`${sql.raw(ended(status))} AS (SELECT * FROM ${sql.raw(name)} WHERE status = ${status})`,
+    })),
   ];
 }

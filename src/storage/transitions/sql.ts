@@ -19,6 +19,8 @@ export const fromJson = (rows: StepRunJson[]): StepRunState[] => rows.map((row) 
 
 export const CANCELLED_BY_ERROR = { message: 'the run ended in error before this step was attested' };
 
-/** The item columns of a new step run: both NULL for an ordinary step. */
-export const itemValues = (itemIndex: number | null, item: unknown): SQL =>
-  itemIndex === null ? sql`NULL::int, NULL::jsonb` : sql`${itemIndex}::int, ${json(item)}`;
+/**
+ * Rows of one kind of write as ONE jsonb parameter (read back with jsonb_to_recordset): a
+ * flush has as many bind parameters, and the same text, however many steps it writes.
+ */
+export const rowsParam = (rows: readonly object[]): SQL => sql`${JSON.stringify(rows)}::jsonb`;
