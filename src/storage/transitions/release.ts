@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
-import type { Piece, PieceContext } from './runner-flush.js';
+import type { Piece, PieceContext } from './pieces.js';
 import { messageOf, runEvent, stepEvent } from './events.js';
 import { CANCELLED_BY_ERROR, json } from './sql.js';
 

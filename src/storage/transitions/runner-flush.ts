@@ -1,9 +1,10 @@
-import { sql, type SQL } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { FlushResult, RunnerGuard, RunnerWrite, StartedStepRun } from '../../core/run-store.js';
 import type { RunStatus } from '../../core/lifecycle.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
 import { createRun } from './create-run.js';
-import { appendEvents, runEvent, type EventRows } from './events.js';
+import type { Piece, PieceContext } from './pieces.js';
+import { appendEvents, runEvent } from './events.js';
 import { finishSteps } from './finish-step.js';
 import { parkSteps } from './park.js';
 import { dropLease, release } from './release.js';
@@ -24,22 +25,6 @@ import { restartSteps, startSteps } from './start-step.js';
  * `running` and no attestation since the runner decided it (the write's `seenSeq`), so that
  * an attestation or a cancel made meanwhile is seen before anything new starts.
  */
-
-export interface Piece {
-  readonly sql: SQL;
-  /** The CTE's name when the flush reports on it. */
-  readonly reports?: 'started' | 'released';
-  /** The events its rows make (SPEC §12), appended by the same statement. */
-  readonly events?: readonly EventRows[];
-}
-
-export interface PieceContext {
-  readonly runId: string;
-  readonly owner: string;
-  /** Holds while this executor has the lease (running, or cancelled under it). */
-  readonly held: SQL;
-  name(prefix: string): string;
-}
 
 export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, guard: RunnerGuard, writes: readonly RunnerWrite[]): Promise<FlushResult> {
   // A run inserted by this statement cannot also be updated by it: release it in a second one.

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
-import type { Piece, PieceContext } from './runner-flush.js';
+import type { Piece, PieceContext } from './pieces.js';
 import { stepEvent } from './events.js';
 import { rowsParam } from './sql.js';
 
