@@ -30,7 +30,9 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const git = (...argv: string[]) => execFileSync('git', argv, { cwd: ROOT, encoding: 'utf8' }).trim();
 const baseSha = option('--base') ? git('rev-parse', '--verify', `${baseRef}^{commit}`) : git('merge-base', 'HEAD', 'main');
 const baseDir = join(ROOT, '.tmp', `ab-base-${baseSha.slice(0, 12)}`);
-if (!existsSync(baseDir)) {
+// A checkout of the base, removed at the end (git worktree, so that git knows of it meanwhile).
+const madeBase = !existsSync(baseDir);
+if (madeBase) {
   mkdirSync(join(ROOT, '.tmp'), { recursive: true });
   git('worktree', 'add', '--detach', baseDir, baseSha);
   // The same dependencies (the lockfile is compared below).
@@ -80,6 +82,7 @@ try {
   for (const name of Object.values(scratch)) await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
   await server?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (madeBase) git('worktree', 'remove', '--force', baseDir);
 }
 
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(3));
