@@ -36,10 +36,13 @@ async function claimWhere(
   const [row] = await queryPrepared<{ id: string; manifest_id: string; inputs: unknown; attested_seq: number; step_runs: StepRunJson[] }>(
     db,
     prepared,
-    sql`WITH claimed AS (
+    // The run row is locked first (FOR UPDATE), as by every other transition: one run's events
+    // then follow its commits exactly (docs/events.md, "Order").
+    sql`WITH locked AS (SELECT id FROM dag_runs WHERE id = ${claim.runId} FOR UPDATE),
+        claimed AS (
           UPDATE dag_runs SET status = 'running', lease_owner = ${claim.owner},
                  lease_expires_at = now() + ${secs(claim.leaseMs)}, updated_at = now()${extra}
-          WHERE id = ${claim.runId} AND ${from}
+          WHERE id = ${claim.runId} AND ${from} AND EXISTS (SELECT 1 FROM locked)
           RETURNING id, manifest_id, inputs
         ), ${appendEvents('events', [runEvent(event, 'claimed', 'running', 'run-start')])}
         SELECT c.id, c.manifest_id, c.inputs, (SELECT r.attested_seq FROM dag_runs r WHERE r.id = c.id) AS attested_seq,

@@ -28,10 +28,11 @@ export async function renewLease(db: Db, prepared: PreparedRunner | undefined, c
  * cancelled meanwhile just loses its lease, and its step in flight is cancelled.
  */
 export async function handBack(db: Db, runId: string, owner: string): Promise<void> {
-  await db.execute(sql`WITH run AS (
+  await db.execute(sql`WITH locked AS (SELECT id FROM dag_runs WHERE id = ${runId} FOR UPDATE),
+    run AS (
       UPDATE dag_runs SET lease_expires_at = CASE WHEN status = 'running' THEN now() END,
                           lease_owner = CASE WHEN status = 'running' THEN lease_owner END, updated_at = now()
-      WHERE id = ${runId} AND lease_owner = ${owner}
+      WHERE id = ${runId} AND lease_owner = ${owner} AND EXISTS (SELECT 1 FROM locked)
       RETURNING status),
     cancelled AS (
       UPDATE dag_step_runs SET status = 'CANCELLED', ended_at = now(), error = '{"message": "the run was cancelled while this step ran"}'::jsonb
