@@ -76,7 +76,8 @@ describe('the server log', () => {
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      // 'close', not 'exit': the last output may still be on its way when the process has exited.
+      const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
       for (const deadline = Date.now() + 60_000; !/is serving http/.test(out) && Date.now() < deadline && child.exitCode === null; ) await new Promise((r) => setTimeout(r, 50));
       expect(out).toMatch(/is serving http/);
       child.stdin.write('\x03'); // Ctrl+C: the terminal sends SIGINT to the server
