@@ -5,6 +5,7 @@ import type { LlmProvider } from '../core/llm.js';
 import type { Metrics } from '../core/metrics.js';
 import { noRootsVerifier, type ArtifactVerifier } from '../core/provenance/verification.js';
 import type { Database, Db, PreparedRunner } from '../storage/database.js';
+import { createRunReads } from '../storage/runs.js';
 import { createRunStore } from '../storage/transitions/index.js';
 import type { EngineDeps } from './deps.js';
 import { createEventHub } from './events.js';
@@ -31,6 +32,7 @@ export function createEngineDeps(options: {
   return {
     db: options.db,
     store: options.metrics ? meteredStore(createRunStore(options.db, options.prepared), options.metrics) : createRunStore(options.db, options.prepared),
+    reads: createRunReads(options.db, options.prepared),
     prepared: options.prepared,
     providers: options.providers,
     providerNames: [...options.providers.keys()],

@@ -30,7 +30,9 @@ export interface paths {
         };
         /**
          * The audit log, newest first: every state-changing request, allowed or refused
-         * @description Needs a token with the role admin or above (401 without a valid token, 403 with a lower role).
+         * @description A page at a time: pass next_cursor as cursor for the next one (docs/api-lists.md). total only with count=true.
+         *
+         *     Needs a token with the role admin or above (401 without a valid token, 403 with a lower role).
          */
         get: operations["listAuditEvents"];
         put?: never;
@@ -114,7 +116,9 @@ export interface paths {
         };
         /**
          * List manifests, newest first
-         * @description Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
+         * @description A page at a time: pass next_cursor as cursor for the next one (docs/api-lists.md). total only with count=true.
+         *
+         *     Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
          */
         get: operations["listManifests"];
         put?: never;
@@ -200,7 +204,9 @@ export interface paths {
         };
         /**
          * List runs, newest first
-         * @description Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
+         * @description A page at a time: pass next_cursor as cursor for the next one (docs/api-lists.md). total only with count=true.
+         *
+         *     Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
          */
         get: operations["listRuns"];
         put?: never;
@@ -536,6 +542,7 @@ export interface components {
             token_id: string | null;
         };
         ComputeArtifact: {
+            /** @description A whole number as stored; stepgate records at most 2^53 - 1 (a row written otherwise may hold more, which JSON readers may round) */
             bytes: number;
             created_at: string;
             name: string;
@@ -998,7 +1005,12 @@ export interface operations {
                 action?: string;
                 /** @description Only events of this token name */
                 actor?: string;
+                /** @description true: also answer total, the exact number of matching rows (it reads every one of them) */
+                count?: "true" | "false";
+                /** @description The next page: next_cursor of the page before, unchanged, with the same filters (a cursor that is not one is a 422) */
+                cursor?: string;
                 limit?: number;
+                /** @description Compatibility: skip this many rows. Slow deep into a long list (every skipped row is read); prefer cursor. Not with cursor */
                 offset?: number;
                 /** @description Only this HTTP status */
                 outcome?: number;
@@ -1020,8 +1032,11 @@ export interface operations {
                     "application/json": {
                         items: components["schemas"]["AuditEvent"][];
                         limit: number;
+                        /** @description Pass it as cursor for the next page; null when this page is the last */
+                        next_cursor: string | null;
                         offset: number;
-                        total: number;
+                        /** @description The exact number of matching rows; only with count=true */
+                        total?: number;
                     };
                 };
             };
@@ -1176,9 +1191,14 @@ export interface operations {
     listManifests: {
         parameters: {
             query?: {
+                /** @description true: also answer total, the exact number of matching rows (it reads every one of them) */
+                count?: "true" | "false";
+                /** @description The next page: next_cursor of the page before, unchanged, with the same filters (a cursor that is not one is a 422) */
+                cursor?: string;
                 limit?: number;
                 /** @description Only manifests with this name */
                 name?: string;
+                /** @description Compatibility: skip this many rows. Slow deep into a long list (every skipped row is read); prefer cursor. Not with cursor */
                 offset?: number;
             };
             header?: never;
@@ -1196,8 +1216,11 @@ export interface operations {
                     "application/json": {
                         items: components["schemas"]["ManifestSummary"][];
                         limit: number;
+                        /** @description Pass it as cursor for the next page; null when this page is the last */
+                        next_cursor: string | null;
                         offset: number;
-                        total: number;
+                        /** @description The exact number of matching rows; only with count=true */
+                        total?: number;
                     };
                 };
             };
@@ -2038,8 +2061,13 @@ export interface operations {
     listRuns: {
         parameters: {
             query?: {
+                /** @description true: also answer total, the exact number of matching rows (it reads every one of them) */
+                count?: "true" | "false";
+                /** @description The next page: next_cursor of the page before, unchanged, with the same filters (a cursor that is not one is a 422) */
+                cursor?: string;
                 limit?: number;
                 manifest_id?: string;
+                /** @description Compatibility: skip this many rows. Slow deep into a long list (every skipped row is read); prefer cursor. Not with cursor */
                 offset?: number;
                 /** @description A status, or stalled: running with an expired lease */
                 status?: "pending" | "running" | "waiting" | "success" | "error" | "cancelled" | "stalled";
@@ -2059,8 +2087,11 @@ export interface operations {
                     "application/json": {
                         items: components["schemas"]["RunSummary"][];
                         limit: number;
+                        /** @description Pass it as cursor for the next page; null when this page is the last */
+                        next_cursor: string | null;
                         offset: number;
-                        total: number;
+                        /** @description The exact number of matching rows; only with count=true */
+                        total?: number;
                     };
                 };
             };
