@@ -1,4 +1,5 @@
 import type { Page, Position } from './cursor.js';
+import type { RunEvent } from './events.js';
 
 /**
  * The port through which the engine reads runs (SPEC §7, §9): a run with its step runs and
@@ -107,6 +108,10 @@ export interface RunListQuery {
   /** A status, or `stalled` (running with an expired lease). */
   readonly status?: string | undefined;
   readonly manifestId?: string | undefined;
+  /** Only runs with one of these statuses (an export). */
+  readonly statuses?: readonly string[] | undefined;
+  /** Only runs that ended before this time (an export). */
+  readonly endedBefore?: Date | undefined;
   /** Count every matching run (reads all of them: only when asked). */
   readonly count?: boolean | undefined;
 }
@@ -145,6 +150,10 @@ export interface RunReads {
   /** One step run of a run; undefined when the run has no such step run. */
   stepRun(runId: string, stepRunId: string): Promise<StepRunRecord | undefined>;
   taskEvidence(stepRunId: string): Promise<TaskEvidence>;
+  /** The evidence of many task step runs at once, by step run id. */
+  taskEvidenceOf(stepRunIds: readonly string[]): Promise<Map<string, TaskEvidence>>;
+  /** Every event of some runs, in id order, by run id. */
+  eventsOf(runIds: readonly string[]): Promise<Map<string, RunEvent[]>>;
   /** The attestations of some step runs, with their artifacts, by step run id. */
   attestations(stepRunIds: readonly string[]): Promise<Map<string, AttestationRecord>>;
   /** Step runs waiting for attestation: overdue first (earliest due first), then oldest first; `total` is the number waiting. */

@@ -5,6 +5,7 @@ import type { LlmProvider } from '../core/llm.js';
 import type { Metrics } from '../core/metrics.js';
 import { noRootsVerifier, type ArtifactVerifier } from '../core/provenance/verification.js';
 import type { Database, Db, PreparedRunner } from '../storage/database.js';
+import { createRunRetention } from '../storage/retention.js';
 import { createRunReads } from '../storage/runs.js';
 import { createRunStore } from '../storage/transitions/index.js';
 import type { EngineDeps } from './deps.js';
@@ -33,6 +34,7 @@ export function createEngineDeps(options: {
     db: options.db,
     store: options.metrics ? meteredStore(createRunStore(options.db, options.prepared), options.metrics) : createRunStore(options.db, options.prepared),
     reads: createRunReads(options.db, options.prepared),
+    retention: createRunRetention(options.db),
     prepared: options.prepared,
     providers: options.providers,
     providerNames: [...options.providers.keys()],

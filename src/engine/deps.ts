@@ -1,6 +1,7 @@
 import type { InputLimits } from '../core/limits.js';
 import type { LlmProvider } from '../core/llm.js';
 import type { RunReads } from '../core/run-reads.js';
+import type { RunRetention } from '../core/run-retention.js';
 import type { RunStore } from '../core/run-store.js';
 import type { Metrics } from '../core/metrics.js';
 import type { ArtifactVerifier } from '../core/provenance/verification.js';
@@ -17,6 +18,8 @@ export interface EngineDeps {
   readonly store: RunStore;
   /** Every read of runs, step runs and the inbox (storage/runs.ts), through the engine's own port. */
   readonly reads: RunReads;
+  /** Removing final runs, the operator's choice (storage/retention.ts). */
+  readonly retention: RunRetention;
   /** Named prepared statements for the runner's hot statement, where the driver has them. */
   readonly prepared?: PreparedRunner | undefined;
   /** Provider names a manifest's `model: "provider:model"` may use. */

@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, lt, sql } from 'drizzle-orm';
 import type { Page } from '../core/cursor.js';
+import type { RunEvent } from '../core/events.js';
 import type { AttestationRecord, RunListQuery, RunReads, RunRecord, RunRecordView, StepRunRecord, TaskEvidence } from '../core/run-reads.js';
 import type { Db } from './database.js';
-import { queryPrepared, type PreparedRunner } from './database.js';
+import { queryPrepared, queryRows, type PreparedRunner } from './database.js';
 import { pendingAttestations, readyToResume, successfulOutputs } from './attestations.js';
 import { cursorAt, pageOf } from './keyset.js';
 import {
@@ -26,6 +27,8 @@ export function createRunReads(db: Db, prepared?: PreparedRunner): RunReads {
     listRuns: (query) => listRuns(db, query),
     stepRun: (runId, stepRunId) => getStepRun(db, runId, stepRunId),
     taskEvidence: (stepRunId) => taskArtifactsOf(db, stepRunId),
+    taskEvidenceOf: (stepRunIds) => taskArtifactsOfMany(db, stepRunIds),
+    eventsOf: (runIds) => eventsOf(db, runIds),
     attestations: (stepRunIds) => attestationsOf(db, stepRunIds),
     pending: (page) => pendingAttestations(db, page),
     successfulOutputs: (runIds) => successfulOutputs(db, runIds),
@@ -60,6 +63,8 @@ export async function getRun(db: Db, runId: string): Promise<RunRecord | undefin
 export async function listRuns(db: Db, query: RunListQuery): Promise<Page<RunRecord>> {
   const where = and(
     query.status === undefined ? undefined : query.status === 'stalled' ? isStalled : eq(dagRuns.status, query.status),
+    query.statuses === undefined ? undefined : inArray(dagRuns.status, [...query.statuses]),
+    query.endedBefore === undefined ? undefined : lt(dagRuns.endedAt, query.endedBefore),
     query.manifestId === undefined ? undefined : eq(dagRuns.manifestId, query.manifestId),
   );
   const page = and(where, query.after === undefined ? undefined : sql`(${dagRuns.createdAt}, ${dagRuns.id}) < (${query.after.at}::timestamptz, ${query.after.id}::uuid)`);
@@ -233,3 +238,33 @@ export async function taskArtifactsOf(db: Db, stepRunId: string): Promise<TaskEv
   return { prompts, calls, parsed };
 }
 
+
+/** The evidence of many task step runs at once (an export's page), by step run id; three queries whatever their number. */
+export async function taskArtifactsOfMany(db: Db, stepRunIds: readonly string[]): Promise<Map<string, TaskEvidence>> {
+  const evidence = new Map<string, { prompts: unknown[]; calls: unknown[]; parsed: unknown[] }>(stepRunIds.map((id) => [id, { prompts: [], calls: [], parsed: [] }]));
+  if (stepRunIds.length === 0) return evidence as Map<string, TaskEvidence>;
+  const ids = [...stepRunIds];
+  const [prompts, calls, parsed] = await Promise.all([
+    db.select().from(promptArtifacts).where(inArray(promptArtifacts.stepRunId, ids)).orderBy(asc(promptArtifacts.stepRunId), asc(promptArtifacts.attempt)),
+    db.select().from(llmCallArtifacts).where(inArray(llmCallArtifacts.stepRunId, ids)).orderBy(asc(llmCallArtifacts.stepRunId), asc(llmCallArtifacts.attempt)),
+    db.select().from(parsedOutputArtifacts).where(inArray(parsedOutputArtifacts.stepRunId, ids)).orderBy(asc(parsedOutputArtifacts.stepRunId), asc(parsedOutputArtifacts.attempt)),
+  ]);
+  for (const row of prompts) evidence.get(row.stepRunId)?.prompts.push(row);
+  for (const row of calls) evidence.get(row.stepRunId)?.calls.push(row);
+  for (const row of parsed) evidence.get(row.stepRunId)?.parsed.push(row);
+  return evidence as Map<string, TaskEvidence>;
+}
+
+/** Every event of some runs, in id order, by run id (an export's page). */
+export async function eventsOf(db: Db, runIds: readonly string[]): Promise<Map<string, RunEvent[]>> {
+  const events = new Map<string, RunEvent[]>(runIds.map((id) => [id, []]));
+  if (runIds.length === 0) return events;
+  const rows = await queryRows<RunEvent>(
+    db,
+    sql`SELECT e.id::text AS id, e.kind, e.run_id, e.step_key, e.step_run_id, e.attempt, e.status,
+               to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+        FROM run_events e WHERE e.run_id = ANY(${`{${runIds.join(',')}}`}::uuid[]) ORDER BY e.run_id, e.id`,
+  );
+  for (const row of rows) events.get(row.run_id)?.push(row);
+  return events;
+}

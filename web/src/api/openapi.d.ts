@@ -419,6 +419,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every run that matches, with its whole record, as NDJSON: one run per line, newest first
+         * @description Each line is `{"kind":"run","run":…,"evidence":…,"events":…,"provenance":…}`: the run as GET /api/runs/{run_id} answers it, the task evidence of its step runs (prompts, LLM calls, parsed outputs) by step run id, its events, and its attestations as signed DSSE envelopes (the in-toto bundle). A failure after the stream began ends it with `{"kind":"error","problem":{…}}`. Read page by page on the server: memory stays flat whatever the number of runs, and the export stops when the client goes away. `stepgate runs export` writes it to a file.
+         *
+         *     Needs a token with the role admin or above (401 without a valid token, 403 with a lower role).
+         */
+        get: operations["exportRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/prune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove final runs that ended before a time, with their whole record (admin, audited)
+         * @description Removes each matching run with its step runs, task evidence, attestations, artifacts and events; the audit log keeps every row, and records the prune (its target names the criteria and how many runs went). Only final runs (success, error, cancelled): a status that is not final is a 422. Export first (GET /api/runs/export with the same ended_before and status) to keep what is removed. With dry_run, counts and removes nothing.
+         *
+         *     Needs a token with the role admin or above (401 without a valid token, 403 with a lower role).
+         */
+        post: operations["pruneRuns"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tokens": {
         parameters: {
             query?: never;
@@ -2620,6 +2664,148 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportRuns: {
+        parameters: {
+            query?: {
+                /** @description Only runs that ended before this time (ISO 8601): the runs a prune with the same criteria removes */
+                ended_before?: string;
+                /** @description Only runs of this manifest */
+                manifest_id?: string;
+                /** @description Only runs with these statuses, comma-separated */
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description NDJSON, one run per line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    pruneRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Count what would be removed, remove nothing
+                     * @default false
+                     */
+                    dry_run?: boolean;
+                    /**
+                     * Format: date-time
+                     * @description Runs that ended strictly before this time (ISO 8601)
+                     */
+                    ended_before: string;
+                    /** @description Only runs with these statuses; final ones only (default: success, error, cancelled) */
+                    status?: ("pending" | "running" | "waiting" | "success" | "error" | "cancelled")[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        dry_run: boolean;
+                        ended_before: string;
+                        /** @description Runs removed (with dry_run: that would be) */
+                        removed: number;
+                        status: ("success" | "error" | "cancelled")[];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
