@@ -243,11 +243,12 @@ export async function taskArtifactsOf(db: Db, stepRunId: string): Promise<TaskEv
 export async function taskArtifactsOfMany(db: Db, stepRunIds: readonly string[]): Promise<Map<string, TaskEvidence>> {
   const evidence = new Map<string, { prompts: unknown[]; calls: unknown[]; parsed: unknown[] }>(stepRunIds.map((id) => [id, { prompts: [], calls: [], parsed: [] }]));
   if (stepRunIds.length === 0) return evidence as Map<string, TaskEvidence>;
-  const ids = [...stepRunIds];
+  // One array parameter, not one per id (SPEC §11: never near the driver's bind-parameter limit).
+  const ids = `{${stepRunIds.join(',')}}`;
   const [prompts, calls, parsed] = await Promise.all([
-    db.select().from(promptArtifacts).where(inArray(promptArtifacts.stepRunId, ids)).orderBy(asc(promptArtifacts.stepRunId), asc(promptArtifacts.attempt)),
-    db.select().from(llmCallArtifacts).where(inArray(llmCallArtifacts.stepRunId, ids)).orderBy(asc(llmCallArtifacts.stepRunId), asc(llmCallArtifacts.attempt)),
-    db.select().from(parsedOutputArtifacts).where(inArray(parsedOutputArtifacts.stepRunId, ids)).orderBy(asc(parsedOutputArtifacts.stepRunId), asc(parsedOutputArtifacts.attempt)),
+    db.select().from(promptArtifacts).where(sql`${promptArtifacts.stepRunId} = ANY(${ids}::uuid[])`).orderBy(asc(promptArtifacts.stepRunId), asc(promptArtifacts.attempt)),
+    db.select().from(llmCallArtifacts).where(sql`${llmCallArtifacts.stepRunId} = ANY(${ids}::uuid[])`).orderBy(asc(llmCallArtifacts.stepRunId), asc(llmCallArtifacts.attempt)),
+    db.select().from(parsedOutputArtifacts).where(sql`${parsedOutputArtifacts.stepRunId} = ANY(${ids}::uuid[])`).orderBy(asc(parsedOutputArtifacts.stepRunId), asc(parsedOutputArtifacts.attempt)),
   ]);
   for (const row of prompts) evidence.get(row.stepRunId)?.prompts.push(row);
   for (const row of calls) evidence.get(row.stepRunId)?.calls.push(row);
