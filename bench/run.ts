@@ -14,7 +14,7 @@
  * the PostgreSQL server of DATABASE_URL (else the embedded one). Every bench measures it small
  * (1,000 and 5,000 runs quick; 10,000 and 100,000 full) after the rest; `--scale N,M,…` measures
  * only that, at those sizes (`--scale-keep` keeps the loaded databases, `--scale-reuse URL`
- * measures a database loaded before).
+ * measures a database loaded before, too, or alone).
  */
 import { spawnSync } from 'node:child_process';
 import { openBenchDatabase, type BenchDbName } from './databases.js';
@@ -63,13 +63,14 @@ function httpAgainstInProcess(measured: Measurement[], database: string): Measur
 }
 
 const scaleOnly = option('--scale');
-const scaleSizes = (scaleOnly ?? (quick ? '1000,5000' : '10000,100000')).split(',').map(Number);
+const scaleReuse = option('--scale-reuse');
+const scaleSizes = (scaleOnly ?? (scaleReuse ? '' : quick ? '1000,5000' : '10000,100000')).split(',').filter(Boolean).map(Number);
 if (scaleSizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--scale ${scaleOnly}: expected run counts, e.g. --scale 10000,1000000`);
 
 /** The scale figures, on DATABASE_URL's server or else the embedded one (the only place 1M runs belong). */
 async function scaleFigures(): Promise<Measurement[]> {
   const say = (line: string) => console.log(line);
-  const options = { sizes: scaleSizes, quick, keep: args.includes('--scale-keep'), reuseUrl: option('--scale-reuse'), say };
+  const options = { sizes: scaleSizes, quick, keep: args.includes('--scale-keep'), reuseUrl: scaleReuse, say };
   if (serverUrl) return scaleBenchmarks({ ...options, serverUrl });
   const embedded = await openBenchDatabase('embedded-postgres');
   try {
@@ -82,7 +83,7 @@ async function scaleFigures(): Promise<Measurement[]> {
 }
 
 const all: Measurement[][] = [];
-for (let r = 1; r <= (scaleOnly ? 0 : repetitions); r++) {
+for (let r = 1; r <= (scaleOnly || scaleReuse ? 0 : repetitions); r++) {
   const measured: Measurement[] = [];
   console.log(`\nrepetition ${r} of ${repetitions} (${quick ? 'quick' : 'full'}): manifest validation…`);
   measured.push(...validationBenchmarks(quick));

@@ -30,7 +30,7 @@ export interface ScaleOptions {
   /** A PostgreSQL server to create the databases on (the benchmark's own scratch databases). */
   readonly serverUrl: string;
   readonly quick: boolean;
-  /** Measure this already loaded database instead (one size: its run count is read). */
+  /** Also measure this database, loaded before (its run count is read; it is kept). */
   readonly reuseUrl?: string | undefined;
   /** Keep each loaded database (its URL is printed) instead of dropping it. */
   readonly keep?: boolean | undefined;
@@ -56,9 +56,10 @@ export async function scaleBenchmarks(options: ScaleOptions): Promise<Measuremen
   const say = options.say ?? (() => {});
   const figures: Measurement[] = [];
   const bySize = new Map<number, Map<string, number>>();
-  for (const requested of options.reuseUrl ? [0] : options.sizes) {
-    const scratch = options.reuseUrl ? undefined : `stepgate_scale_${requested}_${Date.now().toString(36)}`;
-    const url = options.reuseUrl ?? withDatabase(options.serverUrl, scratch!);
+  const targets = [...options.sizes.map((n) => ({ n, reuse: undefined })), ...(options.reuseUrl ? [{ n: 0, reuse: options.reuseUrl }] : [])];
+  for (const { n: requested, reuse } of targets) {
+    const scratch = reuse ? undefined : `stepgate_scale_${requested}_${Date.now().toString(36)}`;
+    const url = reuse ?? withDatabase(options.serverUrl, scratch!);
     if (scratch) {
       await admin(options.serverUrl, `CREATE DATABASE ${scratch}`);
       const database = await openPostgres({ url, poolSize: 1 });
@@ -96,7 +97,8 @@ export async function scaleBenchmarks(options: ScaleOptions): Promise<Measuremen
   return figures;
 }
 
-const label = (n: number) => (n >= 1_000_000 && n % 1_000_000 === 0 ? `${n / 1_000_000}M` : n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n));
+/** 10k, 1M (a reused database also counts the template runs and the runs earlier measurements wrote: 1,000,027 is 1M). */
+const label = (n: number) => (n >= 1_000_000 ? `${Number((n / 1_000_000).toFixed(2))}M` : n >= 1000 ? `${Number((n / 1000).toFixed(1))}k` : String(n));
 
 function withDatabase(serverUrl: string, name: string): string {
   const url = new URL(serverUrl);

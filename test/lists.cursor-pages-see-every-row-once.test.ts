@@ -133,6 +133,35 @@ describeEachDriver('lists page by cursor', (ctx) => {
     expectProblem(await app.inject({ method: 'GET', url: `/api/manifests?cursor=${good}` }), 422, 'REQUEST_INVALID');
   });
 
+  it('says which waiting runs are ready to resume, in the list and in the inbox, from their open waits', async () => {
+    const app = await testApp(ctx.database);
+    const contract = { executor: 'x', inputs: [], outputs: [], verification: 'operator_attest' };
+    const twoWaits = await storeManifest(app, { name: 'two-waits', steps: [{ key: 'B', step_type: 'compute', compute_contract: contract }, { key: 'C', step_type: 'compute', compute_contract: contract }] });
+    const attest = (runId: string, stepRunId: string) => app.inject({ method: 'POST', url: `/api/runs/${runId}/steps/${stepRunId}/attest`, payload: { outcome: 'SUCCESS', attested_by: 'ana' } });
+    const untouched = await startRun(app, twoWaits);
+    const half = await startRun(app, twoWaits);
+    const ready = await startRun(app, twoWaits);
+    expect((await attest(half.id, half.waiting_on[0]!.step_run_id)).statusCode).toBe(201);
+    for (const wait of ready.waiting_on) expect((await attest(ready.id, wait.step_run_id)).statusCode).toBe(201);
+    const listed = (await page(app, '/api/runs?status=waiting')).items as Array<{ id: string; ready_to_resume: boolean }>;
+    expect(listed.map((run) => [run.id, run.ready_to_resume])).toEqual([
+      [ready.id, true],
+      [half.id, false],
+      [untouched.id, false],
+    ]);
+    const inbox = (await app.inject({ method: 'GET', url: '/api/attestations/pending' })).json();
+    expect(inbox.ready_to_resume.map((run: { run_id: string }) => run.run_id)).toEqual([ready.id]);
+    expect(inbox.items.map((item: { run_id: string }) => item.run_id).sort()).toEqual([untouched.id, untouched.id, half.id].sort());
+  });
+
+  // JIT doubled the time of the statements that read many rows (count=true, a deep offset) at a million runs: off.
+  if (ctx.driver.name === 'postgres') {
+    it('runs its PostgreSQL sessions without JIT', async () => {
+      const settings = await Promise.all(Array.from({ length: 4 }, () => queryRows<{ jit: string }>(ctx.database.db, sql`SHOW jit`)));
+      expect(settings.map(([row]) => row!.jit)).toEqual(['off', 'off', 'off', 'off']);
+    });
+  }
+
   it('pages the audit log and the manifests the same way', async () => {
     const app = await testApp(ctx.database);
     for (let i = 0; i < 7; i++) await storeManifest(app, { name: `m${i}`, steps: [{ key: 'A', prompt: 'a' }] });

@@ -106,15 +106,18 @@ export async function successfulOutputs(db: Db, runIds: readonly string[]) {
 
 /**
  * Waiting runs with no wait left open (SPEC §9 `ready_to_resume`), most recently changed
- * first: the waiting runs only, read newest first through their partial index
- * (dag_runs_waiting_idx, migration 0006) until `limit` of them have no open wait.
+ * first. Read from the waiting runs that were attested at least once (dag_runs_waiting_attested_idx:
+ * a waiting run that never was still waits on something — a run parks only with a wait open,
+ * and a wait closes only by an attestation, or by a cancel or a missed deadline, which end the
+ * run) and the open waits (dag_step_runs_waiting_run_id_idx), both partial indexes of migration
+ * 0006: the operators' backlog, never the history.
  */
 export async function readyToResume(db: Db, limit: number): Promise<ReadyRecord[]> {
   const rows = await queryRows<{ run_id: string; manifest_id: string; manifest_name: string; manifest_version: number; updated_at: Date | string }>(
     db,
     sql`SELECT r.id AS run_id, m.id AS manifest_id, m.name AS manifest_name, m.version AS manifest_version, r.updated_at
         FROM dag_runs r JOIN manifests m ON m.id = r.manifest_id
-        WHERE r.status = 'waiting'
+        WHERE r.status = 'waiting' AND r.attested_seq > 0
           AND NOT EXISTS (SELECT 1 FROM dag_step_runs w WHERE w.run_id = r.id AND w.status = 'WAITING_FOR_ATTESTATION')
         ORDER BY r.updated_at DESC, r.id
         LIMIT ${limit}`,

@@ -70,7 +70,7 @@ export async function listRuns(db: Db, query: RunListQuery): Promise<Page<RunRec
   const page = and(where, query.after === undefined ? undefined : sql`(${dagRuns.createdAt}, ${dagRuns.id}) < (${query.after.at}::timestamptz, ${query.after.id}::uuid)`);
   const [rows, total] = await Promise.all([
     db
-      .select({ ...runColumns, cursorAt: cursorAt(dagRuns.createdAt) })
+      .select({ ...getTableColumns(dagRuns), stalled: isStalled, cursorAt: cursorAt(dagRuns.createdAt) })
       .from(dagRuns)
       .where(page)
       .orderBy(desc(dagRuns.createdAt), desc(dagRuns.id))
@@ -78,7 +78,23 @@ export async function listRuns(db: Db, query: RunListQuery): Promise<Page<RunRec
       .offset(query.offset ?? 0),
     query.count ? db.$count(dagRuns, where) : undefined,
   ]);
-  return pageOf(rows, query.limit, total, ({ cursorAt: at, ...run }) => [run, { at, id: run.id }]);
+  const open = await openWaits(db, rows.filter((run) => run.status === 'waiting').map((run) => run.id));
+  return pageOf(rows, query.limit, total, ({ cursorAt: at, ...run }) => [{ ...run, readyToResume: run.status === 'waiting' && !open.has(run.id) }, { at, id: run.id }]);
+}
+
+/**
+ * Which of these runs have a wait still open: `ready_to_resume` for a page of runs, looked up
+ * for its waiting runs only (one probe of their step runs each). In the page's own query, the
+ * planner hashed every waiting step run of the database for it instead: the whole backlog, on
+ * every page.
+ */
+async function openWaits(db: Db, runIds: readonly string[]): Promise<Set<string>> {
+  if (runIds.length === 0) return new Set();
+  const rows = await queryRows<{ run_id: string }>(
+    db,
+    sql`SELECT DISTINCT run_id FROM dag_step_runs WHERE run_id = ANY(${`{${runIds.join(',')}}`}::uuid[]) AND status = 'WAITING_FOR_ATTESTATION'`,
+  );
+  return new Set(rows.map((row) => row.run_id));
 }
 
 interface RunViewRow {
