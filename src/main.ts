@@ -102,14 +102,42 @@ program
     exitCode = await runCommand(api(), out(), manifest, options);
   });
 
-program
-  .command('runs')
-  .description('List runs, newest first.')
+// `stepgate runs` is `stepgate runs list`: each subcommand owns its options (--status of a list
+// is one status; of an export or a prune, several), so the parent has none of its own.
+const runs = program.command('runs').description('Runs: list them (the default), export them with their record, prune the final ones.');
+runs
+  .command('list', { isDefault: true })
+  .description('List runs, newest first, a page at a time (the next page: the --cursor it prints).')
   .addOption(new Option('--status <status>', 'only runs with this status, or stalled (running, lease expired)').choices([...RUN_STATUSES, 'stalled']))
   .option('--manifest <id>', 'only runs of this manifest')
   .option('--limit <n>', 'how many', '50')
-  .action(async (options: { status?: string; manifest?: string; limit?: string }) => {
+  .option('--cursor <cursor>', 'the page after the one that printed this cursor (same filters)')
+  .option('--count', 'also count every matching run (reads them all)')
+  .action(async (options: { status?: string; manifest?: string; limit?: string; cursor?: string; count?: boolean }) => {
     exitCode = await runsCommand(api(), out(), options);
+  });
+runs
+  .command('export')
+  .description('Export runs with their whole record (step runs, evidence, attestations, events, signed provenance), one JSON line per run. Admin.')
+  .option('--ended-before <date>', 'only runs that ended before this date (2026-01-31, midnight UTC) or ISO 8601 time: what `runs prune` with the same options removes')
+  .option('--status <statuses>', 'only runs with these statuses, comma-separated (e.g. success,error)')
+  .option('--manifest <id>', 'only runs of this manifest')
+  .option('-o, --out <file>', 'write to FILE (created, mode 0600; never overwritten) instead of stdout')
+  .addHelpText('after', '\nExamples:\n  $ stepgate runs export --ended-before 2026-01-01 --out runs-2025.ndjson\n  $ stepgate runs export --status error | jq -c .run.error')
+  .action(async (options: { endedBefore?: string; status?: string; manifest?: string; out?: string }) => {
+    const { exportCommand } = await import('./cli/commands/retention.js');
+    exitCode = await exportCommand(api(), out(), options);
+  });
+runs
+  .command('prune')
+  .description('Remove final runs (success, error, cancelled) that ended before a date, with their whole record; the audit log keeps every row and records the prune. Admin.')
+  .requiredOption('--ended-before <date>', 'runs that ended before this date (2026-01-31, midnight UTC) or ISO 8601 time')
+  .option('--status <statuses>', 'only these final statuses, comma-separated (default: success,error,cancelled)')
+  .option('--dry-run', 'count what would be removed; remove nothing')
+  .addHelpText('after', '\nExport first to keep what goes:\n  $ stepgate runs export --ended-before 2026-01-01 --out runs-2025.ndjson\n  $ stepgate runs prune --ended-before 2026-01-01')
+  .action(async (options: { endedBefore: string; status?: string; dryRun?: boolean }) => {
+    const { pruneCommand } = await import('./cli/commands/retention.js');
+    exitCode = await pruneCommand(api(), out(), options);
   });
 
 program

@@ -64,12 +64,15 @@ describeEachDriver('storing, listing and showing manifests', (ctx) => {
     for (let version = 1; version <= 3; version++) {
       expect((await postManifest(app, abcYaml.replace('version: 1', `version: ${version}`), 'application/yaml')).statusCode).toBe(201);
     }
-    const page = await app.inject({ method: 'GET', url: '/api/manifests?limit=2' });
+    // total only with count=true (it reads every manifest); the next page by cursor, or by offset.
+    const page = await app.inject({ method: 'GET', url: '/api/manifests?limit=2&count=true' });
     expect(page.statusCode).toBe(200);
     expect(page.json()).toMatchObject({ total: 3, limit: 2, offset: 0 });
     expect(page.json().items.map((m: { version: number }) => m.version)).toEqual([3, 2]);
     const next = await app.inject({ method: 'GET', url: '/api/manifests?limit=2&offset=2' });
     expect(next.json().items.map((m: { version: number }) => m.version)).toEqual([1]);
+    const byCursor = await app.inject({ method: 'GET', url: `/api/manifests?limit=2&cursor=${page.json().next_cursor}` });
+    expect(byCursor.json()).toMatchObject({ next_cursor: null, items: [{ version: 1 }] });
     expectProblem(await app.inject({ method: 'GET', url: '/api/manifests?limit=0' }), 422, 'REQUEST_INVALID');
   });
 

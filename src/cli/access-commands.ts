@@ -34,5 +34,6 @@ export function registerAccessCommands(program: Command, api: () => ApiClient, o
     .option('--outcome <status>', 'only this HTTP status, e.g. 403')
     .option('--since <time>', 'only events at or after this ISO 8601 time')
     .option('--limit <n>', 'how many', '50')
+    .option('--cursor <cursor>', 'the page after the one that printed this cursor (same filters)')
     .action(async (options: AuditOptions) => done(await auditCommand(api(), out(), options)));
 }

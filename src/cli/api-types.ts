@@ -99,10 +99,14 @@ export interface PendingJson {
 
 export interface Page<T> {
   items: T[];
-  total: number;
+  /** The next page's cursor (runs, manifests, the audit log); null on the last page. */
+  next_cursor?: string | null;
+  /** Only when asked for (count=true), and always in the inbox. */
+  total?: number;
 }
 
 export interface InboxJson extends Page<PendingJson> {
+  total: number;
   ready_to_resume: Array<{ run_id: string; manifest: { id: string; name: string; version: number }; waiting_since: string }>;
 }
 

@@ -5,6 +5,8 @@ import type { LlmProvider } from '../core/llm.js';
 import type { Metrics } from '../core/metrics.js';
 import { noRootsVerifier, type ArtifactVerifier } from '../core/provenance/verification.js';
 import type { Database, Db, PreparedRunner } from '../storage/database.js';
+import { createRunRetention } from '../storage/retention.js';
+import { createRunReads } from '../storage/runs.js';
 import { createRunStore } from '../storage/transitions/index.js';
 import type { EngineDeps } from './deps.js';
 import { announcingStore, createEventHub } from './events.js';
@@ -40,6 +42,8 @@ export function createEngineDeps(options: {
   return {
     db: options.db,
     store: announcingStore(options.metrics ? meteredStore(store, options.metrics) : store, events),
+    reads: createRunReads(options.db, options.prepared),
+    retention: createRunRetention(options.db),
     prepared: options.prepared,
     providers: options.providers,
     slots: createProviderSlots(options.providers),

@@ -1,5 +1,7 @@
 import type { InputLimits } from '../core/limits.js';
 import type { LlmProvider } from '../core/llm.js';
+import type { RunReads } from '../core/run-reads.js';
+import type { RunRetention } from '../core/run-retention.js';
 import type { RunStore } from '../core/run-store.js';
 import type { Metrics } from '../core/metrics.js';
 import type { ArtifactVerifier } from '../core/provenance/verification.js';
@@ -15,6 +17,10 @@ export interface EngineDeps {
   readonly db: Db;
   /** Every transition of a run (storage/transitions), through the engine's own port. */
   readonly store: RunStore;
+  /** Every read of runs, step runs and the inbox (storage/runs.ts), through the engine's own port. */
+  readonly reads: RunReads;
+  /** Removing final runs, the operator's choice (storage/retention.ts). */
+  readonly retention: RunRetention;
   /** Named prepared statements for the runner's hot statement, where the driver has them. */
   readonly prepared?: PreparedRunner | undefined;
   /** Task steps of one run in flight at once (STEPGATE_MAX_PARALLEL_STEPS). */

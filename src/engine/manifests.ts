@@ -4,6 +4,7 @@ import type { Manifest } from '../core/manifest/schema.js';
 import { validateManifest } from '../core/manifest/validate.js';
 import * as store from '../storage/manifests.js';
 import type { EngineDeps } from './deps.js';
+import { afterCursor, withCursor, type ListQuery } from './lists.js';
 
 export interface CheckedManifest {
   readonly manifest: Manifest;
@@ -33,8 +34,10 @@ export async function showManifest(deps: EngineDeps, id: string): Promise<store.
   return manifest;
 }
 
-export function listManifests(deps: EngineDeps, page: { limit: number; offset: number; name?: string | undefined }) {
-  return store.listManifests(deps.db, page);
+/** Manifests newest first, a page at a time (engine/lists.ts). */
+export async function listManifests(deps: EngineDeps, query: ListQuery & { name?: string | undefined }) {
+  const filters = { name: query.name };
+  return withCursor('manifests', filters, await store.listManifests(deps.db, { ...query, after: afterCursor('manifests', filters, query) }));
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

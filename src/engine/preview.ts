@@ -1,4 +1,4 @@
-import type { StepRunRow } from '../storage/runs.js';
+import type { StepRunRecord } from '../core/run-reads.js';
 import type { PlannedStep } from './plan.js';
 import type { RunState } from './run-state.js';
 import type { EngineDeps } from './deps.js';
@@ -44,7 +44,7 @@ export async function previewRun(deps: EngineDeps, runId: string): Promise<RunPr
   const view = await showRun(deps, runId);
   const { run } = view;
   const action = run.status === 'waiting' || run.stalled ? 'resume' : run.status === 'error' ? 'retry' : null;
-  const latest = new Map<string, StepRunRow>();
+  const latest = new Map<string, StepRunRecord>();
   for (const stepRun of view.stepRuns) {
     const known = latest.get(stepRun.stepKey);
     if (!known || stepRun.attempt > known.attempt) latest.set(stepRun.stepKey, stepRun);

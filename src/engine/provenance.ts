@@ -1,7 +1,7 @@
 import { resolveContractInputs } from '../core/contract-inputs.js';
 import { NotAttestedError, RunNotFoundError, StepRunNotFoundError } from '../core/errors.js';
 import type { ComputeContract } from '../core/manifest/schema.js';
-import { signEnvelope, type DsseEnvelope } from '../core/provenance/dsse.js';
+import { signEnvelope, type DsseEnvelope, type SigningKey } from '../core/provenance/dsse.js';
 import { IN_TOTO_PAYLOAD_TYPE, type Statement } from '../core/provenance/predicate.js';
 import { buildStatement, canonicalJson } from '../core/provenance/statement.js';
 import { manifestIdentity } from '../storage/manifests.js';
@@ -35,14 +35,18 @@ export async function stepRunProvenance(deps: EngineDeps, runId: string, stepRun
 
 /** The statements of every attestation of a run, in the run's step order. */
 export async function runProvenance(deps: EngineDeps, runId: string): Promise<Statement[]> {
-  const view = await showRun(deps, runId);
+  return viewProvenance(deps, await showRun(deps, runId));
+}
+
+/** The statements of every attestation of a run already read. */
+export function viewProvenance(deps: EngineDeps, view: RunView): Promise<Statement[]> {
   return statementsOf(deps, view, view.stepRuns.filter((s) => view.attestations.has(s.id)).map((s) => s.id));
 }
 
-/** A DSSE envelope around the statement as canonical JSON, signed with the active key. */
-export async function signStatements(deps: EngineDeps, statements: readonly Statement[]): Promise<DsseEnvelope[]> {
+/** A DSSE envelope around the statement as canonical JSON, signed with the active key (or `key`, read once for many). */
+export async function signStatements(deps: EngineDeps, statements: readonly Statement[], key?: SigningKey): Promise<DsseEnvelope[]> {
   if (statements.length === 0) return [];
-  const key = await activeSigningKey(deps);
+  key ??= await activeSigningKey(deps);
   return statements.map((statement) => signEnvelope(IN_TOTO_PAYLOAD_TYPE, Buffer.from(canonicalJson(statement)), key));
 }
 

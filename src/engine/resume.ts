@@ -1,5 +1,4 @@
 import { RunNotFoundError, RunNotRetryableError, RunNotWaitingError } from '../core/errors.js';
-import * as runs from '../storage/runs.js';
 import type { EngineDeps } from './deps.js';
 import { advanceHeldRun } from './advance.js';
 import { isUuid } from './manifests.js';
@@ -13,7 +12,7 @@ import { showRun, type RunView } from './runs.js';
 export async function resumeRun(deps: EngineDeps, runId: string): Promise<RunView> {
   const claimed = isUuid(runId) ? await deps.store.claimResume({ runId, owner: deps.executorId, leaseMs: deps.leaseMs }) : undefined;
   if (!claimed) {
-    const run = isUuid(runId) ? await runs.getRun(deps.db, runId) : undefined;
+    const run = isUuid(runId) ? await deps.reads.run(runId) : undefined;
     if (!run) throw new RunNotFoundError(runId);
     throw new RunNotWaitingError(runId, run.status);
   }
@@ -30,7 +29,7 @@ export async function resumeRun(deps: EngineDeps, runId: string): Promise<RunVie
 export async function retryRun(deps: EngineDeps, runId: string): Promise<RunView> {
   const claimed = isUuid(runId) ? await deps.store.claimRetry({ runId, owner: deps.executorId, leaseMs: deps.leaseMs }) : undefined;
   if (!claimed) {
-    const run = isUuid(runId) ? await runs.getRun(deps.db, runId) : undefined;
+    const run = isUuid(runId) ? await deps.reads.run(runId) : undefined;
     if (!run) throw new RunNotFoundError(runId);
     throw new RunNotRetryableError(runId, run.status);
   }

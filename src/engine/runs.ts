@@ -1,28 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import { InputsInvalidError, ManifestNotFoundError, RunExistsError, RunNotFoundError, StepRunNotFoundError, type Issue } from '../core/errors.js';
+import type { AttestationRecord, RunListQuery, RunRecord, RunUsageRecord, StepRunRecord } from '../core/run-reads.js';
 import { expandForEach } from '../core/map-items.js';
 import { lookup } from '../core/template.js';
-import * as runs from '../storage/runs.js';
-import type { RunUsageRow } from '../storage/run-usage.js';
 import { isUniqueViolation } from '../storage/sqlstate.js';
 import { advanceHeldRun } from './advance.js';
 import type { EngineDeps } from './deps.js';
+import { afterCursor, withCursor, type ListQuery } from './lists.js';
 import { checkModels } from './models.js';
 import { isUuid } from './manifests.js';
-import { planOf, type Plan } from './plan.js';
+import { planOf, type Plan, type PlannedStep } from './plan.js';
 import { RunState } from './run-state.js';
 import type { UnitState } from './runner-types.js';
 
 /** A run as the API shows it: the row, its step runs in plan order, and their attestations. */
 export interface RunView {
-  readonly run: runs.RunRow;
+  readonly run: RunRecord;
   readonly plan: Plan;
   /** What the step runs say of each step (and map step's items): statuses, outputs, lists. */
   readonly state: RunState;
-  readonly stepRuns: runs.StepRunRow[];
-  readonly attestations: ReadonlyMap<string, runs.AttestationWithArtifacts>;
+  readonly stepRuns: StepRunRecord[];
+  readonly attestations: ReadonlyMap<string, AttestationRecord>;
   /** Tokens the run's LLM calls used, by provider and model (SPEC §16). */
-  readonly usage: readonly RunUsageRow[];
+  readonly usage: readonly RunUsageRecord[];
 }
 
 /** POST /api/runs: create a run and execute it until it waits or ends. */
@@ -74,30 +74,48 @@ function listProblems(plan: Plan, inputs: Record<string, unknown>, maxItems: num
 }
 
 export async function showRun(deps: EngineDeps, runId: string): Promise<RunView> {
-  const view = isUuid(runId) ? await runs.getRunView(deps.db, runId, deps.prepared) : undefined;
+  const view = isUuid(runId) ? await deps.reads.runView(runId) : undefined;
   if (!view) throw new RunNotFoundError(runId);
   const plan = await planOf(deps.db, deps.plans, view.run.manifestId);
   const position = new Map(plan.steps.map((step, i) => [step.key, i]));
+  const positionOf = (stepRun: StepRunRecord) => position.get(stepOf(plan, stepRun)?.key ?? '') ?? plan.steps.length;
   // In plan order; a map step's items in item order, each item's attempts in order.
-  view.stepRuns.sort((a, b) => (position.get(a.stepKey) ?? 0) - (position.get(b.stepKey) ?? 0) || (a.itemIndex ?? -1) - (b.itemIndex ?? -1) || a.attempt - b.attempt);
+  view.stepRuns.sort((a, b) => positionOf(a) - positionOf(b) || (a.itemIndex ?? -1) - (b.itemIndex ?? -1) || a.attempt - b.attempt);
+  // A status stepgate never writes (a row it did not write) matches no status the state knows.
   return { ...view, plan, state: RunState.of(plan, view.run.inputs, deps.maxItems, view.stepRuns as Array<UnitState & { stepKey: string }>) };
 }
 
-export function listRuns(deps: EngineDeps, page: { limit: number; offset: number; status?: string | undefined; manifestId?: string | undefined }) {
-  return runs.listRuns(deps.db, page);
+/**
+ * Runs newest first, a page at a time: after the `cursor` of the page before (keyset), or
+ * after `offset` runs (compatibility; it reads every run it skips). The cursor is bound to
+ * the filters; the exact count only with `count`.
+ */
+export async function listRuns(deps: EngineDeps, query: ListQuery & Omit<RunListQuery, 'after'>) {
+  const filters = { status: query.status, manifest_id: query.manifestId };
+  return withCursor('runs', filters, await deps.reads.listRuns({ ...query, after: afterCursor('runs', filters, query) }));
+}
+
+
+/**
+ * The step of a step run: by its key, else by the manifest step it references (a row stepgate
+ * did not write may name a key its run's manifest does not have); undefined when neither.
+ */
+export function stepOf(plan: Plan, stepRun: Pick<StepRunRecord, 'stepKey' | 'manifestStepId'>): PlannedStep | undefined {
+  return plan.byKey.get(stepRun.stepKey) ?? plan.steps.find((step) => step.manifestStepId === stepRun.manifestStepId);
 }
 
 /** One step run with its evidence: task artifacts per attempt, or the attestation. */
 export async function showStepRun(deps: EngineDeps, runId: string, stepRunId: string) {
-  const run = isUuid(runId) ? await runs.getRun(deps.db, runId) : undefined;
+  const run = isUuid(runId) ? await deps.reads.run(runId) : undefined;
   if (!run) throw new RunNotFoundError(runId);
-  const stepRun = isUuid(stepRunId) ? await runs.getStepRun(deps.db, runId, stepRunId) : undefined;
+  const stepRun = isUuid(stepRunId) ? await deps.reads.stepRun(runId, stepRunId) : undefined;
   if (!stepRun) throw new StepRunNotFoundError(runId, stepRunId);
   const plan = await planOf(deps.db, deps.plans, run.manifestId);
-  const step = plan.byKey.get(stepRun.stepKey)!;
+  const step = stepOf(plan, stepRun);
+  const stepType = step?.type ?? 'task';
   const [artifacts, attestations] = await Promise.all([
-    step.type === 'task' ? runs.taskArtifactsOf(deps.db, stepRun.id) : undefined,
-    step.type === 'compute' ? runs.attestationsOf(deps.db, [stepRun.id]) : undefined,
+    stepType === 'task' ? deps.reads.taskEvidence(stepRun.id) : undefined,
+    stepType === 'compute' ? deps.reads.attestations([stepRun.id]) : undefined,
   ]);
-  return { stepRun, step, artifacts, attestation: attestations?.get(stepRun.id) };
+  return { stepRun, stepType, contract: step?.contract, artifacts, attestation: attestations?.get(stepRun.id) };
 }

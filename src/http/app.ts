@@ -23,6 +23,7 @@ import { installGuard } from './auth/guard.js';
 import { authOptions, type AuthOptions } from './auth/options.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { auditRoutes } from './routes/audit.js';
+import { retentionRoutes } from './routes/retention.js';
 import { checkUrlParts, registerJsonBody } from './body.js';
 import { answerClientError } from './client-error.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './metrics.js';
@@ -116,6 +117,7 @@ export async function buildApp(deps: EngineDeps, options: AppOptions = {}): Prom
   await app.register(eventRoutes, { deps });
   await app.register(tokenRoutes, { deps });
   await app.register(auditRoutes, { deps });
+  await app.register(retentionRoutes, { deps });
   await app.register(metricsRoutes, { metrics });
   await app.register(provenanceRoutes, { deps });
   await app.register(keyRoutes, { deps });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_CURSOR_LENGTH } from '../core/cursor.js';
 import { RUN_STATUSES, STEP_RUN_STATUSES } from '../core/lifecycle.js';
 
 /** Response shapes, declared once: fastify-type-provider-zod serializes through them. */
@@ -30,7 +31,7 @@ const json = z.unknown();
 
 export const manifestStepSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     key: z.string(),
     position: z.number().int(),
     step_type: z.enum(['task', 'compute']).nullable().describe('null means task'),
@@ -48,7 +49,7 @@ export const manifestStepSchema = z
 
 export const manifestSummarySchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     name: z.string(),
     version: z.number().int(),
     description: z.string().nullable(),
@@ -66,8 +67,42 @@ export const manifestSchemaOut = manifestSummarySchema
 
 export const pageQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
+  offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
 });
+
+/**
+ * Paging of the lists that page by keyset (runs, manifests, the audit log): `cursor` from the
+ * page before, `offset` for compatibility, `count` when the total is wanted.
+ */
+export function listQuerySchema(options: { defaultLimit: number; maxLimit: number }) {
+  return z.object({
+    limit: z.coerce.number().int().min(1).max(options.maxLimit).default(options.defaultLimit),
+    cursor: z
+      .string()
+      .max(MAX_CURSOR_LENGTH)
+      .optional()
+      .describe("The next page: next_cursor of the page before, unchanged, with the same filters (a cursor that is not one is a 422)"),
+    offset: z
+      .coerce.number()
+      .int()
+      .min(0)
+      .max(1_000_000_000)
+      .default(0)
+      .describe('Compatibility: skip this many rows. Slow deep into a long list (every skipped row is read); prefer cursor. Not with cursor'),
+    count: z.enum(['true', 'false']).default('false').describe('true: also answer total, the exact number of matching rows (it reads every one of them)'),
+  });
+}
+
+/** A page of a keyset list: `next_cursor` is null on the last page; `total` only when counted. */
+export function listResponseSchema<T extends z.ZodType>(item: T) {
+  return z.object({
+    items: z.array(item),
+    next_cursor: z.string().nullable().describe('Pass it as cursor for the next page; null when this page is the last'),
+    total: z.number().int().optional().describe('The exact number of matching rows; only with count=true'),
+    limit: z.number().int(),
+    offset: z.number().int(),
+  });
+}
 
 export const idParamsSchema = z.object({ id: z.string().describe('UUID') });
 
@@ -76,7 +111,7 @@ export const computeArtifactSchema = z
     name: z.string(),
     uri: z.string(),
     sha256: z.string(),
-    bytes: z.number().int(),
+    bytes: z.number().describe('A whole number as stored; stepgate records at most 2^53 - 1 (a row written otherwise may hold more, which JSON readers may round)'),
     verified: z.boolean().describe('true only when the server hashed the file itself at attest time (STEPGATE_ARTIFACT_ROOTS) and it matched'),
     verification: z.string().describe('Why: digest_matched, no_artifact_roots, outside_artifact_roots, file_not_found, not_a_regular_file, unreadable, scheme_not_verified, recorded_before_verification'),
     created_at: z.string(),
@@ -85,12 +120,12 @@ export const computeArtifactSchema = z
 
 export const attestationSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     outcome: z.enum(['SUCCESS', 'FAIL']),
     notes: z.string().nullable(),
     attested_by: z.string(),
     attested_by_verified: z.boolean().describe("true: attested_by is the name of the token the attestation was made with; false: a name given with authentication off"),
-    token_id: z.uuid().nullable().describe('The token the attestation was made with; null with authentication off'),
+    token_id: z.guid().nullable().describe('The token the attestation was made with; null with authentication off'),
     attested_at: z.string(),
     contract_snapshot: json.describe('The compute_contract as it was when attested'),
     artifacts: z.array(computeArtifactSchema),
@@ -99,7 +134,7 @@ export const attestationSchema = z
 
 export const stepRunSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     step_key: z.string(),
     step_type: z.enum(['task', 'compute']),
     item_index: z.number().int().nullable().describe("A map step's item: its position in the step's list, from 0; null for an ordinary step"),
@@ -138,8 +173,8 @@ export const runUsageSchema = z
 
 export const runSchema = z
   .object({
-    id: z.uuid(),
-    manifest_id: z.uuid(),
+    id: z.guid(),
+    manifest_id: z.guid(),
     status: z.enum(RUN_STATUSES),
     inputs: json,
     error: json,
@@ -150,7 +185,7 @@ export const runSchema = z
     ready_to_resume: z.boolean().describe('waiting, and everything it waited on is attested: resume it'),
     cancel_reason: z.string().nullable().describe('Why it was cancelled, if it was and a reason was given'),
     waiting_on: z
-      .array(z.object({ step_run_id: z.uuid(), step_key: z.string(), item_index: z.number().int().optional().describe("A map step's item (absent for an ordinary step)") }))
+      .array(z.object({ step_run_id: z.guid(), step_key: z.string(), item_index: z.number().int().optional().describe("A map step's item (absent for an ordinary step)") }))
       .describe('The step runs waiting for attestation, in execution order (a map step\'s items each with its item_index)'),
     map_steps: z
       .array(
@@ -175,7 +210,7 @@ export const runSummarySchema = runSchema.omit({ step_runs: true, waiting_on: tr
 const artifactBase = { attempt: z.number().int(), created_at: z.string() };
 export const stepRunDetailSchema = stepRunSchema
   .extend({
-    run_id: z.uuid(),
+    run_id: z.guid(),
     compute_contract: json.describe('compute steps only'),
     artifacts: z
       .object({
@@ -211,8 +246,8 @@ export const stepRunDetailSchema = stepRunSchema
 
 export const readyRunSchema = z
   .object({
-    run_id: z.uuid(),
-    manifest: z.object({ id: z.uuid(), name: z.string(), version: z.number().int() }),
+    run_id: z.guid(),
+    manifest: z.object({ id: z.guid(), name: z.string(), version: z.number().int() }),
     waiting_since: z.string().describe('When the run last changed'),
     resume_url: z.string(),
   })
@@ -221,7 +256,7 @@ export const readyRunSchema = z
 /** SPEC §9: a dry run of resume (or, for a run in error, of retry). */
 export const runPlanSchema = z
   .object({
-    run_id: z.uuid(),
+    run_id: z.guid(),
     status: z.enum(RUN_STATUSES),
     stalled: z.boolean(),
     action: z
@@ -233,7 +268,7 @@ export const runPlanSchema = z
         step_key: z.string(),
         step_type: z.enum(['task', 'compute']),
         plan: z.enum(['done', 'will_run', 'waiting', 'blocked', 'failed']),
-        step_run_id: z.uuid().nullable().describe('The latest step run of the step, if any'),
+        step_run_id: z.guid().nullable().describe('The latest step run of the step, if any'),
         attempt: z.number().int().nullable().describe('The attempt it would be (will_run, waiting) or was (done, failed)'),
         reason: z.string().describe('Why, in a sentence'),
         items: z

@@ -1,7 +1,7 @@
 import type { RunStatus, StepRunStatus } from '../core/lifecycle.js';
-import type { RunView, showStepRun } from '../engine/runs.js';
+import { stepOf, type RunView, type showStepRun } from '../engine/runs.js';
 import type { ManifestRow, StoredManifest } from '../storage/manifests.js';
-import type { AttestationWithArtifacts, RunRow, StepRunRow } from '../storage/runs.js';
+import type { AttestationRecord, RunRecord, StepRunRecord } from '../core/run-reads.js';
 
 /** Rows → the snake_case JSON of SPEC §7. Timestamps as ISO 8601. */
 
@@ -43,7 +43,7 @@ export function manifestJson(manifest: StoredManifest) {
   };
 }
 
-export function runSummaryJson(run: RunRow) {
+export function runSummaryJson(run: RunRecord) {
   return {
     id: run.id,
     manifest_id: run.manifestId,
@@ -60,7 +60,7 @@ export function runSummaryJson(run: RunRow) {
 }
 
 export function runJson(view: RunView) {
-  const stepRuns = view.stepRuns.map((stepRun) => stepRunJson(stepRun, view.plan.byKey.get(stepRun.stepKey)?.type ?? 'task', view.attestations.get(stepRun.id)));
+  const stepRuns = view.stepRuns.map((stepRun) => stepRunJson(stepRun, stepOf(view.plan, stepRun)?.type ?? 'task', view.attestations.get(stepRun.id)));
   return {
     ...runSummaryJson(view.run),
     waiting_on: stepRuns
@@ -86,7 +86,7 @@ export function usageJson(byModel: RunView['usage']) {
   };
 }
 
-export function stepRunJson(stepRun: StepRunRow, stepType: 'task' | 'compute', attestation: AttestationWithArtifacts | undefined) {
+export function stepRunJson(stepRun: StepRunRecord, stepType: 'task' | 'compute', attestation: AttestationRecord | undefined) {
   return {
     id: stepRun.id,
     step_key: stepRun.stepKey,
@@ -105,7 +105,7 @@ export function stepRunJson(stepRun: StepRunRow, stepType: 'task' | 'compute', a
   };
 }
 
-export function attestationJson(attestation: AttestationWithArtifacts) {
+export function attestationJson(attestation: AttestationRecord) {
   return {
     id: attestation.id,
     outcome: attestation.outcome as 'SUCCESS' | 'FAIL',
@@ -128,11 +128,11 @@ export function attestationJson(attestation: AttestationWithArtifacts) {
 }
 
 export function stepRunDetailJson(detail: Awaited<ReturnType<typeof showStepRun>>) {
-  const { stepRun, step, artifacts, attestation } = detail;
+  const { stepRun, stepType, contract, artifacts, attestation } = detail;
   return {
-    ...stepRunJson(stepRun, step.type, attestation),
+    ...stepRunJson(stepRun, stepType, attestation),
     run_id: stepRun.runId,
-    compute_contract: step.contract ?? null,
+    compute_contract: contract ?? null,
     artifacts: artifacts
       ? {
           prompts: artifacts.prompts.map((p) => ({

@@ -1,7 +1,9 @@
-import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, sql } from 'drizzle-orm';
+import type { Page, Position } from '../core/cursor.js';
 import type { Manifest } from '../core/manifest/schema.js';
 import type { Db } from './database.js';
 import { manifests, manifestSteps } from './schema.js';
+import { cursorAt, pageOf } from './keyset.js';
 import { isUniqueViolation } from './sqlstate.js';
 
 export type ManifestRow = typeof manifests.$inferSelect;
@@ -90,24 +92,28 @@ export async function getManifest(db: Db, id: string): Promise<StoredManifest | 
   return { ...row, steps };
 }
 
-export interface Page<T> {
-  readonly items: T[];
-  readonly total: number;
-}
-
-export async function listManifests(db: Db, page: { limit: number; offset: number; name?: string | undefined }): Promise<Page<ManifestRow>> {
-  const where = page.name === undefined ? undefined : eq(manifests.name, page.name);
-  const [items, totals] = await Promise.all([
+/**
+ * Manifests newest first, a page at a time, by keyset (`after`) or offset, as runs are
+ * (storage/runs.ts listRuns). A team stores hundreds of manifests, not millions: no index
+ * beyond the primary key and (name, version) is kept for this order.
+ */
+export async function listManifests(
+  db: Db,
+  query: { limit: number; offset?: number | undefined; after?: Position | undefined; name?: string | undefined; count?: boolean | undefined },
+): Promise<Page<ManifestRow>> {
+  const where = query.name === undefined ? undefined : eq(manifests.name, query.name);
+  const page = and(where, query.after === undefined ? undefined : sql`(${manifests.createdAt}, ${manifests.id}) < (${query.after.at}::timestamptz, ${query.after.id}::uuid)`);
+  const [rows, total] = await Promise.all([
     db
-      .select()
+      .select({ ...getTableColumns(manifests), cursorAt: cursorAt(manifests.createdAt) })
       .from(manifests)
-      .where(where)
+      .where(page)
       .orderBy(desc(manifests.createdAt), desc(manifests.id))
-      .limit(page.limit)
-      .offset(page.offset),
-    db.select({ n: count() }).from(manifests).where(where),
+      .limit(query.limit + 1)
+      .offset(query.offset ?? 0),
+    query.count ? db.$count(manifests, where) : undefined,
   ]);
-  return { items, total: totals[0]?.n ?? 0 };
+  return pageOf(rows, query.limit, total, ({ cursorAt: at, ...manifest }) => [manifest, { at, id: manifest.id }]);
 }
 
 /** What a provenance statement names of a manifest. */

@@ -1,6 +1,11 @@
-import { and, asc, count, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, lt, sql } from 'drizzle-orm';
+import type { Page } from '../core/cursor.js';
+import type { RunEvent } from '../core/events.js';
+import type { AttestationRecord, RunListQuery, RunReads, RunRecord, RunRecordView, StepRunRecord, TaskEvidence } from '../core/run-reads.js';
 import type { Db } from './database.js';
-import { queryPrepared, type PreparedRunner } from './database.js';
+import { queryPrepared, queryRows, type PreparedRunner } from './database.js';
+import { pendingAttestations, readyToResume, successfulOutputs } from './attestations.js';
+import { cursorAt, pageOf } from './keyset.js';
 import {
   computeArtifacts,
   computeAttestations,
@@ -13,38 +18,84 @@ import {
 import { runUsageColumn, type RunUsageRow } from './run-usage.js';
 
 /**
- * Reads of runs and step runs. (Every write of a run's state is a transition in
- * storage/transitions/.)
+ * Reads of runs and step runs: the RunReads port (core/run-reads.ts). (Every write of a run's
+ * state is a transition in storage/transitions/.)
  */
-
-/** A run as read: its row, and what is derived from it at read time, by the database's clock. */
-export type RunRow = typeof dagRuns.$inferSelect & { readonly stalled: boolean; readonly readyToResume: boolean };
-export type StepRunRow = typeof dagStepRuns.$inferSelect & { readonly overdue: boolean };
-export type AttestationRow = typeof computeAttestations.$inferSelect;
-export type ComputeArtifactRow = typeof computeArtifacts.$inferSelect;
+export function createRunReads(db: Db, prepared?: PreparedRunner): RunReads {
+  return {
+    run: (runId) => getRun(db, runId),
+    runView: (runId) => getRunView(db, runId, prepared),
+    listRuns: (query) => listRuns(db, query),
+    stepRun: (runId, stepRunId) => getStepRun(db, runId, stepRunId),
+    taskEvidence: (stepRunId) => taskArtifactsOf(db, stepRunId),
+    taskEvidenceOf: (stepRunIds) => taskArtifactsOfMany(db, stepRunIds),
+    eventsOf: (runIds) => eventsOf(db, runIds),
+    attestations: (stepRunIds) => attestationsOf(db, stepRunIds),
+    pending: (page) => pendingAttestations(db, page),
+    successfulOutputs: (runIds) => successfulOutputs(db, runIds),
+    readyToResume: (limit) => readyToResume(db, limit),
+  };
+}
 
 /** `stalled`: `running` with an expired lease (its executor died or hangs); resume takes it over. */
 const isStalled = sql<boolean>`(${dagRuns.status} = 'running' AND ${dagRuns.leaseExpiresAt} < now())`;
-/** `ready_to_resume`: `waiting`, and no wait left open: everything it waited on is attested. */
-const isReadyToResume = sql<boolean>`(${dagRuns.status} = 'waiting' AND NOT EXISTS (
-  SELECT 1 FROM dag_step_runs w WHERE w.run_id = ${dagRuns.id} AND w.status = 'WAITING_FOR_ATTESTATION'))`;
+/**
+ * `ready_to_resume`: `waiting`, and no wait left open: everything it waited on is attested.
+ * Looked up for waiting runs only (CASE, not AND: the lookup is never made for the others).
+ * `dag_runs.id` is written out: Drizzle renders a column of a one-table select unqualified,
+ * and inside the subquery a bare "id" would be the step run's.
+ */
+const isReadyToResume = sql<boolean>`(CASE WHEN ${dagRuns.status} = 'waiting' THEN NOT EXISTS (
+  SELECT 1 FROM dag_step_runs w WHERE w.run_id = dag_runs.id AND w.status = 'WAITING_FOR_ATTESTATION') ELSE false END)`;
 const runColumns = { ...getTableColumns(dagRuns), stalled: isStalled, readyToResume: isReadyToResume };
 
-export async function getRun(db: Db, runId: string): Promise<RunRow | undefined> {
+export async function getRun(db: Db, runId: string): Promise<RunRecord | undefined> {
   const [row] = await db.select(runColumns).from(dagRuns).where(eq(dagRuns.id, runId));
   return row;
 }
 
-export async function listRuns(db: Db, page: { limit: number; offset: number; status?: string | undefined; manifestId?: string | undefined }) {
+/**
+ * Runs newest first, a page at a time: by keyset (`after`, the position of the last run of the
+ * page before: an index scan that starts there) or, for compatibility, by offset (which reads
+ * and skips every run before the page). Each order and filter has its index (migration 0010):
+ * (created_at, id), (status, created_at, id), (manifest_id, created_at, id). One run more than
+ * the page is read to know whether another page follows. The count is made only when asked.
+ */
+export async function listRuns(db: Db, query: RunListQuery): Promise<Page<RunRecord>> {
   const where = and(
-    page.status === undefined ? undefined : page.status === 'stalled' ? isStalled : eq(dagRuns.status, page.status),
-    page.manifestId === undefined ? undefined : eq(dagRuns.manifestId, page.manifestId),
+    query.status === undefined ? undefined : query.status === 'stalled' ? isStalled : eq(dagRuns.status, query.status),
+    query.statuses === undefined ? undefined : inArray(dagRuns.status, [...query.statuses]),
+    query.endedBefore === undefined ? undefined : lt(dagRuns.endedAt, query.endedBefore),
+    query.manifestId === undefined ? undefined : eq(dagRuns.manifestId, query.manifestId),
   );
-  const [items, totals] = await Promise.all([
-    db.select(runColumns).from(dagRuns).where(where).orderBy(desc(dagRuns.createdAt), desc(dagRuns.id)).limit(page.limit).offset(page.offset),
-    db.select({ n: count() }).from(dagRuns).where(where),
+  const page = and(where, query.after === undefined ? undefined : sql`(${dagRuns.createdAt}, ${dagRuns.id}) < (${query.after.at}::timestamptz, ${query.after.id}::uuid)`);
+  const [rows, total] = await Promise.all([
+    db
+      .select({ ...getTableColumns(dagRuns), stalled: isStalled, cursorAt: cursorAt(dagRuns.createdAt) })
+      .from(dagRuns)
+      .where(page)
+      .orderBy(desc(dagRuns.createdAt), desc(dagRuns.id))
+      .limit(query.limit + 1)
+      .offset(query.offset ?? 0),
+    query.count ? db.$count(dagRuns, where) : undefined,
   ]);
-  return { items, total: totals[0]?.n ?? 0 };
+  const open = await openWaits(db, rows.filter((run) => run.status === 'waiting').map((run) => run.id));
+  return pageOf(rows, query.limit, total, ({ cursorAt: at, ...run }) => [{ ...run, readyToResume: run.status === 'waiting' && !open.has(run.id) }, { at, id: run.id }]);
+}
+
+/**
+ * Which of these runs have a wait still open: `ready_to_resume` for a page of runs, looked up
+ * for its waiting runs only (one probe of their step runs each). In the page's own query, the
+ * planner hashed every waiting step run of the database for it instead: the whole backlog, on
+ * every page.
+ */
+async function openWaits(db: Db, runIds: readonly string[]): Promise<Set<string>> {
+  if (runIds.length === 0) return new Set();
+  const rows = await queryRows<{ run_id: string }>(
+    db,
+    sql`SELECT DISTINCT run_id FROM dag_step_runs WHERE run_id = ANY(${`{${runIds.join(',')}}`}::uuid[]) AND status = 'WAITING_FOR_ATTESTATION'`,
+  );
+  return new Set(rows.map((row) => row.run_id));
 }
 
 interface RunViewRow {
@@ -103,7 +154,7 @@ export async function getRunView(
   db: Db,
   runId: string,
   prepared?: PreparedRunner,
-): Promise<{ run: RunRow; stepRuns: StepRunRow[]; attestations: Map<string, AttestationWithArtifacts>; usage: RunUsageRow[] } | undefined> {
+): Promise<RunRecordView | undefined> {
   const [row] = await queryPrepared<RunViewRow>(
     db,
     prepared,
@@ -128,7 +179,7 @@ export async function getRunView(
         FROM dag_runs r WHERE r.id = ${runId}`,
   );
   if (!row) return undefined;
-  const run: RunRow = {
+  const run: RunRecord = {
     id: row.id,
     manifestId: row.manifest_id,
     status: row.status,
@@ -145,8 +196,8 @@ export async function getRunView(
     readyToResume: row.ready_to_resume,
     updatedAt: date(row.updated_at),
   };
-  const attestations = new Map<string, AttestationWithArtifacts>();
-  const stepRuns = row.step_runs.map((s): StepRunRow => {
+  const attestations = new Map<string, AttestationRecord>();
+  const stepRuns = row.step_runs.map((s): StepRunRecord => {
     if (s.attestation) {
       const a = s.attestation;
       attestations.set(s.id, {
@@ -184,14 +235,10 @@ export async function getRunView(
   return { run, stepRuns, attestations, usage };
 }
 
-export interface AttestationWithArtifacts extends AttestationRow {
-  readonly artifacts: ComputeArtifactRow[];
-}
-
 /** The attestations of some step runs, with their artifacts, by step run id. */
-export async function attestationsOf(db: Db, stepRunIds: string[]): Promise<Map<string, AttestationWithArtifacts>> {
+export async function attestationsOf(db: Db, stepRunIds: readonly string[]): Promise<Map<string, AttestationRecord>> {
   if (stepRunIds.length === 0) return new Map();
-  const attestations = await db.select().from(computeAttestations).where(inArray(computeAttestations.stepRunId, stepRunIds));
+  const attestations = await db.select().from(computeAttestations).where(inArray(computeAttestations.stepRunId, [...stepRunIds]));
   if (attestations.length === 0) return new Map();
   const artifacts = await db
     .select()
@@ -201,13 +248,13 @@ export async function attestationsOf(db: Db, stepRunIds: string[]): Promise<Map<
   return new Map(attestations.map((a) => [a.stepRunId, { ...a, artifacts: artifacts.filter((x) => x.attestationId === a.id) }]));
 }
 
-export async function getStepRun(db: Db, runId: string, stepRunId: string): Promise<StepRunRow | undefined> {
+export async function getStepRun(db: Db, runId: string, stepRunId: string): Promise<StepRunRecord | undefined> {
   const overdue = sql<boolean>`COALESCE(${dagStepRuns.status} = 'WAITING_FOR_ATTESTATION' AND ${dagStepRuns.dueAt} < now(), false)`;
   const [row] = await db.select({ ...getTableColumns(dagStepRuns), overdue }).from(dagStepRuns).where(and(eq(dagStepRuns.id, stepRunId), eq(dagStepRuns.runId, runId)));
   return row;
 }
 
-export async function taskArtifactsOf(db: Db, stepRunId: string) {
+export async function taskArtifactsOf(db: Db, stepRunId: string): Promise<TaskEvidence> {
   const [prompts, calls, parsed] = await Promise.all([
     db.select().from(promptArtifacts).where(eq(promptArtifacts.stepRunId, stepRunId)).orderBy(asc(promptArtifacts.attempt)),
     db.select().from(llmCallArtifacts).where(eq(llmCallArtifacts.stepRunId, stepRunId)).orderBy(asc(llmCallArtifacts.attempt)),
@@ -216,3 +263,35 @@ export async function taskArtifactsOf(db: Db, stepRunId: string) {
   return { prompts, calls, parsed };
 }
 
+
+/** The evidence of many task step runs at once (an export's page), by step run id; three queries whatever their number. */
+export async function taskArtifactsOfMany(db: Db, stepRunIds: readonly string[]): Promise<Map<string, TaskEvidence>> {
+  const evidence = new Map<string, { prompts: unknown[]; calls: unknown[]; parsed: unknown[] }>(stepRunIds.map((id) => [id, { prompts: [], calls: [], parsed: [] }]));
+  if (stepRunIds.length === 0) return evidence as Map<string, TaskEvidence>;
+  // One array parameter, not one per id (SPEC §11: never near the driver's bind-parameter limit).
+  const ids = `{${stepRunIds.join(',')}}`;
+  const [prompts, calls, parsed] = await Promise.all([
+    db.select().from(promptArtifacts).where(sql`${promptArtifacts.stepRunId} = ANY(${ids}::uuid[])`).orderBy(asc(promptArtifacts.stepRunId), asc(promptArtifacts.attempt)),
+    db.select().from(llmCallArtifacts).where(sql`${llmCallArtifacts.stepRunId} = ANY(${ids}::uuid[])`).orderBy(asc(llmCallArtifacts.stepRunId), asc(llmCallArtifacts.attempt)),
+    db.select().from(parsedOutputArtifacts).where(sql`${parsedOutputArtifacts.stepRunId} = ANY(${ids}::uuid[])`).orderBy(asc(parsedOutputArtifacts.stepRunId), asc(parsedOutputArtifacts.attempt)),
+  ]);
+  for (const row of prompts) evidence.get(row.stepRunId)?.prompts.push(row);
+  for (const row of calls) evidence.get(row.stepRunId)?.calls.push(row);
+  for (const row of parsed) evidence.get(row.stepRunId)?.parsed.push(row);
+  return evidence as Map<string, TaskEvidence>;
+}
+
+/** Every event of some runs, in the record's order (docs/events.md), by run id (an export's page). */
+export async function eventsOf(db: Db, runIds: readonly string[]): Promise<Map<string, RunEvent[]>> {
+  const events = new Map<string, RunEvent[]>(runIds.map((id) => [id, []]));
+  if (runIds.length === 0) return events;
+  const rows = await queryRows<RunEvent>(
+    db,
+    sql`SELECT e.id::text AS id, e.kind, e.run_id, e.step_key, e.step_run_id, e.item_index, e.attempt, e.status,
+               CASE WHEN e.error_message IS NULL THEN NULL ELSE json_build_object('message', e.error_message) END AS error,
+               to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+        FROM run_events e WHERE e.run_id = ANY(${`{${runIds.join(',')}}`}::uuid[]) ORDER BY e.run_id, e.tx_id, e.id`,
+  );
+  for (const row of rows) events.get(row.run_id)?.push(row);
+  return events;
+}

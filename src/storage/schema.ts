@@ -107,8 +107,17 @@ export const dagRuns = pgTable(
     check('dag_runs_error_only_on_error', sql`${t.error} IS NULL OR ${t.status} = 'error'`),
     check('dag_runs_cancel_reason_only_on_cancelled', sql`${t.cancelReason} IS NULL OR ${t.status} = 'cancelled'`),
     check('dag_runs_attested_seq_check', sql`${t.attestedSeq} >= 0`),
-    index('dag_runs_status_created_at_idx').on(t.status, t.createdAt),
-    index('dag_runs_manifest_id_idx').on(t.manifestId),
+    // The runs list's order (newest first: created_at, id) and each of its filters (migration
+    // 0010, docs/api-lists.md): every page is an index scan from its cursor.
+    index('dag_runs_created_at_id_idx').on(t.createdAt, t.id),
+    index('dag_runs_status_created_at_id_idx').on(t.status, t.createdAt, t.id),
+    index('dag_runs_manifest_id_created_at_id_idx').on(t.manifestId, t.createdAt, t.id),
+    // The inbox's runs ready to resume: waiting, and attested at least once (a run with no
+    // attestation still waits on something). created_at, not updated_at: an index on a column
+    // every transition changes would make every lease renewal a non-HOT update.
+    index('dag_runs_waiting_attested_idx')
+      .on(t.createdAt)
+      .where(sql`${t.status} = 'waiting' AND ${t.attestedSeq} > 0`),
   ],
 );
 
@@ -159,8 +168,16 @@ export const dagStepRuns = pgTable(
     ),
     check('dag_step_runs_attempt_check', sql`${t.attempt} >= 1`),
     check('dag_step_runs_due_at_after_start', sql`${t.dueAt} IS NULL OR ${t.dueAt} >= ${t.startedAt}`),
+    // The inbox reads the waiting rows only: in started_at order, and the overdue ones by due_at.
     index('dag_step_runs_waiting_idx')
       .on(t.startedAt)
+      .where(sql`${t.status} = 'WAITING_FOR_ATTESTATION'`),
+    index('dag_step_runs_waiting_due_at_idx')
+      .on(t.dueAt)
+      .where(sql`${t.status} = 'WAITING_FOR_ATTESTATION' AND ${t.dueAt} IS NOT NULL`),
+    // "Has this run a wait still open?" (ready_to_resume) from the waiting rows alone.
+    index('dag_step_runs_waiting_run_id_idx')
+      .on(t.runId)
       .where(sql`${t.status} = 'WAITING_FOR_ATTESTATION'`),
   ],
 );
@@ -279,8 +296,9 @@ export const auditEvents = pgTable(
     address: text('address'),
   },
   (t) => [
-    index('audit_events_at_idx').on(t.at),
-    index('audit_events_actor_at_idx').on(t.actor, t.at),
+    // The audit log's order (newest first: at, id), whole or for one actor (migration 0010).
+    index('audit_events_at_id_idx').on(t.at, t.id),
+    index('audit_events_actor_at_id_idx').on(t.actor, t.at, t.id),
     check('audit_events_outcome_check', sql`${t.outcome} BETWEEN 100 AND 599`),
   ],
 );

@@ -90,6 +90,8 @@ export const SAMPLES: Readonly<Record<string, Sample>> = {
   },
   'GET /api/runs/:run_id/provenance': { status: 200, prepare: async (ctx) => ({ method: 'GET', url: `/api/runs/${(await waitingRun(ctx)).runId}/provenance` }) },
   'POST /api/keys/rotate': { status: 201, prepare: async () => ({ method: 'POST', url: '/api/keys/rotate' }) },
+  // A dry run: the sample must not remove the runs other samples use.
+  'POST /api/runs/prune': { status: 200, prepare: async () => ({ method: 'POST', url: '/api/runs/prune', payload: { ended_before: new Date().toISOString(), dry_run: true } }) },
   'GET /*': { status: 200, prepare: async () => ({ method: 'GET', url: '/' }) },
   'POST /api/tokens': { status: 201, prepare: async () => ({ method: 'POST', url: '/api/tokens', payload: { name: `t-${randomUUID()}`, role: 'viewer' } }) },
   'DELETE /api/tokens/:id': {

@@ -1,6 +1,7 @@
 import type { ApiClient } from '../client.js';
 import { EXIT } from '../exit-codes.js';
 import { table, type Output } from '../output.js';
+import { nextPageHint } from './runs.js';
 
 interface AuditEventJson {
   id: string;
@@ -20,16 +21,17 @@ export interface AuditOptions {
   outcome?: string;
   since?: string;
   limit?: string;
+  cursor?: string;
 }
 
-/** `stepgate audit [--actor NAME] [--action A] [--outcome STATUS] [--since TIME] [--limit N]`, newest first. */
+/** `stepgate audit [--actor NAME] [--action A] [--outcome STATUS] [--since TIME] [--limit N] [--cursor C]`, newest first. */
 export async function auditCommand(api: ApiClient, out: Output, options: AuditOptions): Promise<number> {
   const query = new URLSearchParams();
-  for (const key of ['actor', 'action', 'outcome', 'since', 'limit'] as const) {
+  for (const key of ['actor', 'action', 'outcome', 'since', 'limit', 'cursor'] as const) {
     const value = options[key];
     if (value !== undefined) query.set(key, value);
   }
-  const page = await api.request<{ items: AuditEventJson[]; total: number }>('GET', `/api/audit?${query.toString()}`);
+  const page = await api.request<{ items: AuditEventJson[]; next_cursor: string | null }>('GET', `/api/audit?${query.toString()}`);
   if (out.json) out.data(page);
   else if (page.items.length === 0) out.line('No audit events match.');
   else {
@@ -46,7 +48,7 @@ export async function auditCommand(api: ApiClient, out: Output, options: AuditOp
         ]),
       ]),
     );
-    if (page.total > page.items.length) out.line(`(${page.items.length} of ${page.total}; --limit shows more)`);
+    if (page.next_cursor) out.line(out.style('gray', `more: ${nextPageHint('audit', { ...options }, page.next_cursor)}`));
   }
   return EXIT.ok;
 }

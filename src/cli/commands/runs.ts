@@ -87,11 +87,14 @@ function readInputs(options: { input?: string[]; inputs?: string }): Record<stri
   return inputs;
 }
 
-export async function runsCommand(api: ApiClient, out: Output, options: { status?: string; manifest?: string; limit?: string }): Promise<number> {
+/** `stepgate runs`: a page of runs, newest first; the next one with the --cursor it prints. */
+export async function runsCommand(api: ApiClient, out: Output, options: { status?: string; manifest?: string; limit?: string; cursor?: string; count?: boolean }): Promise<number> {
   const query = new URLSearchParams();
   if (options.status) query.set('status', options.status);
   if (options.manifest) query.set('manifest_id', options.manifest);
   query.set('limit', options.limit ?? '50');
+  if (options.cursor) query.set('cursor', options.cursor);
+  if (options.count) query.set('count', 'true');
   const page = await api.request<Page<Omit<RunJson, 'step_runs' | 'waiting_on'>>>('GET', `/api/runs?${query}`);
   if (out.json) out.data(page);
   else if (page.items.length === 0) out.line('No runs.');
@@ -102,9 +105,18 @@ export async function runsCommand(api: ApiClient, out: Output, options: { status
         ...page.items.map((run) => [run.id, runState(out, run), run.manifest_id, run.created_at, run.ended_at ?? '']),
       ]),
     );
-    if (page.total > page.items.length) out.line(out.style('gray', `${page.items.length} of ${page.total} runs (--limit to see more)`));
+    if (page.total !== undefined) out.line(out.style('gray', `${page.total} run${page.total === 1 ? '' : 's'} match`));
+    if (page.next_cursor) out.line(out.style('gray', `more: ${nextPageHint('runs', options, page.next_cursor)}`));
   }
   return EXIT.ok;
+}
+
+/** The command that shows the next page: the same one, with --cursor. */
+export function nextPageHint(command: string, options: Record<string, string | boolean | undefined>, cursor: string): string {
+  const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const kept = Object.entries(options).filter(([key, value]) => key !== 'cursor' && key !== 'count' && value !== undefined && value !== false);
+  const quote = (value: string) => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`);
+  return [`stepgate ${command}`, ...kept.map(([key, value]) => (value === true ? flag(key) : `${flag(key)} ${quote(String(value))}`)), `--cursor ${cursor}`].join(' ');
 }
 
 export async function statusCommand(api: ApiClient, out: Output, runId: string): Promise<number> {

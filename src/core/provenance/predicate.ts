@@ -18,20 +18,20 @@ export const digestSetSchema = z.looseObject({ sha256: hex64 }).describe('in-tot
 
 export const attestationPredicateSchema = z
   .looseObject({
-    attestation_id: z.uuid().describe('compute_attestations.id'),
+    attestation_id: z.guid().describe('compute_attestations.id'),
     run: z.looseObject({
-      id: z.uuid(),
+      id: z.guid(),
       inputs_digest: digestSetSchema.describe("sha256 of the run's inputs as canonical JSON (RFC 8785)"),
     }),
     step: z.looseObject({
       key: z.string(),
-      step_run_id: z.uuid(),
+      step_run_id: z.guid(),
       attempt: z.number().int().min(1),
       item_index: z.number().int().min(0).optional().describe("A map step's item (SPEC §17): its position in the step's list, from 0; absent for an ordinary step"),
       item_digest: digestSetSchema.optional().describe("sha256 of the item as canonical JSON (RFC 8785); with item_index only"),
     }),
     manifest: z.looseObject({
-      id: z.uuid(),
+      id: z.guid(),
       name: z.string(),
       version: z.number().int().min(1),
       content_hash: hex64.describe('manifests.content_hash: sha256 of the normalized manifest as canonical JSON'),
@@ -68,7 +68,8 @@ export const attestationPredicateSchema = z
           name: z.string(),
           uri: z.string(),
           digest: digestSetSchema,
-          bytes: z.number().int().min(0),
+          // As stored (bigint): stepgate records at most 2^53 - 1, a row written otherwise may hold more.
+          bytes: z.number().min(0),
           verified: z.boolean().describe('true only when the server hashed the file itself at attest time and it matched'),
           verification: z.string().describe('Why: digest_matched, outside_artifact_roots, scheme_not_verified, file_not_found, …'),
         }),

@@ -44,6 +44,9 @@ export const ACCESS: Readonly<Record<string, Access>> = {
   'GET /api/tokens': 'admin',
   'DELETE /api/tokens/:id': 'admin',
   'GET /api/audit': 'admin',
+  // Retention (docs/retention.md): a bulk read of every record, and its removal.
+  'GET /api/runs/export': 'admin',
+  'POST /api/runs/prune': 'admin',
   'POST /api/keys/rotate': 'admin',
 };
 

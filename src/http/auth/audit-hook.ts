@@ -22,7 +22,7 @@ export function auditHook(deps: EngineDeps) {
       actor: principal?.kind === 'token' ? principal.name : null,
       tokenId: principal?.kind === 'token' ? principal.tokenId : null,
       action: `${request.method} ${request.routeOptions.url ?? path}`.slice(0, MAX_TARGET),
-      target: (typeof location === 'string' ? location : path).slice(0, MAX_TARGET),
+      target: (request.auditTarget ?? (typeof location === 'string' ? location : path)).slice(0, MAX_TARGET),
       outcome: reply.statusCode,
       code: reply.statusCode >= 400 ? problemCode(payload) : null,
       requestId: String(request.id),

@@ -16,6 +16,8 @@ declare module 'fastify' {
     principal: Principal | null;
     /** Why the request has no principal, held until the rate limit has counted it. */
     authError: UnauthenticatedError | null;
+    /** What the audit row names as the target, when the path alone does not say it (a prune's criteria). */
+    auditTarget: string | null;
   }
   interface FastifyInstance {
     /** Every route registered, with its line of the access table (tests read it). */
@@ -35,6 +37,7 @@ export async function installGuard(app: FastifyInstance, deps: EngineDeps, optio
   app.decorate('accessRoutes', routes);
   app.decorateRequest('principal', null);
   app.decorateRequest('authError', null);
+  app.decorateRequest('auditTarget', null);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       const access = accessOf(method, route.url);

@@ -2,15 +2,15 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { EngineDeps } from '../../engine/deps.js';
 import { listAudit } from '../../engine/audit.js';
-import { problemResponses } from '../schemas.js';
+import { listQuerySchema, listResponseSchema, problemResponses } from '../schemas.js';
 import { iso } from '../serialize.js';
 
 const auditEventSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     at: z.string(),
     actor: z.string().nullable().describe("The token's name; null without a valid token or with authentication off"),
-    token_id: z.uuid().nullable(),
+    token_id: z.guid().nullable(),
     action: z.string().describe('METHOD and route, e.g. "POST /api/runs/:run_id/resume"'),
     target: z.string().describe('The path acted on, or the Location of what was created'),
     outcome: z.number().int().describe('The HTTP status answered'),
@@ -29,23 +29,19 @@ export const auditRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (a
         operationId: 'listAuditEvents',
         tags: ['access'],
         summary: 'The audit log, newest first: every state-changing request, allowed or refused',
-        querystring: z.object({
+        description: 'A page at a time: pass next_cursor as cursor for the next one (docs/api-lists.md). total only with count=true.',
+        querystring: listQuerySchema({ defaultLimit: 100, maxLimit: 1000 }).extend({
           actor: z.string().optional().describe('Only events of this token name'),
           action: z.string().optional().describe('Only this action, e.g. "POST /api/runs/:run_id/steps/:step_run_id/attest"'),
           outcome: z.coerce.number().int().min(100).max(599).optional().describe('Only this HTTP status'),
           since: z.iso.datetime({ offset: true }).optional().describe('Only events at or after this time (ISO 8601)'),
-          limit: z.coerce.number().int().min(1).max(1000).default(100),
-          offset: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
         }),
-        response: {
-          200: z.object({ items: z.array(auditEventSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }),
-          ...problemResponses(401, 403, 422),
-        },
+        response: { 200: listResponseSchema(auditEventSchema), ...problemResponses(401, 403, 422) },
       },
     },
     async (request) => {
-      const { actor, action, outcome, since, limit, offset } = request.query;
-      const page = await listAudit(deps, { actor, action, outcome, since: since ? new Date(since) : undefined, limit, offset });
+      const { actor, action, outcome, since, limit, offset, cursor, count } = request.query;
+      const page = await listAudit(deps, { actor, action, outcome, since: since ? new Date(since) : undefined, limit, offset, cursor, count: count === 'true' });
       return {
         items: page.items.map((e) => ({
           id: e.id,
@@ -59,7 +55,8 @@ export const auditRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (a
           request_id: e.requestId,
           address: e.address,
         })),
-        total: page.total,
+        next_cursor: page.nextCursor ?? null,
+        ...(page.total === undefined ? {} : { total: page.total }),
         limit,
         offset,
       };

@@ -5,7 +5,7 @@ import { parseManifestSource } from '../../core/manifest/parse.js';
 import { manifestSchema } from '../../core/manifest/schema.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { checkManifest, listManifests, showManifest, storeManifest } from '../../engine/manifests.js';
-import { idParamsSchema, manifestSchemaOut, manifestSummarySchema, pageQuerySchema, problemResponses } from '../schemas.js';
+import { idParamsSchema, listQuerySchema, listResponseSchema, manifestSchemaOut, manifestSummarySchema, problemResponses } from '../schemas.js';
 import { manifestJson, manifestSummaryJson } from '../serialize.js';
 import { decodeUtf8, parseJsonText } from '../body.js';
 import { duplicateKey } from '../../core/json-duplicates.js';
@@ -98,17 +98,15 @@ export const manifestRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async
         operationId: 'listManifests',
         tags: ['manifests'],
         summary: 'List manifests, newest first',
-        querystring: pageQuerySchema.extend({ name: z.string().max(100).optional().describe('Only manifests with this name') }),
-        response: {
-          200: z.object({ items: z.array(manifestSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }),
-          ...problemResponses(422),
-        },
+        description: 'A page at a time: pass next_cursor as cursor for the next one (docs/api-lists.md). total only with count=true.',
+        querystring: listQuerySchema({ defaultLimit: 50, maxLimit: 200 }).extend({ name: z.string().max(100).optional().describe('Only manifests with this name') }),
+        response: { 200: listResponseSchema(manifestSummarySchema), ...problemResponses(422) },
       },
     },
     async (request) => {
-      const { limit, offset, name } = request.query;
-      const page = await listManifests(deps, { limit, offset, name });
-      return { items: page.items.map(manifestSummaryJson), total: page.total, limit, offset };
+      const { limit, offset, cursor, count, name } = request.query;
+      const page = await listManifests(deps, { limit, offset, cursor, count: count === 'true', name });
+      return { items: page.items.map(manifestSummaryJson), next_cursor: page.nextCursor ?? null, ...(page.total === undefined ? {} : { total: page.total }), limit, offset };
     },
   );
 

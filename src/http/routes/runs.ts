@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { RUN_STATUSES } from '../../core/lifecycle.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { listRuns, showRun, showStepRun, startRun } from '../../engine/runs.js';
-import { pageQuerySchema, problemResponses, runSchema, runSummarySchema, stepRunDetailSchema } from '../schemas.js';
+import { listQuerySchema, listResponseSchema, problemResponses, runSchema, runSummarySchema, stepRunDetailSchema } from '../schemas.js';
 import { runJson, runSummaryJson, stepRunDetailJson } from '../serialize.js';
 import { NDJSON_NOTE, streamRun, wantsNdjson } from '../ndjson.js';
 
@@ -45,20 +45,18 @@ export const runRoutes: FastifyPluginAsyncZod<{ deps: EngineDeps }> = async (app
         operationId: 'listRuns',
         tags: ['runs'],
         summary: 'List runs, newest first',
-        querystring: pageQuerySchema.extend({
+        description: 'A page at a time: pass next_cursor as cursor for the next one (docs/api-lists.md). total only with count=true.',
+        querystring: listQuerySchema({ defaultLimit: 50, maxLimit: 200 }).extend({
           status: z.enum([...RUN_STATUSES, 'stalled']).optional().describe('A status, or stalled: running with an expired lease'),
-          manifest_id: z.uuid().optional(),
+          manifest_id: z.guid().optional(),
         }),
-        response: {
-          200: z.object({ items: z.array(runSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }),
-          ...problemResponses(422),
-        },
+        response: { 200: listResponseSchema(runSummarySchema), ...problemResponses(422) },
       },
     },
     async (request) => {
-      const { limit, offset, status, manifest_id: manifestId } = request.query;
-      const page = await listRuns(deps, { limit, offset, status, manifestId });
-      return { items: page.items.map(runSummaryJson), total: page.total, limit, offset };
+      const { limit, offset, cursor, count, status, manifest_id: manifestId } = request.query;
+      const page = await listRuns(deps, { limit, offset, cursor, count: count === 'true', status, manifestId });
+      return { items: page.items.map(runSummaryJson), next_cursor: page.nextCursor ?? null, ...(page.total === undefined ? {} : { total: page.total }), limit, offset };
     },
   );
 

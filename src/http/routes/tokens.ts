@@ -8,7 +8,7 @@ import { iso } from '../serialize.js';
 
 const tokenSchema = z
   .object({
-    id: z.uuid(),
+    id: z.guid(),
     name: z.string().describe('The person or system the token stands for; recorded as attested_by and in the audit log'),
     role: z.enum(ROLES),
     created_at: z.string(),

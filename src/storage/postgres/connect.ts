@@ -21,7 +21,20 @@ export interface PostgresOptions {
 
 /** A PostgreSQL server, pooled. Several stepgate processes may share one server. */
 export async function openPostgres(options: PostgresOptions): Promise<Database & { pool: pg.Pool }> {
-  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    // No JIT for stepgate's sessions: its statements are index scans, and at a million runs the
+    // few that read many rows (count=true, a deep offset, prune's pass) took twice as long with
+    // JIT compiling them (~300 ms of inlining and optimization, nothing gained; BENCHMARKS.md,
+    // "Scale"). Past a few million runs their cost crosses jit_above_cost and JIT would start.
+    // A SET on each new connection, done before the pool hands it out; not a startup option,
+    // which PgBouncer refuses. (pg-pool awaits the hook's promise; @types/pg says void.)
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
+    onConnect: async (client: pg.ClientBase) => {
+      await client.query('SET jit = off');
+    },
+  });
   // An idle client that loses its server must not crash the process.
   pool.on('error', () => {});
   const probe = await pool.connect().catch(async (err: unknown) => {

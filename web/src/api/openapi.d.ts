@@ -30,7 +30,9 @@ export interface paths {
         };
         /**
          * The audit log, newest first: every state-changing request, allowed or refused
-         * @description Needs a token with the role admin or above (401 without a valid token, 403 with a lower role).
+         * @description A page at a time: pass next_cursor as cursor for the next one (docs/api-lists.md). total only with count=true.
+         *
+         *     Needs a token with the role admin or above (401 without a valid token, 403 with a lower role).
          */
         get: operations["listAuditEvents"];
         put?: never;
@@ -114,7 +116,9 @@ export interface paths {
         };
         /**
          * List manifests, newest first
-         * @description Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
+         * @description A page at a time: pass next_cursor as cursor for the next one (docs/api-lists.md). total only with count=true.
+         *
+         *     Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
          */
         get: operations["listManifests"];
         put?: never;
@@ -220,7 +224,9 @@ export interface paths {
         };
         /**
          * List runs, newest first
-         * @description Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
+         * @description A page at a time: pass next_cursor as cursor for the next one (docs/api-lists.md). total only with count=true.
+         *
+         *     Needs a token with the role viewer or above (401 without a valid token, 403 with a lower role).
          */
         get: operations["listRuns"];
         put?: never;
@@ -433,6 +439,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every run that matches, with its whole record, as NDJSON: one run per line, newest first
+         * @description Each line is `{"kind":"run","run":…,"evidence":…,"events":…,"provenance":…}`: the run as GET /api/runs/{run_id} answers it, the task evidence of its step runs (prompts, LLM calls, parsed outputs) by step run id, its events, and its attestations as signed DSSE envelopes (the in-toto bundle). A failure after the stream began ends it with `{"kind":"error","problem":{…}}`. Read page by page on the server: memory stays flat whatever the number of runs, and the export stops when the client goes away. `stepgate runs export` writes it to a file.
+         *
+         *     Needs a token with the role admin or above (401 without a valid token, 403 with a lower role).
+         */
+        get: operations["exportRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/prune": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove final runs that ended before a time, with their whole record (admin, audited)
+         * @description Removes each matching run with its step runs, task evidence, attestations, artifacts and events; the audit log keeps every row, and records the prune (its target names the criteria and how many runs went). Only final runs (success, error, cancelled): a status that is not final is a 422. Export first (GET /api/runs/export with the same ended_before and status) to keep what is removed. With dry_run, counts and removes nothing.
+         *
+         *     Needs a token with the role admin or above (401 without a valid token, 403 with a lower role).
+         */
+        post: operations["pruneRuns"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tokens": {
         parameters: {
             query?: never;
@@ -556,6 +606,7 @@ export interface components {
             token_id: string | null;
         };
         ComputeArtifact: {
+            /** @description A whole number as stored; stepgate records at most 2^53 - 1 (a row written otherwise may hold more, which JSON readers may round) */
             bytes: number;
             created_at: string;
             name: string;
@@ -1114,7 +1165,12 @@ export interface operations {
                 action?: string;
                 /** @description Only events of this token name */
                 actor?: string;
+                /** @description true: also answer total, the exact number of matching rows (it reads every one of them) */
+                count?: "true" | "false";
+                /** @description The next page: next_cursor of the page before, unchanged, with the same filters (a cursor that is not one is a 422) */
+                cursor?: string;
                 limit?: number;
+                /** @description Compatibility: skip this many rows. Slow deep into a long list (every skipped row is read); prefer cursor. Not with cursor */
                 offset?: number;
                 /** @description Only this HTTP status */
                 outcome?: number;
@@ -1136,8 +1192,11 @@ export interface operations {
                     "application/json": {
                         items: components["schemas"]["AuditEvent"][];
                         limit: number;
+                        /** @description Pass it as cursor for the next page; null when this page is the last */
+                        next_cursor: string | null;
                         offset: number;
-                        total: number;
+                        /** @description The exact number of matching rows; only with count=true */
+                        total?: number;
                     };
                 };
             };
@@ -1294,9 +1353,14 @@ export interface operations {
     listManifests: {
         parameters: {
             query?: {
+                /** @description true: also answer total, the exact number of matching rows (it reads every one of them) */
+                count?: "true" | "false";
+                /** @description The next page: next_cursor of the page before, unchanged, with the same filters (a cursor that is not one is a 422) */
+                cursor?: string;
                 limit?: number;
                 /** @description Only manifests with this name */
                 name?: string;
+                /** @description Compatibility: skip this many rows. Slow deep into a long list (every skipped row is read); prefer cursor. Not with cursor */
                 offset?: number;
             };
             header?: never;
@@ -1314,8 +1378,11 @@ export interface operations {
                     "application/json": {
                         items: components["schemas"]["ManifestSummary"][];
                         limit: number;
+                        /** @description Pass it as cursor for the next page; null when this page is the last */
+                        next_cursor: string | null;
                         offset: number;
-                        total: number;
+                        /** @description The exact number of matching rows; only with count=true */
+                        total?: number;
                     };
                 };
             };
@@ -2227,8 +2294,13 @@ export interface operations {
     listRuns: {
         parameters: {
             query?: {
+                /** @description true: also answer total, the exact number of matching rows (it reads every one of them) */
+                count?: "true" | "false";
+                /** @description The next page: next_cursor of the page before, unchanged, with the same filters (a cursor that is not one is a 422) */
+                cursor?: string;
                 limit?: number;
                 manifest_id?: string;
+                /** @description Compatibility: skip this many rows. Slow deep into a long list (every skipped row is read); prefer cursor. Not with cursor */
                 offset?: number;
                 /** @description A status, or stalled: running with an expired lease */
                 status?: "pending" | "running" | "waiting" | "success" | "error" | "cancelled" | "stalled";
@@ -2248,8 +2320,11 @@ export interface operations {
                     "application/json": {
                         items: components["schemas"]["RunSummary"][];
                         limit: number;
+                        /** @description Pass it as cursor for the next page; null when this page is the last */
+                        next_cursor: string | null;
                         offset: number;
-                        total: number;
+                        /** @description The exact number of matching rows; only with count=true */
+                        total?: number;
                     };
                 };
             };
@@ -2778,6 +2853,148 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportRuns: {
+        parameters: {
+            query?: {
+                /** @description Only runs that ended before this time (ISO 8601): the runs a prune with the same criteria removes */
+                ended_before?: string;
+                /** @description Only runs of this manifest */
+                manifest_id?: string;
+                /** @description Only runs with these statuses, comma-separated */
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description NDJSON, one run per line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    pruneRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description Count what would be removed, remove nothing
+                     * @default false
+                     */
+                    dry_run?: boolean;
+                    /**
+                     * Format: date-time
+                     * @description Runs that ended strictly before this time (ISO 8601)
+                     */
+                    ended_before: string;
+                    /** @description Only runs with these statuses; final ones only (default: success, error, cancelled) */
+                    status?: ("pending" | "running" | "waiting" | "success" | "error" | "cancelled")[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        dry_run: boolean;
+                        ended_before: string;
+                        /** @description Runs removed (with dry_run: that would be) */
+                        removed: number;
+                        status: ("success" | "error" | "cancelled")[];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

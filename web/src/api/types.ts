@@ -38,12 +38,18 @@ export type AttestBody = Omit<AttestRequest, 'attested_by' | 'artifacts'> & {
   artifacts: NonNullable<AttestRequest['artifacts']>;
 };
 
+/** A page of a list; runs, manifests and the audit log page by `next_cursor` (null on the last page). */
 export interface Page<T> {
   items: T[];
-  total: number;
+  next_cursor?: string | null;
+  /** Only when asked for (count=true); the inbox always has it. */
+  total?: number;
   limit: number;
   offset: number;
 }
+
+/** GET /api/attestations/pending: the waits, and the runs whose waits are all attested. */
+export type Inbox = Page<PendingAttestation> & { total: number; ready_to_resume: Array<Schemas['ReadyToResume']> };
 
 /** Run statuses the runs list filters on; `stalled` is a filter, not a stored status (§9). */
 export const RUN_FILTERS = ['waiting', 'running', 'stalled', 'pending', 'success', 'error', 'cancelled'] as const;

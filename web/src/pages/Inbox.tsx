@@ -1,5 +1,5 @@
 import { Fragment } from 'preact';
-import type { Page, PendingAttestation, RunSummary } from '../api/types.js';
+import type { Inbox as InboxPage, PendingAttestation } from '../api/types.js';
 import { ErrorBox, Loading } from '../components/ui.js';
 import { readContract } from '../contract.js';
 import { ago, json, shortId, when } from '../format.js';
@@ -16,12 +16,10 @@ export function inboxOrder(items: readonly PendingAttestation[]): PendingAttesta
  * and the runs whose waits are all attested, ready to resume.
  */
 export function Inbox() {
-  const pending = useResource((client) => client.get<Page<PendingAttestation>>('/api/attestations/pending?limit=200'), []);
-  const waitingRuns = useResource((client) => client.get<Page<RunSummary>>('/api/runs?status=waiting&limit=200'), []);
+  // The waits and the runs ready to resume (SPEC §9) come in one answer, read from the waiting rows only.
+  const pending = useResource((client) => client.get<InboxPage>('/api/attestations/pending?limit=200'), []);
   const items = inboxOrder(pending.data?.items ?? []);
-  const pendingRuns = new Set(items.map((i) => i.run_id));
-  // `ready_to_resume` (SPEC §9) when the server says it; otherwise a waiting run with no open wait is ready.
-  const ready = (waitingRuns.data?.items ?? []).filter((run) => run.ready_to_resume ?? !pendingRuns.has(run.id));
+  const ready = pending.data?.ready_to_resume ?? [];
 
   return (
     <main id="main">
@@ -33,8 +31,8 @@ export function Inbox() {
           <h2 id="ready-title">Ready to resume</h2>
           <ul class="cards">
             {ready.map((run) => (
-              <li key={run.id} class="card ready">
-                <a href={`/runs/${run.id}`}>Run {shortId(run.id)}</a> — every wait is attested; resume it to continue.
+              <li key={run.run_id} class="card ready">
+                <a href={`/runs/${run.run_id}`}>Run {shortId(run.run_id)}</a> ({run.manifest.name} v{run.manifest.version}) — every wait is attested; resume it to continue.
               </li>
             ))}
           </ul>

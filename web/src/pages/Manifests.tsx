@@ -1,21 +1,21 @@
-import type { ManifestSummary, Page } from '../api/types.js';
+import type { ManifestSummary } from '../api/types.js';
 import { ErrorBox, Loading } from '../components/ui.js';
 import { ago, when } from '../format.js';
-import { useApp, useResource } from '../hooks.js';
+import { useApp, usePages } from '../hooks.js';
 import { atLeast } from '../session.js';
 import { ManifestUpload } from './ManifestUpload.js';
 
 export function Manifests() {
   const { session } = useApp();
-  const manifests = useResource((client) => client.get<Page<ManifestSummary>>('/api/manifests?limit=200'), []);
+  const manifests = usePages<ManifestSummary>('/api/manifests?limit=100', []);
   return (
     <main id="main">
       <h1>Manifests</h1>
       <ErrorBox error={manifests.error} />
-      {manifests.loading && !manifests.data && <Loading what="manifests" />}
-      {manifests.data && manifests.data.items.length === 0 && <p class="muted">No manifest is stored yet.</p>}
+      {manifests.loading && !manifests.items && <Loading what="manifests" />}
+      {manifests.items && manifests.items.length === 0 && <p class="muted">No manifest is stored yet.</p>}
       <ul class="rows">
-        {manifests.data?.items.map((m) => (
+        {manifests.items?.map((m) => (
           <li key={m.id} class="row">
             <a href={`/manifests/${m.id}`}>
               {m.name} v{m.version}
@@ -27,6 +27,11 @@ export function Manifests() {
           </li>
         ))}
       </ul>
+      {manifests.hasMore && (
+        <button type="button" class="more" disabled={manifests.loading} onClick={() => void manifests.more()}>
+          Older manifests
+        </button>
+      )}
       {atLeast(session, 'author') && <ManifestUpload onStored={() => void manifests.reload()} />}
     </main>
   );

@@ -1,14 +1,14 @@
 import { useLocation } from 'preact-iso';
-import { RUN_FILTERS, type Page, type RunSummary } from '../api/types.js';
+import { RUN_FILTERS, type RunSummary } from '../api/types.js';
 import { ErrorBox, Loading, Status } from '../components/ui.js';
 import { ago, shortId, when } from '../format.js';
-import { useResource } from '../hooks.js';
+import { usePages } from '../hooks.js';
 
-/** Runs, newest first, filtered by status (including `stalled`, SPEC §9). */
+/** Runs, newest first, filtered by status (including `stalled`, SPEC §9), a page at a time (by cursor). */
 export function Runs() {
   const location = useLocation();
   const status = location.query.status ?? '';
-  const runs = useResource((client) => client.get<Page<RunSummary>>(`/api/runs?limit=100${status ? `&status=${encodeURIComponent(status)}` : ''}`), [status]);
+  const runs = usePages<RunSummary>(`/api/runs?limit=50${status ? `&status=${encodeURIComponent(status)}` : ''}`, []);
   return (
     <main id="main">
       <h1>Runs</h1>
@@ -24,10 +24,10 @@ export function Runs() {
         </select>
       </div>
       <ErrorBox error={runs.error} />
-      {runs.loading && !runs.data && <Loading what="runs" />}
-      {runs.data && runs.data.items.length === 0 && <p class="muted">No run{status ? ` is ${status}` : ' yet'}.</p>}
+      {runs.loading && !runs.items && <Loading what="runs" />}
+      {runs.items && runs.items.length === 0 && <p class="muted">No run{status ? ` is ${status}` : ' yet'}.</p>}
       <ul class="rows">
-        {runs.data?.items.map((run) => (
+        {runs.items?.map((run) => (
           <li key={run.id} class="row">
             <a href={`/runs/${run.id}`}>Run {shortId(run.id)}</a>
             <Status status={run.stalled ? 'stalled' : run.status} extra={run.ready_to_resume ? 'ready to resume' : undefined} />
@@ -37,6 +37,11 @@ export function Runs() {
           </li>
         ))}
       </ul>
+      {runs.hasMore && (
+        <button type="button" class="more" disabled={runs.loading} onClick={() => void runs.more()}>
+          Older runs
+        </button>
+      )}
     </main>
   );
 }
