@@ -1,5 +1,6 @@
 import type { Page, Position } from './cursor.js';
 import type { RunEvent } from './events.js';
+import type { CallRecord } from './run-store.js';
 
 /**
  * The port through which the engine reads runs (SPEC §7, §9): a run with its step runs and
@@ -113,18 +114,8 @@ export interface TaskEvidence {
     readonly messages: unknown;
     readonly error: unknown;
   }>;
-  readonly calls: ReadonlyArray<{
-    readonly attempt: number;
-    readonly createdAt: Date;
-    readonly provider: string;
-    readonly model: string;
-    readonly request: unknown;
-    readonly response: unknown;
-    readonly usage: unknown;
-    readonly latencyMs: number;
-    readonly tries: number;
-    readonly error: unknown;
-  }>;
+  /** The LLMCallArtifacts: what the runner recorded of each call (core/run-store.ts), with its attempt. */
+  readonly calls: ReadonlyArray<CallRecord & { readonly attempt: number; readonly createdAt: Date }>;
   readonly parsed: ReadonlyArray<{ readonly attempt: number; readonly createdAt: Date; readonly format: string; readonly value: unknown; readonly error: unknown }>;
 }
 

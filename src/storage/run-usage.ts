@@ -1,19 +1,8 @@
 import { sql } from 'drizzle-orm';
+import type { RunUsageRecord } from '../core/run-reads.js';
 
-/** Tokens one run used, by provider and model (SPEC §16): what the run view's `usage` holds. */
-export interface RunUsageRow {
-  readonly provider: string;
-  readonly model: string;
-  /** LLM calls recorded (one per attempt of a task step; a retried step's attempts all count). */
-  readonly calls: number;
-  /** HTTP requests those calls took (a call's own retries included). */
-  readonly tries: number;
-  readonly prompt_tokens: number;
-  readonly completion_tokens: number;
-  readonly total_tokens: number;
-  /** Calls whose provider reported no usage (counted as 0 tokens above). */
-  readonly calls_without_usage: number;
-}
+/** Tokens one run used, by provider and model (SPEC §16): the port's record (core/run-reads.ts). */
+export type RunUsageRow = RunUsageRecord;
 
 /**
  * A correlated subquery for the run row aliased `r`: its usage by provider and model over

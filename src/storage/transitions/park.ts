@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
 import { stepEvent } from './events.js';
 import type { Piece, PieceContext } from './pieces.js';
-import { rowsParam } from './sql.js';
+import { mayStart, NEW_STEP_RUN_COLUMNS, newStepRunRow, rowsParam } from './sql.js';
 
 /**
  * park: → `WAITING_FOR_ATTESTATION`. Compute steps (or items of a compute map step) reached:
@@ -14,21 +14,12 @@ import { rowsParam } from './sql.js';
 export function parkSteps(writes: ReadonlyArray<Extract<RunnerWrite, { kind: 'park' }>>, context: PieceContext): Array<Piece & { name: string }> {
   const input = context.name('park_in');
   const name = context.name('park');
-  const rows = writes.map((w, ord) => ({
-    ord,
-    manifest_step_id: w.manifestStepId,
-    step_key: w.stepKey,
-    attempt: w.attempt,
-    item_index: w.itemIndex,
-    item: w.itemIndex === null ? null : JSON.stringify(w.item ?? null),
-    deadline: w.deadline ?? null,
-    seen_seq: w.seenSeq,
-  }));
+  const rows = writes.map((w, ord) => ({ ...newStepRunRow(w, ord), deadline: w.deadline ?? null }));
   return [
     {
       name: input,
       sql: sql`${sql.raw(input)} AS (
-        SELECT * FROM jsonb_to_recordset(${rowsParam(rows)}) AS w(ord int, manifest_step_id uuid, step_key text, attempt int, item_index int, item text, deadline text, seen_seq int))`,
+        SELECT * FROM jsonb_to_recordset(${rowsParam(rows)}) AS w(${NEW_STEP_RUN_COLUMNS}, deadline text))`,
     },
     {
       name,
@@ -37,7 +28,7 @@ export function parkSteps(writes: ReadonlyArray<Extract<RunnerWrite, { kind: 'pa
         INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, due_at, item_index, item)
         SELECT ${context.runId}::uuid, w.manifest_step_id, w.step_key, 'WAITING_FOR_ATTESTATION', w.attempt, now() + w.deadline::interval, w.item_index, w.item::jsonb
         FROM ${sql.raw(input)} w
-        WHERE EXISTS (SELECT 1 FROM held WHERE held.status = 'running' AND held.attested_seq = w.seen_seq)
+        WHERE ${mayStart('w')}
         ORDER BY w.ord
         ON CONFLICT DO NOTHING RETURNING run_id, id, step_key, item_index, attempt)`,
     },

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
 import { stepEvent } from './events.js';
 import type { Piece, PieceContext } from './pieces.js';
-import { rowsParam } from './sql.js';
+import { mayStart, NEW_STEP_RUN_COLUMNS, newStepRunRow, rowsParam } from './sql.js';
 
 /**
  * settle: → `SUCCESS` | `FAIL` at once. A map step with nothing to run or attest (SPEC §17):
@@ -14,21 +14,17 @@ export function settleSteps(writes: ReadonlyArray<Extract<RunnerWrite, { kind: '
   const input = context.name('settle_in');
   const name = context.name('settle');
   const rows = writes.map((w, ord) => ({
-    ord,
-    manifest_step_id: w.manifestStepId,
-    step_key: w.stepKey,
-    attempt: w.attempt,
+    ...newStepRunRow(w, ord),
     status: w.outcome.status,
     output: w.outcome.status === 'SUCCESS' ? JSON.stringify(w.outcome.output ?? null) : null,
     error: w.outcome.status === 'FAIL' ? w.outcome.error : null,
-    seen_seq: w.seenSeq,
   }));
   const ended = (status: string) => `${name}_${status.toLowerCase()}`;
   return [
     {
       name: input,
       sql: sql`${sql.raw(input)} AS (
-        SELECT * FROM jsonb_to_recordset(${rowsParam(rows)}) AS w(ord int, manifest_step_id uuid, step_key text, attempt int, status text, output text, error jsonb, seen_seq int))`,
+        SELECT * FROM jsonb_to_recordset(${rowsParam(rows)}) AS w(${NEW_STEP_RUN_COLUMNS}, status text, output text, error jsonb))`,
     },
     {
       name,
@@ -36,7 +32,7 @@ export function settleSteps(writes: ReadonlyArray<Extract<RunnerWrite, { kind: '
         INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, ended_at, output, error)
         SELECT ${context.runId}::uuid, w.manifest_step_id, w.step_key, w.status, w.attempt, now(), w.output::jsonb, w.error
         FROM ${sql.raw(input)} w
-        WHERE EXISTS (SELECT 1 FROM held WHERE held.status = 'running' AND held.attested_seq = w.seen_seq)
+        WHERE ${mayStart('w')}
         ORDER BY w.ord
         ON CONFLICT DO NOTHING RETURNING run_id, id, step_key, item_index, attempt, status, error)`,
     },

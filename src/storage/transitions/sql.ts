@@ -24,3 +24,21 @@ export const CANCELLED_BY_ERROR = { message: 'the run ended in error before this
  * flush has as many bind parameters, and the same text, however many steps it writes.
  */
 export const rowsParam = (rows: readonly object[]): SQL => sql`${JSON.stringify(rows)}::jsonb`;
+
+/** A new step run's columns as one row of a batch's JSON (start, park, settle), in the batch's order. */
+export const newStepRunRow = (w: { manifestStepId: string; stepKey: string; attempt: number; itemIndex: number | null; item?: unknown; seenSeq: number }, ord: number) => ({
+  ord,
+  manifest_step_id: w.manifestStepId,
+  step_key: w.stepKey,
+  attempt: w.attempt,
+  item_index: w.itemIndex,
+  // As text, so that an item that is JSON null stays a value (SQL NULL means "not an item").
+  item: w.itemIndex === null ? null : JSON.stringify(w.item ?? null),
+  seen_seq: w.seenSeq,
+});
+
+/** jsonb_to_recordset's column list for newStepRunRow's columns. */
+export const NEW_STEP_RUN_COLUMNS = sql.raw('ord int, manifest_step_id uuid, step_key text, attempt int, item_index int, item text, seen_seq int');
+
+/** New work of row `w` may be written: the run is running and nothing was attested since it was decided (its seen_seq). */
+export const mayStart = (w: string): SQL => sql`EXISTS (SELECT 1 FROM held WHERE held.status = 'running' AND held.attested_seq = ${sql.raw(w)}.seen_seq)`;

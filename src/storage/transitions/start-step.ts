@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { RunnerWrite } from '../../core/run-store.js';
 import type { Piece, PieceContext } from './pieces.js';
 import { stepEvent } from './events.js';
-import { rowsParam } from './sql.js';
+import { mayStart, NEW_STEP_RUN_COLUMNS, newStepRunRow, rowsParam } from './sql.js';
 
 type Start = Extract<RunnerWrite, { kind: 'start' }>;
 type Restart = Extract<RunnerWrite, { kind: 'restart' }>;
@@ -26,23 +26,12 @@ const promptColumns = (prompt: Start['prompt']) => ({
 export function startSteps(writes: readonly Start[], context: PieceContext): Array<Piece & { name: string }> {
   const input = context.name('start_in');
   const name = context.name('start');
-  const rows = writes.map((w, ord) => ({
-    ord,
-    manifest_step_id: w.manifestStepId,
-    step_key: w.stepKey,
-    attempt: w.attempt,
-    item_index: w.itemIndex,
-    // As text, so that an item that is JSON null stays a value (SQL NULL means "not an item").
-    item: w.itemIndex === null ? null : JSON.stringify(w.item ?? null),
-    seen_seq: w.seenSeq,
-    ...promptColumns(w.prompt),
-  }));
+  const rows = writes.map((w, ord) => ({ ...newStepRunRow(w, ord), ...promptColumns(w.prompt) }));
   return [
     {
       name: input,
       sql: sql`${sql.raw(input)} AS (
-        SELECT * FROM jsonb_to_recordset(${rowsParam(rows)}) AS w(ord int, manifest_step_id uuid, step_key text, attempt int, item_index int, item text, seen_seq int,
-                                                                 template text, system_template text, "values" jsonb, messages jsonb, error jsonb))`,
+        SELECT * FROM jsonb_to_recordset(${rowsParam(rows)}) AS w(${NEW_STEP_RUN_COLUMNS}, template text, system_template text, "values" jsonb, messages jsonb, error jsonb))`,
     },
     {
       name,
@@ -52,7 +41,7 @@ export function startSteps(writes: readonly Start[], context: PieceContext): Arr
         INSERT INTO dag_step_runs (run_id, manifest_step_id, step_key, status, attempt, item_index, item)
         SELECT ${context.runId}::uuid, w.manifest_step_id, w.step_key, 'RUNNING', w.attempt, w.item_index, w.item::jsonb
         FROM ${sql.raw(input)} w
-        WHERE EXISTS (SELECT 1 FROM held WHERE held.status = 'running' AND held.attested_seq = w.seen_seq)
+        WHERE ${mayStart('w')}
         ORDER BY w.ord
         ON CONFLICT DO NOTHING RETURNING run_id, id, step_key, item_index, attempt)`,
     },
@@ -84,7 +73,7 @@ export function restartSteps(writes: readonly Restart[], context: PieceContext):
         UPDATE dag_step_runs s SET attempt = s.attempt + 1, started_at = now()
         FROM ${sql.raw(input)} w
         WHERE s.id = w.step_run_id AND s.status = 'RUNNING' AND s.attempt = w.attempt
-          AND EXISTS (SELECT 1 FROM held WHERE held.status = 'running' AND held.attested_seq = w.seen_seq)
+          AND ${mayStart('w')}
         RETURNING s.run_id, s.id, s.step_key, s.item_index, s.attempt)`,
     },
     promptPiece(name, input, sql`w.step_run_id = s.id`, context),
