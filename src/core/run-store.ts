@@ -7,8 +7,12 @@ import type { RunStatus, StepRunStatus } from './lifecycle.js';
  * implement this interface; nothing here names a driver or an ORM type.
  */
 export interface RunStore {
-  /** The runner's writes since its last flush, as one statement fenced by its lease. */
-  flush(guard: RunnerGuard, writes: readonly RunnerWrite[]): Promise<FlushResult>;
+  /**
+   * The runner's writes since its last flush, as one statement fenced by its lease. `audit`, the
+   * request's audit row, is appended by the same statement when its `release`/`drop-lease` takes
+   * effect (the request's last write), and only then.
+   */
+  flush(guard: RunnerGuard, writes: readonly RunnerWrite[], audit?: AuditRecord): Promise<FlushResult>;
   /** A `waiting` run, or a stalled one (`running`, lease expired: take-over), for a resume. */
   claimResume(claim: Claim): Promise<ClaimedRun | undefined>;
   /** An `error` run, for a retry. */
@@ -21,8 +25,30 @@ export interface RunStore {
   expireOverdue(runId: string, owner: string): Promise<string[]>;
   /** After an unexpected failure: the run is left stalled at once, for a resume to take over. */
   handBack(runId: string, owner: string): Promise<void>;
-  attest(input: AttestationInput): Promise<AttestOutcome>;
-  cancel(runId: string, reason: string | null): Promise<CancelOutcome>;
+  /** `audit` is appended by the same statement when the attestation is (`attested`). */
+  attest(input: AttestationInput, audit?: AuditRecord): Promise<AttestOutcome>;
+  /** `audit` is appended by the same statement when the run is cancelled (`cancelled`). */
+  cancel(runId: string, reason: string | null, audit?: AuditRecord): Promise<CancelOutcome>;
+}
+
+/**
+ * One row of the audit log (SPEC §10): a state-changing request, who made it and what it was
+ * answered. The engine hands it to the write that makes the request's change, so that the
+ * change and its row commit together (engine/audit.ts).
+ */
+export interface AuditRecord {
+  /** The token's name; null without a valid token (or with authentication off). */
+  readonly actor: string | null;
+  readonly tokenId: string | null;
+  /** `METHOD /route/:pattern`. */
+  readonly action: string;
+  readonly target: string;
+  /** The HTTP status answered. */
+  readonly outcome: number;
+  /** The problem code of a refusal. */
+  readonly code: string | null;
+  readonly requestId: string;
+  readonly address: string | null;
 }
 
 export interface Claim {

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { RunLeaseLostError } from '../core/errors.js';
 import { unitName } from '../core/map-items.js';
 import type { ClaimedRun, FlushResult, RunnerGuard, RunnerWrite, StepRunState } from '../core/run-store.js';
+import { carryingAudit } from './audit.js';
 import type { EngineDeps } from './deps.js';
 import { SimulatedCrash } from './faults.js';
 import { keepLease, type LeaseKeeper } from './lease-keeper.js';
@@ -283,7 +284,11 @@ class Runner {
   private async write(writes: RunnerWrite[]): Promise<FlushResult> {
     if (this.fatal) throw this.fatal.error;
     try {
-      const result = await this.deps.store.flush(this.guard, writes);
+      const guard = this.guard;
+      // A release (or a dropped lease) is the request's last write: it carries the request's audit row.
+      const result = writes.some((w) => w.kind === 'release' || w.kind === 'drop-lease')
+        ? await carryingAudit(this.run.id, (audit) => this.deps.store.flush(guard, writes, audit), (r) => r.released)
+        : await this.deps.store.flush(guard, writes);
       if (!result.held || (this.lease?.lost && !result.released)) throw new RunLeaseLostError(this.run.id);
       if (this.guard.kind === 'create') {
         this.guard = { kind: 'held', runId: this.run.id, owner: this.deps.executorId };

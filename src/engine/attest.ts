@@ -2,6 +2,7 @@ import { canonicalComputeOutput, DEFAULT_ARTIFACT_SCHEMES, missingOutputs, schem
 import { checkArtifacts } from '../core/provenance/verification.js';
 import { AlreadyAttestedError, ArtifactMismatchError, DeadlinePassedError, RequestInvalidError, RunNotFoundError, StepRunNotFoundError, StepRunNotWaitingError } from '../core/errors.js';
 import { attestationTarget } from '../storage/attestations.js';
+import { carryingAudit } from './audit.js';
 import type { EngineDeps } from './deps.js';
 import { isUuid } from './manifests.js';
 import { planOf } from './plan.js';
@@ -42,7 +43,7 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
 
   const notes = request.notes ?? null;
   await deps.faults?.hit('beforeAttest');
-  const outcome = await deps.store.attest({
+  const attestation = {
     runId,
     stepRunId,
     outcome: request.outcome,
@@ -52,7 +53,8 @@ export async function attestStep(deps: EngineDeps, runId: string, stepRunId: str
     contractSnapshot: step.contract,
     artifacts: request.artifacts.map((artifact, i) => ({ ...artifact, ...checked.results[i]! })),
     output: canonicalComputeOutput(request.outcome, notes, request.artifacts),
-  });
+  };
+  const outcome = await carryingAudit(runId, (audit) => deps.store.attest(attestation, audit), (o) => o.kind === 'attested');
   if (outcome.kind === 'already-attested') throw new AlreadyAttestedError(stepRunId);
   if (outcome.kind === 'refused') {
     // Someone else got there first (another attest, a cancel, the run's end): say what happened.

@@ -22,8 +22,8 @@ export function meteredStore(store: RunStore, metrics: Metrics): RunStore {
   };
   return {
     ...store,
-    async flush(guard, writes) {
-      const result = await store.flush(guard, writes);
+    async flush(guard, writes, audit) {
+      const result = await store.flush(guard, writes, audit);
       if (result.held) {
         if (guard.kind === 'create') count('create');
         for (const write of writes) {
@@ -55,13 +55,13 @@ export function meteredStore(store: RunStore, metrics: Metrics): RunStore {
       await store.handBack(runId, owner);
       count('hand-back');
     },
-    async attest(input) {
-      const outcome = await store.attest(input);
+    async attest(input, audit) {
+      const outcome = await store.attest(input, audit);
       if (outcome.kind === 'attested') count('attest');
       return outcome;
     },
-    async cancel(runId, reason) {
-      const outcome = await store.cancel(runId, reason);
+    async cancel(runId, reason, audit) {
+      const outcome = await store.cancel(runId, reason, audit);
       if (outcome.kind === 'cancelled') count('cancel');
       return outcome;
     },

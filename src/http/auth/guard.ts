@@ -3,10 +3,11 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { roleIncludes, type Principal } from '../../core/access.js';
 import { isStepgateError, RateLimitedError, RoleTooLowError, type UnauthenticatedError } from '../../core/errors.js';
+import type { PendingAudit } from '../../engine/audit.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { authenticate } from '../../engine/tokens.js';
 import { accessOf, routeKey, type Access } from './access.js';
-import { auditHook } from './audit-hook.js';
+import { auditHooks } from './audit-hook.js';
 import { browserChecks } from './browser.js';
 import type { AuthOptions } from './options.js';
 
@@ -18,6 +19,8 @@ declare module 'fastify' {
     authError: UnauthenticatedError | null;
     /** What the audit row names as the target, when the path alone does not say it (a prune's criteria). */
     auditTarget: string | null;
+    /** The request's audit row while the engine's last write may still carry it (audit-hook.ts). */
+    pendingAudit: PendingAudit | null;
   }
   interface FastifyInstance {
     /** Every route registered, with its line of the access table (tests read it). */
@@ -29,8 +32,9 @@ declare module 'fastify' {
  * Identity and access for the whole API, installed before any route (SPEC §10). Per request:
  * security headers (helmet) → Host allow-list (421) → Origin check on state-changing requests
  * (403) → the token, if the route needs one → rate limit per token, or per address without a
- * valid token (429) → 401 / 403 by the route's line in ACCESS → the handler → one audit row
- * for every state-changing request, whatever its outcome.
+ * valid token (429) → 401 / 403 by the route's line in ACCESS → the handler, its audit row
+ * pending for the engine's last write to carry → one audit row for every state-changing
+ * request, whatever its outcome (audit-hook.ts).
  */
 export async function installGuard(app: FastifyInstance, deps: EngineDeps, options: AuthOptions): Promise<void> {
   const routes: Array<{ method: string; url: string; access: Access }> = [];
@@ -38,6 +42,7 @@ export async function installGuard(app: FastifyInstance, deps: EngineDeps, optio
   app.decorateRequest('principal', null);
   app.decorateRequest('authError', null);
   app.decorateRequest('auditTarget', null);
+  app.decorateRequest('pendingAudit', null);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       const access = accessOf(method, route.url);
@@ -108,7 +113,9 @@ export async function installGuard(app: FastifyInstance, deps: EngineDeps, optio
     if (!roleIncludes(principal.role, access)) throw new RoleTooLowError(principal.name, principal.role, access);
   });
 
-  app.addHook('onSend', auditHook(deps));
+  const audit = auditHooks(deps);
+  app.addHook('preHandler', audit.preHandler);
+  app.addHook('onSend', audit.onSend);
 }
 
 /** The route's line in ACCESS; a request that matches no route still needs a valid token (its 404 tells nothing to strangers). */

@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm';
 import type { RunStatus, StepRunStatus } from '../../core/lifecycle.js';
-import type { AttestationInput, AttestOutcome } from '../../core/run-store.js';
+import type { AttestationInput, AttestOutcome, AuditRecord } from '../../core/run-store.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
 import { isUniqueViolation } from '../sqlstate.js';
+import { auditRow } from './audit.js';
 import { appendEvents, runEvent, stepEvent } from './events.js';
 import { CANCELLED_BY_ERROR, json } from './sql.js';
 
@@ -16,9 +17,10 @@ import { CANCELLED_BY_ERROR, json } from './sql.js';
  * - the attestation with its contract snapshot, and its artifacts;
  * - the run's `attested_seq` + 1, which tells a runner about to park that it must look
  *   again (no lost wake-up). On FAIL a `waiting` run ends in `error` here, its other waits
- *   cancelled; a `running` run is ended by its runner once the step in flight is recorded.
+ *   cancelled; a `running` run is ended by its runner once the step in flight is recorded;
+ * - the request's audit row, if given, when the attestation is made.
  */
-export async function attest(db: Db, prepared: PreparedRunner | undefined, input: AttestationInput): Promise<AttestOutcome> {
+export async function attest(db: Db, prepared: PreparedRunner | undefined, input: AttestationInput, audit?: AuditRecord): Promise<AttestOutcome> {
   const fail = input.outcome === 'FAIL';
   const set = fail
     ? sql`status = 'FAIL', error = ${json({ message: 'the operator attested FAIL', notes: input.notes, attested_by: input.attestedBy })}`
@@ -60,6 +62,7 @@ export async function attest(db: Db, prepared: PreparedRunner | undefined, input
               AND EXISTS (SELECT 1 FROM seq WHERE status = 'error')
             RETURNING run_id, id, step_key, item_index, attempt
           ), failed AS (SELECT id, error->>'message' AS message FROM seq WHERE status = 'error' AND ${fail}),
+          ${audit ? sql`${auditRow('audit', audit, 'attestation')},` : sql``}
           ${appendEvents('events', [
             stepEvent('step_attested', 'step', sql`status`),
             stepEvent('step_cancelled', 'cancelled', 'CANCELLED'),

@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import type { RunStatus } from '../../core/lifecycle.js';
-import type { CancelOutcome } from '../../core/run-store.js';
+import type { AuditRecord, CancelOutcome } from '../../core/run-store.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
+import { auditRow } from './audit.js';
 import { appendEvents, runEvent, stepEvent } from './events.js';
 
 /**
@@ -9,8 +10,9 @@ import { appendEvents, runEvent, stepEvent } from './events.js';
  * `CANCELLED`. A run under a live runner keeps that runner's lease until the runner has
  * recorded its step in flight (it starts nothing more: new work needs `running`); when the
  * lease had already expired (nobody is working on it), its step in flight is cancelled too.
+ * The request's audit row, if given, is written when the run is cancelled.
  */
-export async function cancelRun(db: Db, prepared: PreparedRunner | undefined, runId: string, reason: string | null): Promise<CancelOutcome> {
+export async function cancelRun(db: Db, prepared: PreparedRunner | undefined, runId: string, reason: string | null, audit?: AuditRecord): Promise<CancelOutcome> {
   const [row] = await queryPrepared<{ before: RunStatus | null; cancelled: boolean }>(
     db,
     prepared,
@@ -27,6 +29,7 @@ export async function cancelRun(db: Db, prepared: PreparedRunner | undefined, ru
           WHERE run_id = ${runId} AND EXISTS (SELECT 1 FROM cancelled)
             AND (status = 'WAITING_FOR_ATTESTATION' OR (status = 'RUNNING' AND EXISTS (SELECT 1 FROM cancelled WHERE lease_owner IS NULL)))
           RETURNING run_id, id, step_key, item_index, attempt),
+        ${audit ? sql`${auditRow('audit', audit, 'cancelled')},` : sql``}
         ${appendEvents('events', [stepEvent('step_cancelled', 'steps', 'CANCELLED'), runEvent('run_cancelled', 'cancelled', 'cancelled')])}
         SELECT (SELECT status FROM run) AS before, EXISTS (SELECT 1 FROM cancelled) AS cancelled`,
   );

@@ -34,14 +34,14 @@ import { flushRunner } from './runner-flush.js';
  */
 export function createRunStore(db: Db, prepared?: PreparedRunner): RunStore {
   return {
-    flush: (guard, writes) => flushRunner(db, prepared, guard, writes),
+    flush: (guard, writes, audit) => flushRunner(db, prepared, guard, writes, audit),
     claimResume: (claim) => claimResume(db, prepared, claim),
     claimRetry: (claim) => claimRetry(db, prepared, claim),
     readStepRuns: (runId) => readStepRuns(db, prepared, runId),
     renewLease: (claim) => renewLease(db, prepared, claim),
     expireOverdue: (runId, owner) => expireOverdue(db, prepared, runId, owner),
     handBack: (runId, owner) => handBack(db, runId, owner),
-    attest: (input) => attest(db, prepared, input),
-    cancel: (runId, reason) => cancelRun(db, prepared, runId, reason),
+    attest: (input, audit) => attest(db, prepared, input, audit),
+    cancel: (runId, reason, audit) => cancelRun(db, prepared, runId, reason, audit),
   };
 }

@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm';
-import type { FlushResult, RunnerGuard, RunnerWrite, StartedStepRun } from '../../core/run-store.js';
+import type { AuditRecord, FlushResult, RunnerGuard, RunnerWrite, StartedStepRun } from '../../core/run-store.js';
 import type { RunStatus } from '../../core/lifecycle.js';
 import { queryPrepared, type Db, type PreparedRunner } from '../database.js';
 import { createRun } from './create-run.js';
 import type { Piece, PieceContext } from './pieces.js';
+import { auditRow } from './audit.js';
 import { appendEvents, runEvent } from './events.js';
 import { finishSteps } from './finish-step.js';
 import { parkSteps } from './park.js';
@@ -24,15 +25,18 @@ import { restartSteps, startSteps } from './start-step.js';
  * process that lost it writes nothing (the fence); new work additionally needs the run to be
  * `running` and no attestation since the runner decided it (the write's `seenSeq`), so that
  * an attestation or a cancel made meanwhile is seen before anything new starts.
+ *
+ * `audit`, the request's audit row, is inserted by the same statement when the release (or
+ * the dropped lease) takes effect: that is the request's last write.
  */
 
-export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, guard: RunnerGuard, writes: readonly RunnerWrite[]): Promise<FlushResult> {
+export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, guard: RunnerGuard, writes: readonly RunnerWrite[], audit?: AuditRecord): Promise<FlushResult> {
   // A run inserted by this statement cannot also be updated by it: release it in a second one.
   const releaseAt = writes.findIndex((w) => w.kind === 'release' || w.kind === 'drop-lease');
   if (guard.kind === 'create' && releaseAt >= 0) {
     const first = await flushRunner(db, prepared, guard, writes.filter((_, i) => i !== releaseAt));
     if (!first.held) return first;
-    const second = await flushRunner(db, prepared, { kind: 'held', runId: guard.runId, owner: guard.owner }, [writes[releaseAt]!]);
+    const second = await flushRunner(db, prepared, { kind: 'held', runId: guard.runId, owner: guard.owner }, [writes[releaseAt]!], audit);
     return { ...second, started: first.started };
   }
   let counter = 0;
@@ -51,10 +55,11 @@ export async function flushRunner(db: Db, prepared: PreparedRunner | undefined, 
           WHERE id = ${guard.runId} AND lease_owner = ${guard.owner} AND status IN ('running', 'cancelled')
           FOR UPDATE)`;
   const pieces: Array<Piece & { name: string }> = piecesOf(writes, context);
+  const released = pieces.find((p) => p.reports === 'released');
+  if (audit && released) pieces.push({ name: 'audit', sql: auditRow('audit', audit, released.name) });
   const events = [...(guard.kind === 'create' ? [runEvent('run_started', 'held', 'running', 'run-start')] : []), ...pieces.flatMap((p) => p.events ?? [])];
   const ctes = [held, ...pieces.map((p) => p.sql), ...(events.length > 0 ? [appendEvents('events', events)] : [])];
   const started = pieces.filter((p) => p.reports === 'started');
-  const released = pieces.find((p) => p.reports === 'released');
   const startedRows = sql.join(
     started.map((p) => sql`SELECT id, step_key, item_index, attempt FROM ${sql.raw(p.name)}`),
     sql` UNION ALL `,
