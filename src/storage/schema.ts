@@ -175,6 +175,10 @@ export const dagStepRuns = pgTable(
     index('dag_step_runs_waiting_due_at_idx')
       .on(t.dueAt)
       .where(sql`${t.status} = 'WAITING_FOR_ATTESTATION' AND ${t.dueAt} IS NOT NULL`),
+    // One run's step runs, for every read and write of them (the runner's claim and reads, the
+    // run view, its usage): the unique indexes above are partial (an item or not), so they
+    // cannot serve `run_id = …` alone, and without this each of those scans every step run.
+    index('dag_step_runs_run_id_idx').on(t.runId),
     // "Has this run a wait still open?" (ready_to_resume) from the waiting rows alone.
     index('dag_step_runs_waiting_run_id_idx')
       .on(t.runId)

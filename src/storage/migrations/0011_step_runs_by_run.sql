@@ -1,0 +1,1 @@
+CREATE INDEX "dag_step_runs_run_id_idx" ON "dag_step_runs" USING btree ("run_id");
