@@ -172,11 +172,9 @@ class Runner {
         await this.changes.after(seen);
         continue;
       }
-      if (this.batch.pending.length > 0) {
-        await this.flush();
-        continue;
-      }
-      if (await this.release(failed)) return;
+      // Nothing is under way and nothing more can start: what is queued (the last outcomes,
+      // the parks) goes out with the release, in one statement.
+      if (await this.release()) return;
     }
   }
 
@@ -238,10 +236,17 @@ class Runner {
   }
 
   /** Ends the hold: `error` when a step failed, else `waiting`, `success` (or `error` for steps that cannot run). */
-  private async release(failed: PlannedStep | undefined): Promise<boolean> {
+  private async release(): Promise<boolean> {
+    // As of what was just decided too (a map step settled FAIL by this pass).
+    const failed = this.firstFailed();
     const waits = [...this.state.units()].some((unit) => unit.status === 'WAITING_FOR_ATTESTATION');
     const status = failed ? 'error' : waits ? 'waiting' : this.plan.steps.every((step) => this.state.statusOf(step) === 'SUCCESS') ? 'success' : 'error';
     const error = failed ? this.failureOf(failed) : status === 'error' ? { message: 'steps could not run because an upstream step did not succeed' } : undefined;
+    if (status === 'error' && this.batch.pending.some((write) => write.kind === 'park')) {
+      // Ending in error cancels the waits, and a statement cannot see the rows it inserts: parks first.
+      await this.flush();
+      return false;
+    }
     await this.deps.faults?.hit('beforeRelease');
     this.batch.queue({ kind: 'release', status, error, seenSeq: this.seenSeq });
     return (await this.flush())?.released ?? false;
