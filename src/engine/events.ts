@@ -71,6 +71,12 @@ const PAGE = 1_000;
 /** First wait before looking again at events held back by a running transaction; doubled up to HELD_MAX_MS. */
 const HELD_FIRST_MS = 2;
 const HELD_MAX_MS = 200;
+/**
+ * How long a replay that does not follow (`follow=false`) waits for events held back by a
+ * transaction still running, before it answers without them: a replay answers what was
+ * committed when it was asked, not only what no transaction happened to hold back.
+ */
+const HELD_REPLAY_MAX_MS = 2_000;
 /** Reads of the record under way at once, at most (see read()). */
 const READERS = 2;
 /** After a failed read. */
@@ -258,9 +264,11 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
    * lags, until `caughtUp(cursor)` (called when a read found nothing more) says to stop or
    * `budget` events were sent. Answers the cursor and whether the budget stopped it.
    */
-  async function replay(sink: EventSink, filter: EventFilter, from: EventPosition, budget: number, caughtUp: (cursor: EventPosition) => boolean) {
+  async function replay(sink: EventSink, filter: EventFilter, from: EventPosition, budget: number, caughtUp: (cursor: EventPosition) => boolean, waitForHeld = false) {
     let cursor = from;
     let sent = 0;
+    let heldMs = HELD_FIRST_MS;
+    let waited = 0;
     for (;;) {
       const page = await readSettledEvents(db, options.prepared, { after: cursor, runId: filter.runId, kinds: filter.kinds, limit: Math.min(PAGE, budget - sent + 1) });
       for (const event of page.events) {
@@ -273,6 +281,12 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
       }
       if (sink.signal.aborted) return { cursor, more: false };
       cursor = page.reached;
+      if (!page.full && page.held && waitForHeld && waited < HELD_REPLAY_MAX_MS) {
+        await new Promise((resolve) => setTimeout(resolve, heldMs));
+        waited += heldMs;
+        heldMs = Math.min(heldMs * 2, HELD_MAX_MS);
+        continue;
+      }
       if (!page.full && caughtUp(cursor)) return { cursor, more: false };
     }
   }
@@ -327,7 +341,7 @@ export function createEventHub(db: Db, options: EventHubOptions): EventHub {
         }
         sink.opened();
         if (streamOptions.after === undefined) return { more: undefined };
-        const done = await replay(sink, streamOptions.filter, streamOptions.after, streamOptions.limit, () => true);
+        const done = await replay(sink, streamOptions.filter, streamOptions.after, streamOptions.limit, () => true, true);
         return { more: done.more ? done.cursor : undefined };
       } finally {
         stats.streams--;
