@@ -5,6 +5,7 @@ import type { EngineDeps } from '../../src/engine/deps.js';
 import type { FaultPoints } from '../../src/engine/faults.js';
 import type { InputLimits } from '../../src/core/limits.js';
 import type { FastifyBaseLogger } from 'fastify';
+import pino from 'pino';
 import { buildApp, type App } from '../../src/http/app.js';
 import { authOptions, type AuthOptions } from '../../src/http/auth/options.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from '../../src/http/metrics.js';
@@ -76,6 +77,7 @@ export function testApp(
     auth: options.auth ?? AUTH_OFF,
     ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
     ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
-    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : {}),
+    // Errors only, to stderr: a 500 that a test did not expect says why in the test's output.
+    loggerInstance: options.loggerInstance ?? (pino({ level: 'error' }, pino.destination(2)) as FastifyBaseLogger),
   });
 }
