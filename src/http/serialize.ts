@@ -1,7 +1,7 @@
 import type { RunStatus, StepRunStatus } from '../core/lifecycle.js';
 import { stepOf, type RunView, type showStepRun } from '../engine/runs.js';
 import type { ManifestRow, StoredManifest } from '../storage/manifests.js';
-import type { AttestationRecord, RunRecord, StepRunRecord } from '../core/run-reads.js';
+import type { AttestationRecord, RunRecord, StepRunRecord, TaskEvidence } from '../core/run-reads.js';
 
 /** Rows → the snake_case JSON of SPEC §7. Timestamps as ISO 8601. */
 
@@ -133,31 +133,34 @@ export function stepRunDetailJson(detail: Awaited<ReturnType<typeof showStepRun>
     ...stepRunJson(stepRun, stepType, attestation),
     run_id: stepRun.runId,
     compute_contract: contract ?? null,
-    artifacts: artifacts
-      ? {
-          prompts: artifacts.prompts.map((p) => ({
-            attempt: p.attempt,
-            created_at: iso(p.createdAt),
-            template: p.template,
-            system_template: p.systemTemplate,
-            values: p.values,
-            messages: p.messages ?? null,
-            error: p.error ?? null,
-          })),
-          llm_calls: artifacts.calls.map((c) => ({
-            attempt: c.attempt,
-            created_at: iso(c.createdAt),
-            provider: c.provider,
-            model: c.model,
-            request: c.request,
-            response: c.response ?? null,
-            usage: c.usage ?? null,
-            latency_ms: c.latencyMs,
-            tries: c.tries,
-            error: c.error ?? null,
-          })),
-          parsed_outputs: artifacts.parsed.map((p) => ({ attempt: p.attempt, created_at: iso(p.createdAt), format: p.format as 'text' | 'json', value: p.value ?? null, error: p.error ?? null })),
-        }
-      : null,
+    artifacts: artifacts ? taskEvidenceJson(artifacts) : null,
+  };
+}
+
+/** A task step run's evidence per attempt: its prompts, LLM calls and parsed outputs (the step run's detail, the export). */
+export function taskEvidenceJson(evidence: TaskEvidence) {
+  return {
+    prompts: evidence.prompts.map((p) => ({
+      attempt: p.attempt,
+      created_at: iso(p.createdAt),
+      template: p.template,
+      system_template: p.systemTemplate,
+      values: p.values,
+      messages: p.messages ?? null,
+      error: p.error ?? null,
+    })),
+    llm_calls: evidence.calls.map((c) => ({
+      attempt: c.attempt,
+      created_at: iso(c.createdAt),
+      provider: c.provider,
+      model: c.model,
+      request: c.request,
+      response: c.response ?? null,
+      usage: c.usage ?? null,
+      latency_ms: c.latencyMs,
+      tries: c.tries,
+      error: c.error ?? null,
+    })),
+    parsed_outputs: evidence.parsed.map((p) => ({ attempt: p.attempt, created_at: iso(p.createdAt), format: p.format as 'text' | 'json', value: p.value ?? null, error: p.error ?? null })),
   };
 }

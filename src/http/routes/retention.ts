@@ -6,7 +6,7 @@ import { RUN_STATUSES } from '../../core/lifecycle.js';
 import { FINAL_RUN_STATUSES } from '../../core/run-retention.js';
 import type { EngineDeps } from '../../engine/deps.js';
 import { exportRuns, pruneCriteria, pruneRuns, type RunExport } from '../../engine/retention.js';
-import { iso, runJson } from '../serialize.js';
+import { iso, runJson, taskEvidenceJson } from '../serialize.js';
 import { problem, problemOf } from '../problem.js';
 import { NDJSON } from '../ndjson.js';
 import { problemResponses } from '../schemas.js';
@@ -22,27 +22,7 @@ function exportLine(entry: RunExport) {
   return {
     kind: 'run' as const,
     run: runJson(entry.view),
-    evidence: Object.fromEntries(
-      [...entry.evidence].map(([stepRunId, evidence]) => [
-        stepRunId,
-        {
-          prompts: evidence.prompts.map((p) => ({ attempt: p.attempt, created_at: iso(p.createdAt), template: p.template, values: p.values, messages: p.messages ?? null, error: p.error ?? null })),
-          llm_calls: evidence.calls.map((c) => ({
-            attempt: c.attempt,
-            created_at: iso(c.createdAt),
-            provider: c.provider,
-            model: c.model,
-            request: c.request,
-            response: c.response ?? null,
-            usage: c.usage ?? null,
-            latency_ms: c.latencyMs,
-            tries: c.tries,
-            error: c.error ?? null,
-          })),
-          parsed_outputs: evidence.parsed.map((p) => ({ attempt: p.attempt, created_at: iso(p.createdAt), format: p.format, value: p.value ?? null, error: p.error ?? null })),
-        },
-      ]),
-    ),
+    evidence: Object.fromEntries([...entry.evidence].map(([stepRunId, evidence]) => [stepRunId, taskEvidenceJson(evidence)])),
     events: entry.events,
     provenance: entry.provenance,
   };
