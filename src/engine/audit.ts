@@ -48,10 +48,10 @@ export class PendingAudit {
     return { ...this.row, target: this.targetOf(runId) };
   }
 
-  /** The write that took the row ended; `wrote` says whether the row was inserted. */
-  settle(write: Promise<unknown>, wrote: () => boolean): void {
-    this.#carrying = write.then(
-      () => void (this.#state = wrote() ? 'written' : 'open'),
+  /** The write that took the row: whether it inserted the row, once it ends (a failed write did not). */
+  settle(wrote: Promise<boolean>): void {
+    this.#carrying = wrote.then(
+      (written) => void (this.#state = written ? 'written' : 'open'),
       () => void (this.#state = 'open'),
     );
   }
@@ -72,8 +72,7 @@ export async function carryingAudit<T>(runId: string, write: (audit: AuditRecord
   const audit = pending.getStore();
   const row = audit?.take(runId);
   if (!audit || !row) return write(undefined);
-  let result: T | undefined;
-  const done = write(row).then((r) => (result = r));
-  audit.settle(done, () => result !== undefined && wrote(result));
+  const done = write(row);
+  audit.settle(done.then(wrote));
   return done;
 }
