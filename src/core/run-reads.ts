@@ -1,6 +1,6 @@
 import type { Page, Position } from './cursor.js';
 import type { RunEvent } from './events.js';
-import type { CallRecord } from './run-store.js';
+import type { ArtifactInput, CallRecord } from './run-store.js';
 
 /**
  * The port through which the engine reads runs (SPEC §7, §9): a run with its step runs and
@@ -54,15 +54,10 @@ export interface StepRunRecord {
   readonly error: unknown;
 }
 
-export interface ComputeArtifactRecord {
+/** An artifact as attested (its name, address, digest and verification), as stored. */
+export interface ComputeArtifactRecord extends ArtifactInput {
   readonly id: string;
   readonly attestationId: string;
-  readonly name: string;
-  readonly uri: string;
-  readonly sha256: string;
-  readonly bytes: number;
-  readonly verified: boolean;
-  readonly verification: string;
   readonly createdAt: Date;
 }
 
