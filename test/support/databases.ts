@@ -27,8 +27,9 @@ let templateBlob: Blob | undefined;
  * returned one fresh again takes milliseconds. A fresh database gets every table emptied,
  * identities restarted and its listeners dropped: the migrated schema and no rows, as a new
  * clone would have. An empty one gets its schemas dropped: no tables at all, as after an
- * initdb. (Tests never change the schema of a fresh database; the migration tests, which do,
- * use `empty()`, whose instances are never handed out as fresh ones.)
+ * initdb. A fresh database whose schema a test changed (a trigger, a function, a column) is
+ * closed instead of reused: the reset empties tables, it does not undo DDL, and a trigger left
+ * behind by one test file failed requests of the next one in the same worker.
  */
 const idle = { fresh: [] as PgliteDatabase[], empty: [] as PgliteDatabase[] };
 type PgliteDatabase = Database & { client: PGlite };
@@ -46,6 +47,19 @@ const RESET = {
   empty: 'DROP SCHEMA IF EXISTS drizzle CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public;',
 };
 
+/** What a test could change in the schema of a fresh database, counted: triggers, functions, relations, columns. */
+const SCHEMA_SHAPE = `SELECT concat_ws('/',
+  (SELECT count(*) FROM pg_trigger),
+  (SELECT count(*) FROM pg_proc WHERE pronamespace = 'public'::regnamespace),
+  (SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace),
+  (SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = 'public'::regnamespace)) AS shape`;
+let migratedShape: string | undefined;
+
+async function schemaShape(database: PgliteDatabase): Promise<string> {
+  const { rows } = await database.client.query<{ shape: string }>(SCHEMA_SHAPE);
+  return rows[0]!.shape;
+}
+
 async function reusable(kind: 'fresh' | 'empty'): Promise<Database> {
   let database = idle[kind].pop();
   if (database) {
@@ -55,6 +69,7 @@ async function reusable(kind: 'fresh' | 'empty'): Promise<Database> {
     templateBlob ??= new Blob([readFileSync(inject('pgliteTemplate'))]);
     database = await openPglite({ memory: true, loadDataDir: templateBlob });
     if (kind === 'empty') await database.client.exec(RESET.empty);
+    else migratedShape ??= await schemaShape(database);
   }
   const held = database;
   let returned = false;
@@ -63,7 +78,8 @@ async function reusable(kind: 'fresh' | 'empty'): Promise<Database> {
     async close() {
       if (returned) return;
       returned = true;
-      idle[kind].push(held);
+      if (kind === 'fresh' && (await schemaShape(held)) !== migratedShape) await held.close();
+      else idle[kind].push(held);
     },
   };
 }
