@@ -11,6 +11,7 @@ import { EXIT, exitCodeOf } from './cli/exit-codes.js';
 import { createOutput } from './cli/output.js';
 import { RUN_STATUSES } from './core/lifecycle.js';
 import { isStepgateError } from './core/errors.js';
+import { cacheModuleFormats } from './module-formats.js';
 
 /**
  * Composition root and the `stepgate` command. `serve` and `migrate` open the database; every
@@ -18,6 +19,8 @@ import { isStepgateError } from './core/errors.js';
  * The server, the manifest rules and the verifier are imported when their command runs: a
  * client command then starts in a fraction of the second that loading all of them takes.
  */
+
+cacheModuleFormats();
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 // `stepgate runs | head`: a reader that goes away is not an error.
