@@ -35,9 +35,10 @@ for (const arg of reports) {
   const failed = count('failed') + files.filter((f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0).length;
   const skipped = assertions.length - passed - count('failed');
   const postgresPassed = assertions.filter((a) => a.status === 'passed' && a.fullName.includes('[postgres]')).length;
+  const pglitePassed = assertions.filter((a) => a.status === 'passed' && a.fullName.includes('[pglite]')).length;
   totals.passed += passed;
   totals.failed += failed;
-  lines.push(`(${reports.length > 1 ? `${label}: ${passed} passed, ${failed} failed; ` : ''}${skipped} skipped; ${postgresPassed} PostgreSQL tests passed)`);
+  lines.push(`(${reports.length > 1 ? `${label}: ${passed} passed, ${failed} failed; ` : ''}${skipped} skipped; ${postgresPassed} PostgreSQL tests passed, ${pglitePassed} PGlite contract tests)`);
   if (passed === 0) problems.push(`${label}: no test passed`);
   if (requirePostgres && postgresPassed === 0) {
     problems.push(`${label}: the PostgreSQL suite did not run (on the embedded PostgreSQL server, or the server of TEST_DATABASE_URL when set): see why in its output.`);

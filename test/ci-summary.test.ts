@@ -38,7 +38,7 @@ it('counts the reports of several runs together, and fails CI when one of them f
   const good = write([{ fullName: '[pglite] a', status: 'passed' }, { fullName: '[postgres] a', status: 'passed' }]);
   const both = run(`node20=${good}`, `node26=${good}`);
   expect(both.stdout).toContain('4 passed, 0 failed');
-  expect(both.stdout).toContain('(node26: 2 passed, 0 failed; 0 skipped; 1 PostgreSQL tests passed)');
+  expect(both.stdout).toContain('(node26: 2 passed, 0 failed; 0 skipped; 1 PostgreSQL tests passed, 1 PGlite contract tests)');
   expect(both.status).toBe(0);
 
   const failing = write([{ fullName: '[pglite] a', status: 'failed' }, { fullName: '[postgres] a', status: 'passed' }]);

@@ -116,9 +116,20 @@ function postgresDriver(url: string, template: string): TestDriver {
   return { name: 'postgres', fresh: () => create(template), empty: () => create(undefined) };
 }
 
-/** PGlite, and PostgreSQL: TEST_DATABASE_URL's server, else the embedded one the global setup started. */
+/**
+ * PGlite, and PostgreSQL: TEST_DATABASE_URL's server, else the embedded one the global setup
+ * started. STEPGATE_TEST_DRIVERS (`pglite`, `postgres`, or both, comma-separated) keeps only
+ * those: CI's second run, on the Active LTS, runs the contract suites on PostgreSQL alone —
+ * the engine's code is the same on either driver, PGlite's WebAssembly the same on either Node,
+ * and PGlite still serves that run's server processes.
+ */
 export function testDrivers(): TestDriver[] {
-  return [pgliteDriver, postgresDriver(testPostgresUrl(), inject('postgresTemplate'))];
+  const all = [pgliteDriver, postgresDriver(testPostgresUrl(), inject('postgresTemplate'))];
+  const only = process.env.STEPGATE_TEST_DRIVERS?.split(',').map((name) => name.trim()).filter(Boolean);
+  if (!only || only.length === 0) return all;
+  const unknown = only.filter((name) => !all.some((driver) => driver.name === name));
+  if (unknown.length > 0) throw new Error(`STEPGATE_TEST_DRIVERS names no driver "${unknown.join('", "')}": use pglite, postgres or both`);
+  return all.filter((driver) => only.includes(driver.name));
 }
 
 /**
