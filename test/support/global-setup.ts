@@ -36,14 +36,11 @@ export default async function setup(project: TestProject) {
   rmSync(dataDirTemplate, { recursive: true, force: true });
   const onDisk = await openPglite({ dataDir: dataDirTemplate });
   await onDisk.migrate();
+  // The in-memory template is a dump of the same cluster: one initdb, not two.
+  const dump = await onDisk.client.dumpDataDir('none');
+  writeFileSync(dumpPath, Buffer.from(await dump.arrayBuffer()));
   await onDisk.close();
   process.env.STEPGATE_TEST_DATA_DIR_TEMPLATE = dataDirTemplate;
-
-  const pglite = await openPglite({ memory: true });
-  await pglite.migrate();
-  const dump = await pglite.client.dumpDataDir('none');
-  writeFileSync(dumpPath, Buffer.from(await dump.arrayBuffer()));
-  await pglite.close();
   project.provide('pgliteTemplate', dumpPath);
 
   const embedded = await starting;
