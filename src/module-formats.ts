@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface ResolveContext {
   readonly conditions?: readonly string[];
+  readonly parentURL?: string;
 }
 interface ResolveResult {
   readonly url: string;
@@ -61,19 +62,20 @@ export function cacheModuleFormats(): void {
   if (!registerHooks) return;
   registerHooks({
     resolve(specifier, context, nextResolve) {
-      const parentURL = (context as { parentURL?: string }).parentURL;
+      const { parentURL } = context;
       const relative = specifier.startsWith('./') || specifier.startsWith('../');
       if (!relative || !parentURL?.startsWith('file:') || /[?#%]/.test(specifier) || !context.conditions?.includes('import')) {
         return nextResolve(specifier, context);
       }
-      const format = formatOf(fileURLToPath(new URL(specifier, parentURL)));
       let path: string;
       try {
-        // Where the file really is, as Node's resolution answers it (one module per file).
+        // Where the file really is, as Node's resolution answers it (one module per file); its
+        // format is that of the package the file is in, not of the link's.
         path = realpathSync.native(fileURLToPath(new URL(specifier, parentURL)));
       } catch {
         return nextResolve(specifier, context); // not there: Node says so its own way
       }
+      const format = formatOf(path);
       if (!format) return nextResolve(specifier, context);
       return { url: pathToFileURL(path).href, format, shortCircuit: true };
     },

@@ -11,7 +11,7 @@ import { transpileSources } from './support/transpiled-server.js';
  * src/module-formats.ts answers relative imports itself (Node's loader re-parses a package's
  * package.json for every file it loads, on the Node versions with module.registerHooks). What
  * it answers must be what Node answers: each file's format from the nearest package.json, a
- * file reached through a symlink being one module, a missing file an ERR_MODULE_NOT_FOUND.
+ * file reached through a symlink being one module of its own package's format, a missing file an ERR_MODULE_NOT_FOUND.
  */
 describe('module formats answered by stepgate itself', () => {
   const root = mkdtempSync(join(tmpdir(), 'stepgate-formats-'));
@@ -29,12 +29,14 @@ describe('module formats answered by stepgate itself', () => {
       import real from './real.js';
       import linked from './link.js';
       import e from './cjs/e.cjs';
+      import viaLink from './f-link.js';
       let missing;
       try { await import('./missing.js'); } catch (err) { missing = err.code; }
-      console.log(JSON.stringify({ b, c, d, sameModule: real === linked, e, missing, hooked: typeof (await import('node:module')).default.registerHooks === 'function' }));`,
+      console.log(JSON.stringify({ b, c, d, sameModule: real === linked, e, viaLink, missing, hooked: typeof (await import('node:module')).default.registerHooks === 'function' }));`,
     'cjs/package.json': '{"type":"commonjs"}',
     'cjs/b.js': "module.exports = typeof require === 'function' ? 'commonjs' : 'module';",
     'cjs/e.cjs': "module.exports = 'cjs';",
+    'cjs/f.js': "module.exports = typeof require === 'function' ? 'commonjs' : 'module';",
     'c.mjs': "export default 'mjs';",
     'sub/d.js': "export const d = typeof require === 'undefined' ? 'module' : 'commonjs';",
     'real.js': 'export default {};',
@@ -44,6 +46,8 @@ describe('module formats answered by stepgate itself', () => {
     writeFileSync(join(root, name), text);
   }
   symlinkSync(join(root, 'real.js'), join(root, 'link.js'));
+  // A link in a "module" scope to a file of a "commonjs" one: the file's own scope decides.
+  symlinkSync(join(root, 'cjs', 'f.js'), join(root, 'f-link.js'));
 
   const load = (withHooks: boolean) => {
     const entry = withHooks
@@ -53,7 +57,7 @@ describe('module formats answered by stepgate itself', () => {
   };
 
   it("loads every file as Node's own resolution does", () => {
-    const expected = { b: 'commonjs', c: 'mjs', d: 'module', sameModule: true, e: 'cjs', missing: 'ERR_MODULE_NOT_FOUND' };
+    const expected = { b: 'commonjs', c: 'mjs', d: 'module', sameModule: true, e: 'cjs', viaLink: 'commonjs', missing: 'ERR_MODULE_NOT_FOUND' };
     expect(load(false)).toEqual({ ...expected, hooked: typeof (module as { registerHooks?: unknown }).registerHooks === 'function' });
     expect(load(true)).toEqual(load(false));
   });
